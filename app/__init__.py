@@ -1,0 +1,1 @@
+"""huren: the Sichuan–Chongqing credential mutual-recognition service."""

@@ -1,0 +1,235 @@
+"""A believable demo data set for both regions: fictitious people with valid numbers, real code tables."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.identity import compute_resident_id_check
+from app.domain.uscc import compute_uscc_check
+from app.errors import ForbiddenTransition
+from app.models import CardClass, CardService, Credential, TitleCode
+from app.privacy import PersonalDataVault
+from app.registry import service
+from app.registry.schemas import CredentialCreate
+from app.settings import Settings
+
+SEED = 20200421  # the day the framework agreement was signed: the demo is the same on every machine
+PER_REGION = {"title": 150, "skill": 150, "card": 120}
+COUNTIES = {
+    "SC": [
+        "510104",
+        "510105",
+        "510106",
+        "510107",
+        "510108",
+        "510112",
+        "510113",
+        "510302",
+        "510703",
+        "511602",
+    ],
+    "CQ": [
+        "500101",
+        "500103",
+        "500104",
+        "500105",
+        "500106",
+        "500107",
+        "500108",
+        "500112",
+        "500113",
+        "500116",
+    ],
+}
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍建国志红文斌宇浩然欣怡子涵梓轩俊熙"
+SPECIAL_NAMES = ["欧阳雨桐", "阿卜杜拉·买买提", "扎西·次仁", "𠮷田丽"]
+ISSUERS: dict[str, list[tuple[str, str, str]]] = {
+    # (name, level, 9-character organisation code stem); all fictitious except the authority names.
+    "SC": [
+        ("四川省人力资源和社会保障厅", "province", "00802001X"),
+        ("成都市人力资源和社会保障局", "city", "00802002X"),
+        ("绵阳市人力资源和社会保障局", "city", "00802003X"),
+        ("成都市锦江区人力资源和社会保障局", "district", "00802004X"),
+    ],
+    "CQ": [
+        ("重庆市人力资源和社会保障局", "province", "00902001X"),
+        ("重庆市渝中区人力资源和社会保障局", "district", "00902002X"),
+        ("重庆市万州区人力资源和社会保障局", "district", "00902003X"),
+    ],
+}
+OCCUPATIONS = [
+    ("6-31-01-03", "机床装调维修工"),
+    ("6-25-04-01", "汽车生产线操作调整工"),
+    ("4-03-02-01", "中式烹调师"),
+    ("6-28-01-14", "电工"),
+    ("4-10-01-02", "养老护理员"),
+    ("6-29-03-05", "焊工"),
+]
+CARD_SYSTEM = {"SC": "sc-tianfu", "CQ": "cq-yingcai"}
+PAYLOAD_ADAPTER: TypeAdapter[Any] = TypeAdapter(CredentialCreate)
+
+
+def make_usci(region: str, stem: str) -> str:
+    body = f"11{'510000' if region == 'SC' else '500000'}{stem[:8]}0"
+    return body + compute_uscc_check(body)
+
+
+def make_resident_id(rng: random.Random, region: str) -> str:
+    born = date(1960, 1, 1) + timedelta(days=rng.randrange(40 * 365))
+    first17 = f"{rng.choice(COUNTIES[region])}{born:%Y%m%d}{rng.randrange(1, 999):03d}"
+    return first17 + compute_resident_id_check(first17)
+
+
+def make_name(rng: random.Random, index: int) -> str:
+    if index % 37 == 0:
+        return SPECIAL_NAMES[(index // 37) % len(SPECIAL_NAMES)]
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def make_common(
+    rng: random.Random, region: str, index: int, since: date = date(2016, 1, 1)
+) -> dict[str, Any]:
+    issuer_name, level, stem = rng.choice(ISSUERS[region])
+    issued = since + timedelta(days=rng.randrange((date(2025, 12, 31) - since).days))
+    return {
+        "region": region,
+        "holder": {
+            "name": make_name(rng, index),
+            "id_type": "resident_id",
+            "id_number": make_resident_id(rng, region),
+        },
+        "issuer": {"name": issuer_name, "usci": make_usci(region, stem), "level": level},
+        "issued_on": issued.isoformat(),
+    }
+
+
+async def build_payloads(session: AsyncSession, region: str) -> list[dict[str, Any]]:
+    rng = random.Random(f"{SEED}-{region}")
+    title_codes = (await session.scalars(select(TitleCode.code).order_by(TitleCode.code))).all()
+    classes = (
+        await session.scalars(
+            select(CardClass.code)
+            .where(CardClass.system_code == CARD_SYSTEM[region])
+            .order_by(CardClass.code)
+        )
+    ).all()
+    services = (
+        await session.scalars(
+            select(CardService.code)
+            .where(CardService.system_code == CARD_SYSTEM[region])
+            .order_by(CardService.code)
+        )
+    ).all()
+    province = "51" if region == "SC" else "50"
+    payloads = []
+    for i in range(PER_REGION["title"]):
+        common = make_common(rng, region, i)
+        issued = date.fromisoformat(common["issued_on"])
+        payloads.append(
+            {
+                **common,
+                "kind": "title",
+                "number": f"{province}ZC{issued.year}{i + 1:06d}",
+                "title_code": rng.choice(title_codes),
+                "specialty": rng.choice(["机械工程", "临床医学", "计算机应用", "会计", "土木工程"]),
+                "obtained_on": (issued - timedelta(days=60)).isoformat(),
+                "approval_no": f"人社职评〔{issued.year}〕{rng.randrange(1, 99)}号",
+            }
+        )
+    for i in range(PER_REGION["skill"]):
+        common = make_common(rng, region, 1000 + i, since=date(2020, 1, 1))  # national numbers began in 2020
+        level = rng.randint(1, 5)
+        issued = date.fromisoformat(common["issued_on"])
+        code, name = rng.choice(OCCUPATIONS)
+        site = rng.randrange(10**6)
+        number = f"{rng.choice('SY')}0000{province}{site:06d}{issued.year % 100:02d}{level}{i + 1:06d}"
+        payloads.append(
+            {
+                **common,
+                "kind": "skill",
+                "number": number,
+                "occupation_code": code,
+                "occupation_name": name,
+                "level": level,
+            }
+        )
+    for i in range(PER_REGION["card"]):
+        common = make_common(rng, region, 2000 + i)
+        issued = date.fromisoformat(common["issued_on"])
+        card_class = rng.choice(classes)
+        payloads.append(
+            {
+                **common,
+                "kind": "card",
+                "number": f"{region}YC{issued.year}{card_class}{i + 1:05d}",
+                "card_system": CARD_SYSTEM[region],
+                "card_class": card_class,
+                "valid_from": issued.isoformat(),
+                "valid_until": (issued + timedelta(days=3 * 365)).isoformat(),
+                "entitlements": sorted(rng.sample(list(services), k=min(4, len(services)))),
+            }
+        )
+    return payloads
+
+
+async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, int]:
+    """Create what is missing; an existing number is left as it is, so running twice changes nothing."""
+    vault = PersonalDataVault.from_settings(settings)
+    created = 0
+    for region in ("SC", "CQ"):
+        for index, raw in enumerate(await build_payloads(session, region)):
+            payload = PAYLOAD_ADAPTER.validate_python(raw)
+            if await service.find_credential_id(session, payload.kind, payload.region, payload.number):
+                continue
+            await service.create_credential(session, vault, payload)
+            created += 1
+            await apply_demo_status(session, payload.kind, payload.region, payload.number, index)
+    counts = dict(
+        (await session.execute(select(Credential.status, func.count()).group_by(Credential.status)))
+        .tuples()
+        .all()
+    )
+    return {"created": created, **counts}
+
+
+async def apply_demo_status(session: AsyncSession, kind: str, region: str, number: str, index: int) -> None:
+    """Suspend about one in eleven and revoke about one in seventeen, where the state machine allows it."""
+    if index % 11 == 3:
+        target, reason = "suspended", "演示：材料核查中"
+    elif index % 17 == 5:
+        target, reason = "revoked", "演示：以不正当手段取得"
+    else:
+        return
+    try:
+        async with session.begin_nested():
+            await service.change_status(
+                session, kind=kind, region=region, number=number, target=target, reason=reason, actor="demo"
+            )
+    except ForbiddenTransition:
+        pass  # an expired card cannot be suspended: the demo keeps it expired
+
+
+def print_demo_guide(console: Console, settings: Settings, counts: dict[str, int]) -> None:
+    table = Table(title="demo data (both regions)")
+    table.add_column("status")
+    table.add_column("credentials", justify="right")
+    for key, value in counts.items():
+        table.add_row(key, str(value))
+    console.print(table)
+    base = settings.public_url
+    token = settings.admin_token.get_secret_value()
+    console.print(f"API docs:      {base}/docs")
+    console.print(f"Health:        {base}/healthz")
+    console.print(f"Admin token:   Authorization: Bearer {token}   (development only)")
+    console.print(
+        f"Try:           curl -H 'Authorization: Bearer {token}' '{base}/v1/credentials?kind=title&limit=3'"
+    )

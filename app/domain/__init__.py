@@ -1,0 +1,1 @@
+"""Pure domain rules: document numbers, codes, credential status and masking (no I/O)."""

@@ -1,0 +1,209 @@
+"""One error family, rendered as RFC 9457 application/problem+json for every non-2xx answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("huren.errors")
+
+
+class AppError(Exception):
+    """A failure the client can act on. `slug` names the problem type; `detail` is safe to show."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, errors: Sequence[dict[str, Any]] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+        self.extra = extra
+
+
+class InvalidInput(AppError):
+    status, slug, title = 422, "validation-error", "The request is not valid"
+
+
+class NotFound(AppError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class ForbiddenTransition(AppError):
+    status, slug, title = 409, "forbidden-transition", "Status change not allowed"
+
+
+class Unauthorized(AppError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(AppError):
+    status, slug, title = 403, "insufficient-scope", "Insufficient scope"
+
+
+class FieldProblem(BaseModel):
+    field: str | None = Field(description="dotted path of the offending field")
+    location: str = Field(description="body, query, path or header")
+    code: str = Field(description="stable machine-readable reason, e.g. id_number.checksum")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, the body of every non-2xx answer."""
+
+    type: str = Field(examples=["/problems/validation-error"])
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[FieldProblem] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem answers a route can give."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def problem_type(slug: str) -> str:
+    # Relative URI reference (RFC 9457 §3.1.1): stable across deployments whatever their host name.
+    return f"/problems/{slug}"
+
+
+def build_problem(
+    status: int, slug: str, title: str, detail: str, instance: str, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": 'Bearer realm="huren"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+# Cross-field checks run as model validators, whose errors point at the model: the code prefix names it.
+UNION_TAGS = frozenset({"title", "skill", "card"})
+CODE_FIELD_HINTS = {
+    "id_number": "id_number",
+    "skill_number": "number",
+    "validity.window": "valid_until",
+    "date.order": "obtained_on",
+}
+
+
+def describe_validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic errors without `input` or `ctx`: those may carry a personal ID number back to the caller."""
+    described = []
+    for err in raw:
+        parts = list(err.get("loc", ()))
+        if len(parts) > 1 and parts[0] == "body" and parts[1] in UNION_TAGS:
+            del parts[1]  # the discriminator value pydantic puts in the path is not a field
+        loc = [str(part) for part in parts if part not in ("body", "query", "path", "header")]
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        code = str(err.get("type", "invalid"))
+        if code == "value_error" and ":" in message:
+            # Domain errors travel through pydantic as "code: message" (see app/registry/schemas.py).
+            code, _, message = message.partition(": ")
+            hint = CODE_FIELD_HINTS.get(code) or CODE_FIELD_HINTS.get(code.split(".")[0])
+            if hint and (not loc or loc[-1] != hint):
+                loc.append(hint)
+        if code.startswith("union_tag"):
+            loc.append(str(err.get("ctx", {}).get("discriminator", "kind")).strip("'"))
+        described.append(
+            {"field": ".".join(loc) or None, "location": _location(err), "code": code, "message": message}
+        )
+    return described
+
+
+def _location(err: Any) -> str:
+    loc = err.get("loc", ())
+    return str(loc[0]) if loc else "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        return build_problem(
+            exc.status, exc.slug, exc.title, exc.detail, request.url.path, errors=exc.errors, **exc.extra
+        )
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = describe_validation_errors(exc.errors())
+        fields = ", ".join(sorted({e["field"] or e["location"] for e in errors}))
+        return build_problem(
+            422,
+            "validation-error",
+            "The request is not valid",
+            f"invalid: {fields}",
+            request.url.path,
+            errors=errors,
+        )
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        phrase = HTTPStatus(exc.status_code).phrase
+        slug = phrase.lower().replace(" ", "-")
+        detail = exc.detail if isinstance(exc.detail, str) else phrase
+        response = build_problem(exc.status_code, slug, phrase, detail, request.url.path)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Logged with its type only: a traceback's locals can hold personal data.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return build_problem(500, "internal-error", "Internal error", "internal error", request.url.path)
+
+    app.add_exception_handler(AppError, on_app_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def register_problem_schema(app: FastAPI) -> None:
+    """Adds the Problem schema to the OpenAPI components, where problem_responses refers to it."""
+    build_openapi = app.openapi
+
+    def openapi_with_problem() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build_openapi()
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem.pop("$defs", {}))
+            schemas["Problem"] = problem
+            # FastAPI documents its own 422 shape; ours is problem+json, so drop the unused default schemas.
+            for path in spec.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).get("422", {}).get("content", {}).pop(
+                        "application/json", None
+                    )
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi_with_problem  # type: ignore[method-assign]

@@ -1,0 +1,35 @@
+"""Liveness, readiness and metrics: unauthenticated, for load balancers and Prometheus."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.errors import AppError
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class NotReady(AppError):
+    status, slug, title = 503, "not-ready", "Not ready"
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"description": "database unreachable"}})
+async def readyz(request: Request) -> Health:
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError):
+        raise NotReady("the database is not reachable") from None
+    return Health(status="ready")

@@ -1,0 +1,245 @@
+"""Every table of the service, as SQLAlchemy 2 typed models portable between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit keys for registries of millions.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+KINDS = ("title", "skill", "card")
+STATUSES = ("active", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded")
+ISSUER_LEVELS = ("province", "city", "district")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on both databases (SQLite drops the offset on the way in)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def in_list(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Region(Base):
+    __tablename__ = "regions"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    province_code: Mapped[str] = mapped_column(String(2), unique=True)
+
+
+class Organisation(Base):
+    """An issuing (or verifying) organisation, identified by its unified social credit code."""
+
+    __tablename__ = "organisations"
+    __table_args__ = (CheckConstraint(in_list("level", ISSUER_LEVELS), name="level"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    usci: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    level: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Holder(Base):
+    """A person. The document number is never stored in clear: a keyed hash finds it, a cipher keeps it."""
+
+    __tablename__ = "holders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_cipher: Mapped[str] = mapped_column(Text)
+    id_masked: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Credential(Base):
+    """A title certificate, skill certificate or talent card: common columns plus those of its kind."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (
+        UniqueConstraint("kind", "region_code", "number"),
+        CheckConstraint(in_list("kind", KINDS), name="kind"),
+        CheckConstraint(in_list("status", STATUSES), name="status"),
+        CheckConstraint("kind != 'title' OR title_code IS NOT NULL", name="title_fields"),
+        CheckConstraint(
+            "kind != 'skill' OR (occupation_code IS NOT NULL AND skill_level IS NOT NULL)",
+            name="skill_fields",
+        ),
+        CheckConstraint(
+            "kind != 'card' OR (card_system IS NOT NULL AND card_class IS NOT NULL)", name="card_fields"
+        ),
+        CheckConstraint(
+            "valid_until IS NULL OR valid_from IS NULL OR valid_until >= valid_from", name="window"
+        ),
+        ForeignKeyConstraint(
+            ["card_system", "card_class"],
+            ["card_classes.system_code", "card_classes.code"],
+            name="fk_credentials_card_class_card_classes",
+        ),
+        # Keyset pagination walks (kind, region, status) filters in id order.
+        Index("ix_credentials_listing", "kind", "region_code", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    number: Mapped[str] = mapped_column(String(64))
+    holder_id: Mapped[int] = mapped_column(ForeignKey("holders.id"), index=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    issued_on: Mapped[date] = mapped_column(Date)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # title
+    title_code: Mapped[str | None] = mapped_column(ForeignKey("title_codes.code"))
+    specialty: Mapped[str | None] = mapped_column(String(100))
+    obtained_on: Mapped[date | None] = mapped_column(Date)
+    approval_no: Mapped[str | None] = mapped_column(String(100))
+    review_body: Mapped[str | None] = mapped_column(String(200))
+    # skill
+    occupation_code: Mapped[str | None] = mapped_column(String(16))
+    occupation_name: Mapped[str | None] = mapped_column(String(100))
+    skill_level: Mapped[int | None] = mapped_column(ForeignKey("skill_levels.level"))
+    work_type: Mapped[str | None] = mapped_column(String(100))
+    number_format: Mapped[str | None] = mapped_column(String(32))
+    # card
+    card_system: Mapped[str | None] = mapped_column(ForeignKey("card_systems.code"))
+    card_class: Mapped[str | None] = mapped_column(String(16))
+    entitlements: Mapped[list[str] | None] = mapped_column(Json)
+
+
+class StatusChange(Base):
+    """Each status transition of a credential, kept so a suspension can be explained and reversed."""
+
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    credential_id: Mapped[int] = mapped_column(ForeignKey("credentials.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TitleSeries(Base):
+    __tablename__ = "title_series"
+
+    code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class TitleCode(Base):
+    """MOHRSS title code → name, series and level (the level is not derivable from the digits)."""
+
+    __tablename__ = "title_codes"
+
+    code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    series_code: Mapped[str] = mapped_column(ForeignKey("title_series.code"))
+    level: Mapped[str] = mapped_column(String(16))
+
+
+class SkillLevel(Base):
+    __tablename__ = "skill_levels"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(50))
+
+
+class CardSystem(Base):
+    __tablename__ = "card_systems"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    name: Mapped[str] = mapped_column(String(100))
+    validity_years: Mapped[int | None] = mapped_column(Integer)
+
+
+class CardClass(Base):
+    __tablename__ = "card_classes"
+
+    system_code: Mapped[str] = mapped_column(ForeignKey("card_systems.code"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class CardService(Base):
+    __tablename__ = "card_services"
+
+    system_code: Mapped[str] = mapped_column(ForeignKey("card_systems.code"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    tier: Mapped[str | None] = mapped_column(String(16))
+
+
+class RecognitionRule(Base):
+    """How a credential of one region counts in the other: data an admin can change, with its legal basis."""
+
+    __tablename__ = "recognition_rules"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    source_region: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    target_region: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    mode: Mapped[str] = mapped_column(String(16))
+    criteria: Mapped[dict[str, Any]] = mapped_column(Json)
+    equivalent: Mapped[dict[str, Any]] = mapped_column(Json)
+    basis: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_until: Mapped[date | None] = mapped_column(Date)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    note: Mapped[str | None] = mapped_column(Text)

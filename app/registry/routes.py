@@ -1,0 +1,87 @@
+"""Registry routes: thin HTTP over app.registry.service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.registry import service
+from app.registry.schemas import (
+    CardOut,
+    CredentialCreate,
+    CredentialPage,
+    SkillOut,
+    StatusChangeIn,
+    TitleOut,
+    present_credential,
+)
+from app.security import RegistryReader, RegistryWriter
+
+router = APIRouter(prefix="/v1/credentials", tags=["registry"], responses=problem_responses(404, 409))
+
+KindPath = Literal["title", "skill", "card"]
+RegionPath = Annotated[str, Query(pattern=r"^[A-Z]{2}$")]
+CredentialAnswer = TitleOut | SkillOut | CardOut
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CredentialAnswer)
+async def create_credential(
+    payload: CredentialCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: RegistryWriter,
+) -> CredentialAnswer:
+    record = await service.create_credential(session, request.app.state.vault, payload)
+    response.headers["Location"] = f"/v1/credentials/{payload.kind}/{payload.region}/{payload.number}"
+    return present_credential(record)
+
+
+@router.get("", response_model=CredentialPage)
+async def list_credentials(
+    session: SessionDep,
+    principal: RegistryReader,
+    kind: KindPath | None = None,
+    region: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    status: Annotated[
+        Literal["active", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded"] | None,
+        Query(),
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> CredentialPage:
+    records, next_cursor = await service.list_credentials(
+        session, kind=kind, region=region, status=status, cursor=cursor, limit=limit
+    )
+    return CredentialPage(items=[present_credential(r) for r in records], next_cursor=next_cursor)
+
+
+@router.get("/{kind}/{region}/{number}", response_model=CredentialAnswer)
+async def get_credential(
+    kind: KindPath, region: str, number: str, session: SessionDep, principal: RegistryReader
+) -> CredentialAnswer:
+    return present_credential(await service.get_credential(session, kind, region, number))
+
+
+@router.post("/{kind}/{region}/{number}/status", response_model=CredentialAnswer)
+async def change_status(
+    kind: KindPath,
+    region: str,
+    number: str,
+    payload: StatusChangeIn,
+    session: SessionDep,
+    principal: RegistryWriter,
+) -> CredentialAnswer:
+    record = await service.change_status(
+        session,
+        kind=kind,
+        region=region,
+        number=number,
+        target=payload.status,
+        reason=payload.reason,
+        actor=principal.client_id,
+    )
+    return present_credential(record)

@@ -1,0 +1,296 @@
+"""Request and response contracts of the registry routes."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from app.domain.codes import IssuerLevel, validate_occupation_code, validate_title_code
+from app.domain.errors import DomainError
+from app.domain.identity import IdType, validate_document_number
+from app.domain.masking import normalize_person_name
+from app.domain.skill_number import validate_skill_number
+from app.domain.status import CredentialStatus, effective_status
+from app.domain.uscc import validate_uscc
+
+if TYPE_CHECKING:
+    from app.registry.service import CredentialRecord
+
+Kind = Literal["title", "skill", "card"]
+RegionCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["SC"])]
+
+
+def as_value_error(exc: DomainError) -> ValueError:
+    # "code: message" is split back into code and message by app.errors.describe_validation_errors.
+    return ValueError(f"{exc.code}: {exc.message}")
+
+
+def check_domain(func: Any) -> Any:
+    def validate(value: Any) -> Any:
+        try:
+            return func(value)
+        except DomainError as exc:
+            raise as_value_error(exc) from None
+
+    return validate
+
+
+def normalize_text(value: str) -> str:
+    cleaned = unicodedata.normalize("NFKC", value).strip()
+    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
+        raise ValueError("text.control_characters: control or invisible characters are not allowed")
+    return cleaned
+
+
+def require_text(value: str) -> str:
+    if not value:
+        raise ValueError("text.empty: the value is empty after removing spaces")
+    return value
+
+
+def not_in_future(value: date) -> date:
+    if value > datetime.now(UTC).date():
+        raise ValueError("date.future: the date lies in the future")
+    return value
+
+
+# Lengths are checked on the raw input (string_too_long), then the text is normalised and must stay non-empty.
+Normalized = AfterValidator(normalize_text)
+NonEmpty = AfterValidator(require_text)
+Text50 = Annotated[str, Field(min_length=1, max_length=50), Normalized, NonEmpty]
+Text64 = Annotated[str, Field(min_length=1, max_length=64), Normalized, NonEmpty]
+Text100 = Annotated[str, Field(min_length=1, max_length=100), Normalized, NonEmpty]
+Text200 = Annotated[str, Field(min_length=1, max_length=200), Normalized, NonEmpty]
+Text500 = Annotated[str, Field(min_length=1, max_length=500), Normalized, NonEmpty]
+OptionalText100 = Annotated[str, Field(max_length=100), Normalized]
+OptionalText200 = Annotated[str, Field(max_length=200), Normalized]
+PastDate = Annotated[date, AfterValidator(not_in_future)]
+PersonName = Annotated[Text50, AfterValidator(normalize_person_name)]
+TitleCodeStr = Annotated[str, Field(max_length=10), AfterValidator(check_domain(validate_title_code))]
+OccupationCode = Annotated[str, Field(max_length=20), AfterValidator(check_domain(validate_occupation_code))]
+Usci = Annotated[str, Field(max_length=40), AfterValidator(check_domain(validate_uscc))]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=500)
+
+
+class HolderIn(Input):
+    name: PersonName
+    id_type: IdType = IdType.RESIDENT_ID
+    id_number: str = Field(min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def check_id_number(self) -> HolderIn:
+        try:
+            self.id_number = validate_document_number(self.id_type, self.id_number)
+        except DomainError as exc:
+            raise as_value_error(exc) from None
+        return self
+
+
+class IssuerIn(Input):
+    name: Text200
+    usci: Usci
+    level: IssuerLevel | None = None
+
+
+class CredentialIn(Input):
+    region: RegionCode
+    number: Text64
+    holder: HolderIn
+    issuer: IssuerIn
+    issued_on: PastDate
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    @model_validator(mode="after")
+    def check_window(self) -> CredentialIn:
+        # Without valid_from the window opens on the issue date.
+        if self.valid_until and self.valid_until < (self.valid_from or self.issued_on):
+            raise ValueError("validity.window: valid_until is before the start of validity")
+        return self
+
+
+class TitleIn(CredentialIn):
+    kind: Literal["title"]
+    title_code: TitleCodeStr
+    specialty: OptionalText100 | None = None
+    obtained_on: PastDate
+    approval_no: OptionalText100 | None = None
+    review_body: OptionalText200 | None = None
+
+    @model_validator(mode="after")
+    def check_obtained(self) -> TitleIn:
+        if self.obtained_on > self.issued_on:
+            raise ValueError("date.order: obtained_on (review passed) is after issued_on")
+        return self
+
+
+class SkillIn(CredentialIn):
+    kind: Literal["skill"]
+    occupation_code: OccupationCode
+    occupation_name: Text100
+    level: int = Field(ge=1, le=5)
+    work_type: OptionalText100 | None = None
+    _number_format: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def check_number(self) -> SkillIn:
+        # The national number carries the level in position 16: the two must agree.
+        try:
+            parsed = validate_skill_number(self.number, self.level)
+        except DomainError as exc:
+            raise as_value_error(exc) from None
+        self.number, self._number_format = parsed.number, parsed.format_name
+        return self
+
+    @property
+    def number_format(self) -> str:
+        return self._number_format
+
+
+class CardIn(CredentialIn):
+    kind: Literal["card"]
+    card_system: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")]
+    card_class: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]
+    entitlements: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]] = Field(
+        default_factory=list, max_length=100
+    )
+
+
+CredentialCreate = Annotated[TitleIn | SkillIn | CardIn, Field(discriminator="kind")]
+
+
+class StatusChangeIn(Input):
+    status: Literal["active", "suspended", "revoked", "cancelled", "transferred"]
+    reason: Text500
+
+
+class HolderOut(BaseModel):
+    name: str
+    id_type: str
+    id_number_masked: str
+
+
+class IssuerOut(BaseModel):
+    name: str
+    usci: str
+    level: str
+
+
+class CredentialOut(BaseModel):
+    kind: Kind
+    region: str
+    number: str
+    status: str
+    status_reason: str | None
+    status_changed_at: datetime | None
+    version: int
+    holder: HolderOut
+    issuer: IssuerOut
+    issued_on: date
+    valid_from: date | None
+    valid_until: date | None
+    supersedes: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TitleOut(CredentialOut):
+    kind: Literal["title"]
+    title_code: str
+    title_name: str
+    title_series: str
+    title_level: str
+    specialty: str | None
+    obtained_on: date | None
+    approval_no: str | None
+    review_body: str | None
+
+
+class SkillOut(CredentialOut):
+    kind: Literal["skill"]
+    occupation_code: str
+    occupation_name: str | None
+    level: int
+    level_name: str
+    work_type: str | None
+    number_format: str | None
+
+
+class CardOut(CredentialOut):
+    kind: Literal["card"]
+    card_system: str
+    card_class: str
+    card_class_name: str
+    entitlements: list[str]
+
+
+CredentialView = Annotated[TitleOut | SkillOut | CardOut, Field(discriminator="kind")]
+
+
+class CredentialPage(BaseModel):
+    items: list[CredentialView]
+    next_cursor: str | None
+
+
+def present_credential(record: CredentialRecord) -> TitleOut | SkillOut | CardOut:
+    """The answer for a credential: the holder's document number only ever leaves in masked form."""
+    c, holder, issuer = record.credential, record.holder, record.issuer
+    # A validity window that has ended shows as expired without anyone having to write it.
+    shown = effective_status(CredentialStatus(c.status), c.valid_until, datetime.now(UTC).date())
+    common: dict[str, Any] = {
+        "region": c.region_code,
+        "number": c.number,
+        "status": shown.value,
+        "status_reason": c.status_reason,
+        "status_changed_at": c.status_changed_at,
+        "version": c.version,
+        "holder": HolderOut(name=holder.name, id_type=holder.id_type, id_number_masked=holder.id_masked),
+        "issuer": IssuerOut(name=issuer.name, usci=issuer.usci, level=issuer.level),
+        "issued_on": c.issued_on,
+        "valid_from": c.valid_from,
+        "valid_until": c.valid_until,
+        "supersedes": record.supersedes,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    }
+    if c.kind == "title":
+        assert record.title is not None
+        return TitleOut(
+            kind="title",
+            title_code=record.title.code,
+            title_name=record.title.name,
+            title_series=record.title.series_code,
+            title_level=record.title.level,
+            specialty=c.specialty,
+            obtained_on=c.obtained_on,
+            approval_no=c.approval_no,
+            review_body=c.review_body,
+            **common,
+        )
+    if c.kind == "skill":
+        assert c.skill_level is not None
+        return SkillOut(
+            kind="skill",
+            occupation_code=c.occupation_code or "",
+            occupation_name=c.occupation_name,
+            level=c.skill_level,
+            level_name=record.skill_level_name or "",
+            work_type=c.work_type,
+            number_format=c.number_format,
+            **common,
+        )
+    assert c.card_system is not None
+    return CardOut(
+        kind="card",
+        card_system=c.card_system,
+        card_class=c.card_class or "",
+        card_class_name=record.card_class_name or "",
+        entitlements=list(c.entitlements or []),
+        **common,
+    )

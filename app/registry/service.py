@@ -1,0 +1,312 @@
+"""Registry rules and queries: create credentials, read them, page through them, change their status."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.domain.errors import DomainError
+from app.domain.identity import IdType, parse_resident_id
+from app.domain.masking import mask_document_number
+from app.domain.status import CredentialStatus, check_transition, effective_status
+from app.errors import Conflict, ForbiddenTransition, InvalidInput, NotFound
+from app.models import (
+    CardClass,
+    CardService,
+    CardSystem,
+    Credential,
+    Holder,
+    Organisation,
+    Region,
+    SkillLevel,
+    StatusChange,
+    TitleCode,
+)
+from app.privacy import PersonalDataVault
+from app.registry.schemas import CardIn, CredentialCreate, HolderIn, IssuerIn, SkillIn, TitleIn
+
+
+@dataclass
+class CredentialRecord:
+    """A credential with what its answer needs from the holder, the issuer and the code tables."""
+
+    credential: Credential
+    holder: Holder
+    issuer: Organisation
+    supersedes: str | None
+    title: TitleCode | None
+    skill_level_name: str | None
+    card_class_name: str | None
+
+
+def field_error(field: str, code: str, message: str) -> InvalidInput:
+    return InvalidInput(
+        f"invalid: {field}", errors=[{"field": field, "location": "body", "code": code, "message": message}]
+    )
+
+
+async def check_code_tables(session: AsyncSession, payload: CredentialCreate) -> None:
+    """Every code in the request must exist in the tables admins maintain."""
+    if await session.get(Region, payload.region) is None:
+        raise field_error("region", "region.unknown", "no such region")
+    if isinstance(payload, TitleIn) and await session.get(TitleCode, payload.title_code) is None:
+        raise field_error("title_code", "title_code.unknown", "not in the title code table")
+    if isinstance(payload, SkillIn) and await session.get(SkillLevel, payload.level) is None:
+        raise field_error("level", "skill_level.unknown", "not in the skill level table")
+    if isinstance(payload, CardIn):
+        await check_card_codes(session, payload)
+
+
+async def check_card_codes(session: AsyncSession, payload: CardIn) -> None:
+    system = await session.get(CardSystem, payload.card_system)
+    if system is None:
+        raise field_error("card_system", "card_system.unknown", "no such card system")
+    if system.region_code != payload.region:
+        raise field_error("card_system", "card_system.region", "this card system belongs to another region")
+    if await session.get(CardClass, (payload.card_system, payload.card_class)) is None:
+        raise field_error("card_class", "card_class.unknown", "not a class of this card system")
+    known = set(
+        (
+            await session.scalars(
+                select(CardService.code).where(CardService.system_code == payload.card_system)
+            )
+        ).all()
+    )
+    unknown = [i for i, code in enumerate(payload.entitlements) if code not in known]
+    if unknown:
+        raise field_error(
+            f"entitlements.{unknown[0]}", "entitlement.unknown", "not a service of this card system"
+        )
+    if len(set(payload.entitlements)) != len(payload.entitlements):
+        raise field_error("entitlements", "entitlement.duplicate", "a service is listed twice")
+
+
+async def find_or_register_issuer(session: AsyncSession, issuer: IssuerIn, region: str) -> Organisation:
+    found = await session.scalar(select(Organisation).where(Organisation.usci == issuer.usci))
+    if found is not None:
+        return found
+    # First sighting registers the issuer; its level defaults to city (API.md, "Names used in requests").
+    org = Organisation(usci=issuer.usci, name=issuer.name, region_code=region, level=issuer.level or "city")
+    session.add(org)
+    await session.flush()
+    return org
+
+
+async def find_or_register_holder(
+    session: AsyncSession, vault: PersonalDataVault, holder: HolderIn
+) -> Holder:
+    id_hash = vault.hash_document(holder.id_type, holder.id_number)
+    found = await session.scalar(select(Holder).where(Holder.id_hash == id_hash))
+    if found is not None:
+        if found.name != holder.name:
+            # Same document, other name: a typo or a mix-up, never silently merged.
+            raise Conflict(
+                "a holder with this document number is registered under another name",
+                errors=[
+                    {
+                        "field": "holder.name",
+                        "code": "holder.name_mismatch",
+                        "message": "differs from the registered name",
+                    }
+                ],
+            )
+        return found
+    birth_date, sex = None, None
+    if holder.id_type == IdType.RESIDENT_ID:
+        resident = parse_resident_id(holder.id_number)
+        birth_date, sex = resident.birth_date, resident.sex
+    person = Holder(
+        id_type=holder.id_type.value,
+        id_hash=id_hash,
+        id_cipher=vault.encrypt_document(holder.id_type.value, holder.id_number),
+        id_masked=mask_document_number(holder.id_type, holder.id_number),
+        name=holder.name,
+        birth_date=birth_date,
+        sex=sex,
+    )
+    session.add(person)
+    await session.flush()
+    return person
+
+
+def build_credential(payload: CredentialCreate, holder: Holder, issuer: Organisation) -> Credential:
+    credential = Credential(
+        kind=payload.kind,
+        region_code=payload.region,
+        number=payload.number,
+        holder_id=holder.id,
+        issuer_id=issuer.id,
+        status=CredentialStatus.ACTIVE.value,
+        issued_on=payload.issued_on,
+        valid_from=payload.valid_from,
+        valid_until=payload.valid_until,
+        version=1,
+    )
+    if isinstance(payload, TitleIn):
+        credential.title_code, credential.specialty = payload.title_code, payload.specialty
+        credential.obtained_on, credential.approval_no = payload.obtained_on, payload.approval_no
+        credential.review_body = payload.review_body
+    elif isinstance(payload, SkillIn):
+        credential.occupation_code, credential.occupation_name = (
+            payload.occupation_code,
+            payload.occupation_name,
+        )
+        credential.skill_level, credential.work_type = payload.level, payload.work_type
+        credential.number_format = payload.number_format
+    else:
+        credential.card_system, credential.card_class = payload.card_system, payload.card_class
+        credential.entitlements = list(payload.entitlements)
+    return credential
+
+
+async def create_credential(
+    session: AsyncSession, vault: PersonalDataVault, payload: CredentialCreate
+) -> CredentialRecord:
+    await check_code_tables(session, payload)
+    if await find_credential_id(session, payload.kind, payload.region, payload.number) is not None:
+        raise credential_exists()
+    issuer = await find_or_register_issuer(session, payload.issuer, payload.region)
+    holder = await find_or_register_holder(session, vault, payload.holder)
+    credential = build_credential(payload, holder, issuer)
+    try:
+        async with session.begin_nested():
+            session.add(credential)
+    except IntegrityError:
+        # A concurrent request created the same (kind, region, number) between our check and our insert.
+        raise credential_exists() from None
+    return await get_credential(session, payload.kind, payload.region, payload.number)
+
+
+def credential_exists() -> Conflict:
+    return Conflict("a credential with this kind, region and number already exists", code="credential.exists")
+
+
+async def find_credential_id(session: AsyncSession, kind: str, region: str, number: str) -> int | None:
+    return await session.scalar(
+        select(Credential.id).where(
+            Credential.kind == kind, Credential.region_code == region, Credential.number == number
+        )
+    )
+
+
+def select_records() -> Select[Credential, Holder, Organisation, str, TitleCode, str, str]:
+    # Outer joins: the last four are None where they do not apply (typing cannot say so per column).
+    previous = aliased(Credential)
+    return (
+        select(Credential, Holder, Organisation, previous.number, TitleCode, SkillLevel.name, CardClass.name)
+        .join(Holder, Holder.id == Credential.holder_id)
+        .join(Organisation, Organisation.id == Credential.issuer_id)
+        .outerjoin(previous, previous.id == Credential.supersedes_id)
+        .outerjoin(TitleCode, TitleCode.code == Credential.title_code)
+        .outerjoin(SkillLevel, SkillLevel.level == Credential.skill_level)
+        .outerjoin(
+            CardClass,
+            (CardClass.system_code == Credential.card_system) & (CardClass.code == Credential.card_class),
+        )
+    )
+
+
+async def get_credential(session: AsyncSession, kind: str, region: str, number: str) -> CredentialRecord:
+    row = (
+        await session.execute(
+            select_records().where(
+                Credential.kind == kind, Credential.region_code == region, Credential.number == number
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no credential with this kind, region and number")
+    return CredentialRecord(*row)
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = decoded["after"]
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise ValueError
+        return after
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "invalid: cursor",
+            errors=[
+                {
+                    "field": "cursor",
+                    "location": "query",
+                    "code": "cursor.invalid",
+                    "message": "not a cursor this service issued",
+                }
+            ],
+        ) from None
+
+
+async def list_credentials(
+    session: AsyncSession,
+    *,
+    kind: str | None,
+    region: str | None,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[CredentialRecord], str | None]:
+    """Keyset pagination in id order: stable under concurrent inserts, and O(limit) at any depth."""
+    query = select_records().order_by(Credential.id).limit(limit + 1)
+    if kind:
+        query = query.where(Credential.kind == kind)
+    if region:
+        query = query.where(Credential.region_code == region)
+    if status:
+        query = query.where(Credential.status == status)
+    if cursor:
+        query = query.where(Credential.id > decode_cursor(cursor))
+    records = [CredentialRecord(*row) for row in (await session.execute(query)).all()]
+    if len(records) > limit:
+        return records[:limit], encode_cursor(records[limit - 1].credential.id)
+    return records, None
+
+
+async def change_status(
+    session: AsyncSession, *, kind: str, region: str, number: str, target: str, reason: str, actor: str
+) -> CredentialRecord:
+    credential = await session.scalar(
+        select(Credential)
+        .where(Credential.kind == kind, Credential.region_code == region, Credential.number == number)
+        .with_for_update()
+    )
+    if credential is None:
+        raise NotFound("no credential with this kind, region and number")
+    now = datetime.now(UTC)
+    current = effective_status(CredentialStatus(credential.status), credential.valid_until, now.date())
+    try:
+        check_transition(current, CredentialStatus(target))
+    except DomainError as exc:
+        raise ForbiddenTransition(
+            f"a credential that is {current.value} cannot become {target}",
+            code=exc.code,
+            current_status=current.value,
+        ) from None
+    session.add(
+        StatusChange(
+            credential_id=credential.id,
+            from_status=current.value,
+            to_status=target,
+            reason=reason,
+            actor=actor,
+            changed_at=now,
+        )
+    )
+    credential.status, credential.status_reason, credential.status_changed_at = target, reason, now
+    await session.flush()
+    return await get_credential(session, kind, region, number)

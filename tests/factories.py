@@ -1,0 +1,81 @@
+"""Plain functions that build valid request bodies; every call gives new numbers."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from app.domain.identity import compute_resident_id_check
+from app.domain.uscc import compute_uscc_check
+
+_serial = itertools.count(1)
+
+
+def next_serial() -> int:
+    return next(_serial)
+
+
+def resident_id(region: str = "SC", serial: int | None = None) -> str:
+    serial = next_serial() if serial is None else serial
+    address = "510104" if region == "SC" else "500103"
+    birth = f"19{70 + serial % 30:02d}{1 + serial % 12:02d}{1 + serial % 28:02d}"
+    first17 = f"{address}{birth}{serial % 1000:03d}"
+    return first17 + compute_resident_id_check(first17)
+
+
+def usci(region: str = "SC", serial: int = 1) -> str:
+    body = f"11{'510000' if region == 'SC' else '500000'}{serial:08d}0"
+    return body + compute_uscc_check(body)
+
+
+def base_payload(kind: str, region: str, **overrides: Any) -> dict[str, Any]:
+    serial = next_serial()
+    payload: dict[str, Any] = {
+        "kind": kind,
+        "region": region,
+        "number": f"T{serial:08d}",
+        "holder": {"name": "张三", "id_type": "resident_id", "id_number": resident_id(region, serial)},
+        "issuer": {"name": "四川省人力资源和社会保障厅", "usci": usci(region), "level": "province"},
+        "issued_on": "2022-06-01",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def title_payload(region: str = "SC", **overrides: Any) -> dict[str, Any]:
+    fields = {
+        "title_code": "0502",
+        "specialty": "机械工程",
+        "obtained_on": "2022-03-15",
+        "approval_no": "川人社职评〔2022〕12号",
+        "review_body": "四川省工程系列高级职称评审委员会",
+    }
+    return base_payload("title", region, **{**fields, **overrides})
+
+
+def skill_number(level: int = 3, province: str = "51") -> str:
+    return f"S0000{province}000001{22}{level}{next_serial() % 10**6:06d}"
+
+
+def skill_payload(region: str = "SC", level: int = 3, **overrides: Any) -> dict[str, Any]:
+    province = "51" if region == "SC" else "50"
+    fields = {
+        "number": skill_number(level, province),
+        "occupation_code": "6-31-01-03",
+        "occupation_name": "机床装调维修工",
+        "level": level,
+        "work_type": "车工",
+    }
+    return base_payload("skill", region, **{**fields, **overrides})
+
+
+def card_payload(region: str = "CQ", **overrides: Any) -> dict[str, Any]:
+    system, card_class = ("cq-yingcai", "A1") if region == "CQ" else ("sc-tianfu", "A")
+    fields = {
+        "card_system": system,
+        "card_class": card_class,
+        "valid_from": "2024-01-01",
+        "valid_until": "2099-12-31",
+        "entitlements": [],
+    }
+    return base_payload("card", region, **{**fields, **overrides})
