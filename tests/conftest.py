@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -19,6 +20,10 @@ from app.main import create_app
 from app.migrate import upgrade_database
 from app.reference.seed import seed_reference_data
 from app.settings import Settings
+
+# The machines are small and noisy: a per-example deadline would make property tests flaky, not stricter.
+hypothesis_settings.register_profile("huren", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("huren")
 
 ADMIN_TOKEN = "test-admin-token"
 POSTGRES_URL = os.environ.get("HUREN_TEST_DATABASE_URL")
