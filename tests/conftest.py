@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import settings as hypothesis_settings
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
