@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import append_pending_events, record_event, verify_chain
 from app.db import create_engine, create_sessionmaker
+from app.errors import AppError
+from app.keys import ensure_signing_key, rotate_signing_key
 from app.migrate import upgrade_database
+from app.privacy import decode_key
 from app.reference.seed import seed_reference_data
 from app.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 # Locals in tracebacks could print personal data (an ID number in a request body): never show them.
 app = typer.Typer(
@@ -22,7 +32,13 @@ app = typer.Typer(
     help="huren 互认: Sichuan–Chongqing credential mutual recognition.",
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+clients_app = typer.Typer(no_args_is_help=True, help="OAuth 2.0 clients.")
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log.")
 app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 
@@ -34,13 +50,35 @@ def ensure_sqlite_directory(settings: Settings) -> None:
 
 
 async def prepare_database(settings: Settings) -> dict[str, int]:
-    """Migrate to head and add any missing reference rows: safe to run at every start."""
+    """Migrate to head, add any missing reference rows and make the first signing key: safe at every start.
+
+    Done once before the workers start, so that two workers never race to create the first key.
+    """
     ensure_sqlite_directory(settings)
     engine = create_engine(settings)
     try:
         await upgrade_database(engine)
         async with create_sessionmaker(engine)() as session, session.begin():
-            return await seed_reference_data(session)
+            added = await seed_reference_data(session)
+            added["signing_keys"] = int(await ensure_signing_key(session, data_key_of(settings)))
+            return added
+    finally:
+        await engine.dispose()
+
+
+def data_key_of(settings: Settings) -> bytes:
+    return decode_key(settings.data_key.get_secret_value())
+
+
+async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work in a committed transaction on a migrated database."""
+    await prepare_database(settings)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            result = await work(session)
+            await append_pending_events(session)
+            return result
     finally:
         await engine.dispose()
 
@@ -77,22 +115,128 @@ def serve(
 
 @app.command()
 def demo() -> None:
-    """Load the demo data set for both regions (idempotent) and print how to use it."""
+    """Load the demo data set and demo clients for both regions (idempotent) and print how to use them."""
     from app.demo import load_demo, print_demo_guide
 
     settings = get_settings()
+    if settings.env == "production":
+        console.print(
+            "[red]huren demo refuses to run in production: its clients have published secrets[/red]"
+        )
+        raise typer.Exit(2)
+    summary = asyncio.run(in_session(settings, lambda session: load_demo(session, settings)))
+    print_demo_guide(console, settings, summary)
 
-    async def run() -> dict[str, int]:
-        await prepare_database(settings)
-        engine = create_engine(settings)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                return await load_demo(session, settings)
-        finally:
-            await engine.dispose()
 
-    counts = asyncio.run(run())
-    print_demo_guide(console, settings, counts)
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="Display name, e.g. the HR system's name")],
+    region: Annotated[str, typer.Option(help="The client's region: SC or CQ")],
+    scopes: Annotated[str, typer.Option(help='Space-separated scopes, e.g. "verify registry:read"')],
+    rate_limit: Annotated[int | None, typer.Option(help="Requests per minute on rate-limited routes")] = None,
+    org_name: Annotated[str | None, typer.Option(help="Organisation name")] = None,
+    org_usci: Annotated[str | None, typer.Option(help="Organisation unified social credit code")] = None,
+    jwks_file: Annotated[Path | None, typer.Option(help="JSON file with the client's public JWKS")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Register an OAuth2 client; prints client_id and client_secret once."""
+    from app.clients.service import create_client
+
+    jwks = json.loads(jwks_file.read_text(encoding="utf-8")) if jwks_file else None
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        client, secret = await create_client(
+            session,
+            name=name,
+            region=region.upper(),
+            scopes=scopes,
+            rate_limit_per_minute=rate_limit,
+            org_name=org_name,
+            org_usci=org_usci,
+            jwks=jwks,
+        )
+        record_event(session, "client.created", client_id="cli", object_ref=f"client:{client.client_id}")
+        return client.client_id, secret
+
+    client_id, secret = run_or_explain(in_session(get_settings(), work))
+    if as_json:
+        print(json.dumps({"client_id": client_id, "client_secret": secret}))
+    else:
+        console.print(
+            f"client_id:     {client_id}\nclient_secret: {secret}\n(the secret is shown only this once)"
+        )
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """List the registered clients."""
+    from app.clients.service import list_clients
+
+    async def work(session: AsyncSession) -> list[tuple[str, ...]]:
+        return [
+            (c.client_id, c.name, c.region_code, c.scopes, "disabled" if c.disabled_at else "active")
+            for c in await list_clients(session)
+        ]
+
+    table = Table("name", "region", "scopes", "state")
+    table.add_column("client_id", no_wrap=True)
+    for row in run_or_explain(in_session(get_settings(), work)):
+        client_id, *rest = row
+        table.add_row(*rest, client_id)
+    console.print(table)
+
+
+@clients_app.command("disable")
+def clients_disable(client_id: Annotated[str, typer.Argument(help="The client to disable")]) -> None:
+    """Disable a client: no new tokens, and its current tokens stop working within seconds."""
+    from app.clients.service import disable_client
+
+    async def work(session: AsyncSession) -> None:
+        await disable_client(session, client_id)
+        record_event(session, "client.disabled", client_id="cli", object_ref=f"client:{client_id}")
+
+    run_or_explain(in_session(get_settings(), work))
+    console.print(f"{client_id} disabled")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start a new signing key; the old public keys stay published."""
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> str:
+        key = await rotate_signing_key(session, data_key_of(settings))
+        record_event(session, "key.rotated", client_id="cli", object_ref=f"kid:{key.kid}")
+        return key.kid
+
+    kid = asyncio.run(in_session(settings, work))
+    console.print(
+        f"new signing key {kid}; running workers pick it up within {settings.key_refresh_seconds} s"
+    )
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; prints the first broken link, if any."""
+    report = asyncio.run(in_session(get_settings(), verify_chain))
+    if report.intact:
+        console.print(f"audit chain intact: {report.checked} events")
+        return
+    console.print(
+        f"[red]audit chain broken at event {report.broken_at}: {report.reason}[/red]"
+        f" ({report.checked} events verified before it)"
+    )
+    raise typer.Exit(1)
+
+
+def run_or_explain(work: Coroutine[Any, Any, T]) -> T:
+    """Run, and turn the service's own errors into a one-line message and exit code 2."""
+    try:
+        return asyncio.run(work)
+    except AppError as exc:
+        details = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors or [])
+        console.print(f"[red]{exc.detail}[/red] {details}")
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 from app.settings import Settings
@@ -19,6 +26,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# A short transaction of its own, outside any request's: rate-limit counts, used jtis, key and client reads.
+# Production passes engine.begin; tests pass a savepoint on their rolled-back connection.
+Transactions = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 
 class Base(DeclarativeBase):
@@ -64,11 +76,17 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: commits when the handler returns, before the response is sent."""
+    """One session per request: commits when the handler returns, before the response is sent.
+
+    Audit events the request queued are appended in the same transaction, just before the commit.
+    """
+    from app.audit.service import append_pending_events  # the audit models import this module
+
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session:
         try:
             yield session
+            await append_pending_events(session)
             await session.commit()
         except BaseException:
             await session.rollback()

@@ -12,13 +12,15 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clients.service import create_client
 from app.domain.identity import compute_resident_id_check
 from app.domain.uscc import compute_uscc_check
 from app.errors import ForbiddenTransition
-from app.models import CardClass, CardService, Credential, TitleCode
+from app.models import CardClass, CardService, Client, Credential, TitleCode
 from app.privacy import PersonalDataVault
 from app.registry import service
 from app.registry.schemas import CredentialCreate
+from app.security import ALL_SCOPES
 from app.settings import Settings
 
 SEED = 20200421  # the day the framework agreement was signed: the demo is the same on every machine
@@ -75,6 +77,35 @@ OCCUPATIONS = [
     ("6-29-03-05", "焊工"),
 ]
 CARD_SYSTEM = {"SC": "sc-tianfu", "CQ": "cq-yingcai"}
+# Development only (`huren demo` refuses production): the secrets are published here on purpose.
+DEMO_CLIENTS = [
+    ("demo-admin", "省级管理员（演示）", "SC", " ".join(sorted(ALL_SCOPES - {"federation"}))),
+    ("demo-hr-cq", "重庆某人力资源系统（演示）", "CQ", "verify registry:read"),
+    ("demo-counter-cq", "重庆人才服务窗口（演示）", "CQ", "verify cards:issue"),
+    ("demo-counter-sc", "四川人才服务窗口（演示）", "SC", "verify cards:issue"),
+]
+
+
+def demo_secret(client_id: str) -> str:
+    return f"{client_id}-secret"
+
+
+async def ensure_demo_clients(session: AsyncSession) -> list[str]:
+    created = []
+    for client_id, name, region, scopes in DEMO_CLIENTS:
+        if await session.scalar(select(Client.id).where(Client.client_id == client_id)) is None:
+            await create_client(
+                session,
+                name=name,
+                region=region,
+                scopes=scopes,
+                client_id=client_id,
+                secret=demo_secret(client_id),
+            )
+            created.append(client_id)
+    return created
+
+
 PAYLOAD_ADAPTER: TypeAdapter[Any] = TypeAdapter(CredentialCreate)
 
 
@@ -193,6 +224,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, int]
             await service.create_credential(session, vault, payload)
             created += 1
             await apply_demo_status(session, payload.kind, payload.region, payload.number, index)
+    await ensure_demo_clients(session)
     counts = dict(
         (await session.execute(select(Credential.status, func.count()).group_by(Credential.status)))
         .tuples()
@@ -225,11 +257,23 @@ def print_demo_guide(console: Console, settings: Settings, counts: dict[str, int
     for key, value in counts.items():
         table.add_row(key, str(value))
     console.print(table)
+    clients = Table(title="demo clients (development only)")
+    for column in ("client_id", "client_secret", "region", "scopes"):
+        clients.add_column(column)
+    for client_id, _name, region, scopes in DEMO_CLIENTS:
+        clients.add_row(client_id, demo_secret(client_id), region, scopes)
+    console.print(clients)
     base = settings.public_url
-    token = settings.admin_token.get_secret_value()
-    console.print(f"API docs:      {base}/docs")
-    console.print(f"Health:        {base}/healthz")
-    console.print(f"Admin token:   Authorization: Bearer {token}   (development only)")
+    extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
+    console.print(f"API docs:  {base}/docs")
+    console.print(f"Health:    {base}/healthz")
+    console.print("Get a token, then call the API with it:")
     console.print(
-        f"Try:           curl -H 'Authorization: Bearer {token}' '{base}/v1/credentials?kind=title&limit=3'"
+        f"  TOKEN=$(curl -s -u demo-admin:{demo_secret('demo-admin')} -d grant_type=client_credentials "
+        f"{base}/oauth/token | {extract})",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  curl -H \"Authorization: Bearer $TOKEN\" '{base}/v1/credentials?kind=title&limit=3'",
+        soft_wrap=True,
     )

@@ -24,15 +24,30 @@ class AppError(Exception):
     slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, errors: Sequence[dict[str, Any]] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors) if errors else None
+        self.headers = headers
         self.extra = extra
 
 
 class InvalidInput(AppError):
     status, slug, title = 422, "validation-error", "The request is not valid"
+
+
+def invalid_field(field: str, code: str, message: str, location: str = "body") -> InvalidInput:
+    """A 422 naming one field, for checks that need the database or more than one field."""
+    return InvalidInput(
+        f"invalid: {field}", errors=[{"field": field, "location": location, "code": code, "message": message}]
+    )
 
 
 class NotFound(AppError):
@@ -146,9 +161,12 @@ def _location(err: Any) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
-        return build_problem(
+        response = build_problem(
             exc.status, exc.slug, exc.title, exc.detail, request.url.path, errors=exc.errors, **exc.extra
         )
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

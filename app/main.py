@@ -4,18 +4,53 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
+from fastapi import Depends, FastAPI, Request, Response
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import health
-from app.db import create_engine, create_sessionmaker
+from app.audit import routes as audit_routes
+from app.clients import routes as client_routes
+from app.clients.service import SecretCache
+from app.db import Transactions, create_engine, create_sessionmaker
 from app.errors import install_error_handlers, problem_responses, register_problem_schema
+from app.keys import KeyStore
 from app.limits import BodySizeLimit
 from app.metrics import MetricsMiddleware, RequestMetrics
-from app.privacy import PersonalDataVault
+from app.privacy import PersonalDataVault, decode_key
+from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RedisCounter
 from app.registry import routes as registry_routes
+from app.security import Authenticator, Principal, require_scope
 from app.settings import Settings, get_settings
+from app.tracing import RequestIdMiddleware
+
+
+async def start_services(
+    app: FastAPI,
+    engine: AsyncEngine,
+    transactions: Transactions | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> None:
+    """Everything a worker needs at hand: database, keys, token checking, shared rate-limit counters.
+
+    Tests pass their own transaction and session factories, bound to a connection they roll back.
+    """
+    settings: Settings = app.state.settings
+    transactions = transactions or engine.begin
+    app.state.engine, app.state.transactions = engine, transactions
+    app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
+    keys = KeyStore(decode_key(settings.data_key.get_secret_value()), settings.key_refresh_seconds)
+    await keys.load(transactions)
+    app.state.keys = keys
+    app.state.authenticator = Authenticator(keys=keys, transactions=transactions, issuer=settings.public_url)
+    counter: Counter = (
+        RedisCounter(settings.redis_url)
+        if settings.redis_url
+        else DatabaseCounter(transactions, engine.dialect.name)
+    )
+    app.state.rate_limiter = RateLimiter(counter)
+    app.state.secret_cache = SecretCache()
 
 
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
@@ -24,13 +59,12 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = engine is None
-        app.state.engine = engine or create_engine(settings)
-        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        await start_services(app, engine or create_engine(settings))
         try:
             yield
         finally:
-            if owned:
+            await app.state.rate_limiter.counter.close()
+            if engine is None:
                 await app.state.engine.dispose()
 
     app = FastAPI(
@@ -46,8 +80,18 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     metrics = RequestMetrics()
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(client_routes.token_router)
+    app.include_router(client_routes.admin_router)
+    app.include_router(audit_routes.router)
     app.include_router(registry_routes.router)
-    app.add_route("/metrics", metrics.render, include_in_schema=False)
+
+    @app.get("/metrics", include_in_schema=False)
+    def read_metrics(
+        request: Request, principal: Annotated[Principal, Depends(require_scope("metrics"))]
+    ) -> Response:
+        return metrics.render(request)
+
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
     return app

@@ -11,10 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development secrets are public by construction: they only exist so `make run` works with no setup.
 # Production refuses to start with any of them (see check_secrets).
-DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105
 DEV_LOOKUP_KEY = "dev-lookup-key-not-for-production"
 DEV_DATA_KEY = "ZGV2LWRhdGEta2V5LW5vdC1mb3ItcHJvZHVjdGlvbiE"  # base64url of 32 bytes
-PLACEHOLDER_SECRETS = frozenset({DEV_ADMIN_TOKEN, DEV_LOOKUP_KEY, DEV_DATA_KEY, "", "changeme", "secret"})
+PLACEHOLDER_SECRETS = frozenset({DEV_LOOKUP_KEY, DEV_DATA_KEY, "", "changeme", "secret"})
 
 
 def default_database_url() -> str:
@@ -28,13 +27,20 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=default_database_url)
     regions: list[str] = ["SC", "CQ"]
     public_url: str = "http://127.0.0.1:8000"
-    # Until OAuth clients exist, one static bearer token carries every scope.
-    admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
     # HMAC key for the look-up hash of personal ID numbers; changing it orphans every stored hash.
     lookup_key: SecretStr = SecretStr(DEV_LOOKUP_KEY)
     # AES-256-GCM key (base64url, 32 bytes) for the ID numbers kept encrypted at rest.
     data_key: SecretStr = SecretStr(DEV_DATA_KEY)
     max_body_bytes: int = 1_048_576
+    access_token_ttl_seconds: int = Field(default=600, ge=30, le=3600)
+    # How often a process re-reads the key table, so a rotation by `huren keys rotate` reaches every worker.
+    key_refresh_seconds: int = Field(default=60, ge=1)
+    # Shared counters for rate limits: Redis when set (redis://127.0.0.1:6379/0), else the database.
+    redis_url: str | None = None
+    rate_limit_per_minute: int = Field(default=1200, ge=1)
+    rate_limit_per_address_per_minute: int = Field(default=2400, ge=1)
+    token_rate_limit_per_minute: int = Field(default=60, ge=1)
+    audit_retention_days: int = Field(default=183, ge=183)
     db_pool_size: int = 10
     log_level: str = "info"
 
@@ -43,7 +49,7 @@ class Settings(BaseSettings):
         if self.env == "production":
             weak = [
                 name
-                for name in ("admin_token", "lookup_key", "data_key")
+                for name in ("lookup_key", "data_key")
                 if getattr(self, name).get_secret_value() in PLACEHOLDER_SECRETS
             ]
             if weak:

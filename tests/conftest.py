@@ -4,28 +4,40 @@ transaction per test, and an HTTP client on the app in process."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db import create_engine
-from app.main import create_app
+from app.clients.service import create_client
+from app.db import Transactions, create_engine
+from app.keys import ensure_signing_key
+from app.main import create_app, start_services
 from app.migrate import upgrade_database
+from app.privacy import decode_key
 from app.reference.seed import seed_reference_data
+from app.security import ACCESS_TOKEN, ALL_SCOPES, encode_token, new_jti
 from app.settings import Settings
 
 # The machines are small and noisy: a per-example deadline would make property tests flaky, not stricter.
 hypothesis_settings.register_profile("huren", deadline=None, print_blob=True)
 hypothesis_settings.load_profile("huren")
 
-ADMIN_TOKEN = "test-admin-token"
+# Committed once per database, before any test: clients every test may use.
+TEST_CLIENTS = {
+    "test-admin": ("SC", " ".join(sorted(ALL_SCOPES))),
+    "test-hr-cq": ("CQ", "verify registry:read"),
+    "test-reader": ("SC", "registry:read"),
+}
+TEST_SECRET = "test-client-secret"
 POSTGRES_URL = os.environ.get("HUREN_TEST_DATABASE_URL")
 DATABASES = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 
@@ -40,12 +52,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(
-        database_url=database_url,
-        admin_token=SecretStr(ADMIN_TOKEN),
-        public_url="http://testserver",
-        max_body_bytes=65_536,
-    )
+    return Settings(database_url=database_url, public_url="http://testserver", max_body_bytes=65_536)
 
 
 async def reset_schema(engine: AsyncEngine) -> None:
@@ -63,6 +70,11 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await upgrade_database(engine)
     async with AsyncSession(engine) as session, session.begin():
         await seed_reference_data(session)
+        await ensure_signing_key(session, decode_key(settings.data_key.get_secret_value()))
+        for client_id, (region, scopes) in TEST_CLIENTS.items():
+            await create_client(
+                session, name=client_id, region=region, scopes=scopes, client_id=client_id, secret=TEST_SECRET
+            )
     yield engine
     await engine.dispose()
 
@@ -89,21 +101,60 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
         yield session
 
 
+def savepoints(connection: AsyncConnection) -> Transactions:
+    """Side transactions (rate limits, jtis, key reads) as savepoints on the test's own connection."""
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[AsyncConnection]:
+        async with connection.begin_nested():
+            yield connection
+
+    return transaction
+
+
 @pytest.fixture
-def app(settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
+async def app(
+    settings: Settings,
+    engine: AsyncEngine,
+    connection: AsyncConnection,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> FastAPI:
     app = create_app(settings, engine=engine)
-    # httpx's ASGITransport sends no lifespan events: wire the state the lifespan would have set.
-    app.state.engine = engine
-    app.state.sessionmaker = sessionmaker
+    # httpx's ASGITransport sends no lifespan events: start what the lifespan would, on the test connection.
+    await start_services(app, engine, transactions=savepoints(connection), sessionmaker=sessionmaker)
     return app
+
+
+def mint_token(app: FastAPI, client_id: str, scopes: str, region: str = "SC", **overrides: Any) -> str:
+    """An access token as the token endpoint would issue it, without the round trip."""
+    now = int(time.time())
+    claims = {
+        "iss": "http://testserver",
+        "aud": "http://testserver",
+        "sub": client_id,
+        "client_id": client_id,
+        "region": region,
+        "scope": scopes,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": new_jti(),
+    }
+    claims.update(overrides)
+    return encode_token(ACCESS_TOKEN, claims, app.state.keys)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client holding an admin token with every scope."""
+    token = mint_token(app, "test-admin", TEST_CLIENTS["test-admin"][1])
     transport = httpx.ASGITransport(app=app)
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", headers=headers
+        transport=transport, base_url="http://testserver", headers=bearer(token)
     ) as client:
         yield client
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 HUREN = [sys.executable, "-m", "app.cli"]
@@ -21,7 +24,11 @@ HUREN = [sys.executable, "-m", "app.cli"]
 def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("cli")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
-    env.update(HUREN_DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'cli.db'}", HUREN_ADMIN_TOKEN="cli-token")
+    env.update(
+        HUREN_DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'cli.db'}",
+        HUREN_KEY_REFRESH_SECONDS="1",
+        COLUMNS="200",
+    )
     return env
 
 
@@ -51,7 +58,7 @@ def test_db_upgrade_is_repeatable(cli_env: dict[str, str]) -> None:
 
 def test_demo_loads_once_and_prints_how_to_use_it(cli_env: dict[str, str], demo_output: str) -> None:
     assert "/docs" in demo_output
-    assert "Bearer cli-token" in demo_output
+    assert "demo-admin-secret" in demo_output
     again = run_huren(cli_env, "demo")
     assert again.returncode == 0
     assert "│ created   │           0 │" in again.stdout
@@ -84,9 +91,18 @@ def server(
         log.close()
 
 
+def fetch_token(server: str, client_id: str, secret: str) -> str:
+    answer = httpx.post(
+        f"{server}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["access_token"]
+    return token
+
+
 def test_serve_answers_with_the_demo_data(server: str) -> None:
     assert httpx.get(f"{server}/readyz").json() == {"status": "ready"}
-    headers = {"Authorization": "Bearer cli-token"}
+    headers = {"Authorization": f"Bearer {fetch_token(server, 'demo-admin', 'demo-admin-secret')}"}
     page = httpx.get(
         f"{server}/v1/credentials", params={"kind": "card", "region": "CQ", "limit": 5}, headers=headers
     ).json()
@@ -97,3 +113,76 @@ def test_serve_answers_with_the_demo_data(server: str) -> None:
     assert one.json()["holder"]["id_number_masked"].startswith("500")
     assert "********" in one.json()["holder"]["id_number_masked"]
     assert httpx.get(f"{server}/v1/credentials").status_code == 401
+
+
+def test_clients_create_list_disable(cli_env: dict[str, str], server: str) -> None:
+    created = run_huren(
+        cli_env,
+        "clients",
+        "create",
+        "--name",
+        "Chongqing HR",
+        "--region",
+        "CQ",
+        "--scopes",
+        "verify registry:read",
+        "--rate-limit",
+        "100",
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr[-2000:]
+    pair = json.loads(created.stdout)
+    assert set(pair) == {"client_id", "client_secret"}
+    token = fetch_token(server, pair["client_id"], pair["client_secret"])
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{server}/v1/credentials?limit=1", headers=headers).status_code == 200
+    listed = run_huren(cli_env, "clients", "list")
+    assert pair["client_id"] in listed.stdout
+    assert pair["client_secret"] not in listed.stdout
+    assert run_huren(cli_env, "clients", "disable", pair["client_id"]).returncode == 0
+    refused = httpx.post(
+        f"{server}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(pair["client_id"], pair["client_secret"]),
+    )
+    assert refused.status_code == 401
+
+
+def test_clients_create_rejects_unknown_scope(cli_env: dict[str, str]) -> None:
+    result = run_huren(cli_env, "clients", "create", "--name", "x", "--region", "CQ", "--scopes", "root")
+    assert result.returncode == 2
+    assert "unknown scopes: root" in result.stdout
+
+
+def test_keys_rotate_keeps_old_tokens_valid(cli_env: dict[str, str], server: str) -> None:
+    token = fetch_token(server, "demo-admin", "demo-admin-secret")
+    before = httpx.get(f"{server}/.well-known/jwks.json").json()["keys"]
+    assert run_huren(cli_env, "keys", "rotate").returncode == 0
+    time.sleep(1.5)  # HUREN_KEY_REFRESH_SECONDS=1 in this environment
+    after = httpx.get(f"{server}/.well-known/jwks.json").json()["keys"]
+    assert len(after) == len(before) + 1
+    assert {k["kid"] for k in before} < {k["kid"] for k in after}
+    assert (
+        httpx.get(
+            f"{server}/v1/credentials?limit=1", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 200
+    )
+    fresh = fetch_token(server, "demo-admin", "demo-admin-secret")
+    assert jwt.get_unverified_header(fresh)["kid"] == after[0]["kid"]
+
+
+def test_audit_verify_finds_tampering(cli_env: dict[str, str], server: str, tmp_path: Path) -> None:
+    fetch_token(server, "demo-admin", "demo-admin-secret")  # one more event: token.issued
+    intact = run_huren(cli_env, "audit", "verify")
+    assert intact.returncode == 0, intact.stdout
+    assert "audit chain intact" in intact.stdout
+    source = Path(cli_env["HUREN_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///"))
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(source) as live, sqlite3.connect(copy) as target:
+        live.backup(target)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE audit_events SET outcome = 'failure' WHERE seq = 2")
+    tampered = run_huren({**cli_env, "HUREN_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"}, "audit", "verify")
+    assert tampered.returncode == 1
+    assert "broken at event 2" in tampered.stdout

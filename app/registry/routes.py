@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from app.audit.service import record_event
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.ratelimit import rate_limited
 from app.registry import service
 from app.registry.schemas import (
     CardOut,
@@ -20,10 +22,14 @@ from app.registry.schemas import (
 )
 from app.security import RegistryReader, RegistryWriter
 
-router = APIRouter(prefix="/v1/credentials", tags=["registry"], responses=problem_responses(404, 409))
+router = APIRouter(
+    prefix="/v1/credentials",
+    tags=["registry"],
+    responses=problem_responses(404, 409, 429),
+    dependencies=[Depends(rate_limited("registry"))],
+)
 
 KindPath = Literal["title", "skill", "card"]
-RegionPath = Annotated[str, Query(pattern=r"^[A-Z]{2}$")]
 CredentialAnswer = TitleOut | SkillOut | CardOut
 
 
@@ -36,6 +42,14 @@ async def create_credential(
     principal: RegistryWriter,
 ) -> CredentialAnswer:
     record = await service.create_credential(session, request.app.state.vault, payload)
+    record_event(
+        session,
+        "credential.created",
+        client_id=principal.client_id,
+        object_ref=f"credential:{record.credential.id}",
+        request_id=request.state.request_id,
+        details={"kind": payload.kind, "region": payload.region},
+    )
     response.headers["Location"] = f"/v1/credentials/{payload.kind}/{payload.region}/{payload.number}"
     return present_credential(record)
 

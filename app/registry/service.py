@@ -17,7 +17,7 @@ from app.domain.errors import DomainError
 from app.domain.identity import IdType, parse_resident_id
 from app.domain.masking import mask_document_number
 from app.domain.status import CredentialStatus, check_transition, effective_status
-from app.errors import Conflict, ForbiddenTransition, InvalidInput, NotFound
+from app.errors import Conflict, ForbiddenTransition, NotFound, invalid_field
 from app.models import (
     CardClass,
     CardService,
@@ -47,20 +47,14 @@ class CredentialRecord:
     card_class_name: str | None
 
 
-def field_error(field: str, code: str, message: str) -> InvalidInput:
-    return InvalidInput(
-        f"invalid: {field}", errors=[{"field": field, "location": "body", "code": code, "message": message}]
-    )
-
-
 async def check_code_tables(session: AsyncSession, payload: CredentialCreate) -> None:
     """Every code in the request must exist in the tables admins maintain."""
     if await session.get(Region, payload.region) is None:
-        raise field_error("region", "region.unknown", "no such region")
+        raise invalid_field("region", "region.unknown", "no such region")
     if isinstance(payload, TitleIn) and await session.get(TitleCode, payload.title_code) is None:
-        raise field_error("title_code", "title_code.unknown", "not in the title code table")
+        raise invalid_field("title_code", "title_code.unknown", "not in the title code table")
     if isinstance(payload, SkillIn) and await session.get(SkillLevel, payload.level) is None:
-        raise field_error("level", "skill_level.unknown", "not in the skill level table")
+        raise invalid_field("level", "skill_level.unknown", "not in the skill level table")
     if isinstance(payload, CardIn):
         await check_card_codes(session, payload)
 
@@ -68,11 +62,11 @@ async def check_code_tables(session: AsyncSession, payload: CredentialCreate) ->
 async def check_card_codes(session: AsyncSession, payload: CardIn) -> None:
     system = await session.get(CardSystem, payload.card_system)
     if system is None:
-        raise field_error("card_system", "card_system.unknown", "no such card system")
+        raise invalid_field("card_system", "card_system.unknown", "no such card system")
     if system.region_code != payload.region:
-        raise field_error("card_system", "card_system.region", "this card system belongs to another region")
+        raise invalid_field("card_system", "card_system.region", "this card system belongs to another region")
     if await session.get(CardClass, (payload.card_system, payload.card_class)) is None:
-        raise field_error("card_class", "card_class.unknown", "not a class of this card system")
+        raise invalid_field("card_class", "card_class.unknown", "not a class of this card system")
     known = set(
         (
             await session.scalars(
@@ -82,11 +76,11 @@ async def check_card_codes(session: AsyncSession, payload: CardIn) -> None:
     )
     unknown = [i for i, code in enumerate(payload.entitlements) if code not in known]
     if unknown:
-        raise field_error(
+        raise invalid_field(
             f"entitlements.{unknown[0]}", "entitlement.unknown", "not a service of this card system"
         )
     if len(set(payload.entitlements)) != len(payload.entitlements):
-        raise field_error("entitlements", "entitlement.duplicate", "a service is listed twice")
+        raise invalid_field("entitlements", "entitlement.duplicate", "a service is listed twice")
 
 
 async def find_or_register_issuer(session: AsyncSession, issuer: IssuerIn, region: str) -> Organisation:
@@ -239,17 +233,7 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError
         return after
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(
-            "invalid: cursor",
-            errors=[
-                {
-                    "field": "cursor",
-                    "location": "query",
-                    "code": "cursor.invalid",
-                    "message": "not a cursor this service issued",
-                }
-            ],
-        ) from None
+        raise invalid_field("cursor", "cursor.invalid", "not a cursor this service issued", "query") from None
 
 
 async def list_credentials(

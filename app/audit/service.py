@@ -1,0 +1,142 @@
+"""Recording audit events with the request's own transaction, and proving the chain unbroken.
+
+Events are collected on the session during a request and appended just before it commits, under a lock on the
+one-row chain head: the lock is held only for the commit, the event exists exactly when the action does, and
+every event gets the next sequence number and a hash over the previous link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import AuditEvent, AuditHead
+
+GENESIS_HASH = "0" * 64
+PENDING_KEY = "huren_audit_pending"
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    action: str
+    outcome: str
+    client_id: str | None
+    object_ref: str | None
+    request_id: str | None
+    details: dict[str, Any] | None
+    occurred_at: datetime
+
+
+def record_event(
+    session: AsyncSession,
+    action: str,
+    *,
+    outcome: str = "success",
+    client_id: str | None = None,
+    object_ref: str | None = None,
+    request_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Queue an event; it is written with the transaction's commit and vanishes with its rollback."""
+    session.info.setdefault(PENDING_KEY, []).append(
+        PendingEvent(action, outcome, client_id, object_ref, request_id, details, datetime.now(UTC))
+    )
+
+
+def canonical_event(event: AuditEvent) -> bytes:
+    body = {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "client_id": event.client_id,
+        "action": event.action,
+        "object_ref": event.object_ref,
+        "outcome": event.outcome,
+        "request_id": event.request_id,
+        "details": event.details,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_event(event)).hexdigest()
+
+
+async def append_pending_events(session: AsyncSession) -> int:
+    pending: list[PendingEvent] = session.info.pop(PENDING_KEY, [])
+    if not pending:
+        return 0
+    head = await session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    if head is None:
+        raise RuntimeError("audit head missing: the database is not migrated")
+    seq, prev = head.seq, head.hash
+    for item in pending:
+        seq += 1
+        event = AuditEvent(
+            seq=seq,
+            occurred_at=item.occurred_at,
+            client_id=item.client_id,
+            action=item.action,
+            object_ref=item.object_ref,
+            outcome=item.outcome,
+            request_id=item.request_id,
+            details=item.details,
+            prev_hash=prev,
+        )
+        event.hash = chain_hash(prev, event)
+        session.add(event)
+        prev = event.hash
+    head.seq, head.hash = seq, prev
+    await session.flush()
+    return len(pending)
+
+
+def discard_pending_events(session: AsyncSession) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    intact: bool
+    checked: int
+    broken_at: int | None = None
+    reason: str | None = None
+
+
+async def stream_events(session: AsyncSession, batch: int = 5000) -> AsyncIterator[AuditEvent]:
+    last = 0
+    while True:
+        rows = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+            )
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+async def verify_chain(session: AsyncSession) -> ChainReport:
+    """Walk the chain in sequence order; name the first event whose link does not hold."""
+    expected_seq, prev, checked = 1, GENESIS_HASH, 0
+    async for event in stream_events(session):
+        if event.seq != expected_seq:
+            return ChainReport(False, checked, expected_seq, f"event {expected_seq} is missing")
+        if event.prev_hash != prev:
+            return ChainReport(False, checked, event.seq, "does not link to the previous event")
+        if chain_hash(prev, event) != event.hash:
+            return ChainReport(False, checked, event.seq, "content does not match its hash")
+        prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+    head = await session.scalar(select(AuditHead).where(AuditHead.id == 1))
+    if head is None or head.seq != expected_seq - 1 or head.hash != prev:
+        return ChainReport(False, checked, expected_seq, "events after this point were removed")
+    return ChainReport(True, checked)

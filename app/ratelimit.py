@@ -1,0 +1,128 @@
+"""Rate limits shared by every worker process: fixed one-minute windows counted in Redis or the database.
+
+Counters are written in their own short transaction, never the request's: a request that fails (a wrong
+secret, say) must still count, and its rollback must not undo the count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.db import Transactions
+from app.errors import AppError
+from app.models import RateLimitCounter
+from app.security import Principal, authenticate
+
+WINDOW_SECONDS = 60
+
+
+class TooManyRequests(AppError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+
+@dataclass(frozen=True)
+class Window:
+    index: int
+    retry_after: int
+
+
+def current_window(now: float | None = None) -> Window:
+    now = time.time() if now is None else now
+    index = int(now // WINDOW_SECONDS)
+    return Window(index, max(1, int((index + 1) * WINDOW_SECONDS - now + 0.999)))
+
+
+class Counter(Protocol):
+    async def increment(self, key: str, window: int) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class DatabaseCounter:
+    def __init__(self, transactions: Transactions, dialect: str) -> None:
+        self.transactions = transactions
+        self.insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        self.last_purge = 0
+
+    async def increment(self, key: str, window: int) -> int:
+        statement = (
+            self.insert(RateLimitCounter)
+            .values(key=key, window=window, count=1)
+            .on_conflict_do_update(
+                index_elements=["key", "window"], set_={"count": RateLimitCounter.count + 1}
+            )
+            .returning(RateLimitCounter.count)
+        )
+        async with self.transactions() as conn:
+            count = int((await conn.execute(statement)).scalar_one())
+            if window > self.last_purge:
+                # Old windows are dead weight: drop them once per window per process.
+                self.last_purge = window
+                await conn.execute(delete(RateLimitCounter).where(RateLimitCounter.window < window - 1))
+        return count
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisCounter:
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis
+
+        self.client = redis.from_url(url)
+
+    async def increment(self, key: str, window: int) -> int:
+        name = f"huren:rl:{key}:{window}"
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, WINDOW_SECONDS * 2)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class RateLimiter:
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+
+    async def enforce(self, key: str, limit: int) -> None:
+        window = current_window()
+        if await self.counter.increment(key, window.index) > limit:
+            raise TooManyRequests(
+                f"more than {limit} requests a minute; try again later",
+                headers={"Retry-After": str(window.retry_after)},
+                retry_after=window.retry_after,
+            )
+
+
+def client_address(request: Request) -> str:
+    # Behind a load balancer, run uvicorn with --proxy-headers and a trusted --forwarded-allow-ips.
+    return request.client.host if request.client else "unknown"
+
+
+def rate_limited(route: str) -> Callable[..., Awaitable[Principal]]:
+    """A route dependency: the caller's client and source address each get a per-minute budget."""
+
+    async def check(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        settings = request.app.state.settings
+        await limiter.enforce(
+            f"client:{principal.client_id}:{route}",
+            principal.rate_limit_per_minute or settings.rate_limit_per_minute,
+        )
+        await limiter.enforce(
+            f"addr:{client_address(request)}:{route}", settings.rate_limit_per_address_per_minute
+        )
+        return principal
+
+    return check

@@ -1,0 +1,1 @@
+"""Benchmarks of huren (not part of `make test`); see bench/README.md."""
