@@ -51,10 +51,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 def install_sqlite_pragmas(engine: AsyncEngine) -> None:
-    """Foreign keys on, WAL for concurrent readers, and explicit BEGIN so SAVEPOINTs work.
+    """Foreign keys on, WAL for concurrent readers, and BEGIN IMMEDIATE issued by us.
 
-    pysqlite's own transaction handling defers BEGIN and breaks nested transactions; taking it over is the
-    documented SQLAlchemy recipe.
+    pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; taking it over is the documented
+    SQLAlchemy recipe. IMMEDIATE because nearly every request writes (an audit event at least): a deferred
+    transaction that read first cannot upgrade to a writer once another connection has committed, and SQLite
+    answers that with an immediate "database is locked" instead of waiting. Taking the write lock at BEGIN
+    makes writers queue for up to the busy timeout instead.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -68,7 +71,7 @@ def install_sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

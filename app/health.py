@@ -27,9 +27,12 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"description": "database unreachable"}})
 async def readyz(request: Request) -> Health:
+    """Ready when the database answers and a signing key is loaded."""
     try:
-        async with request.app.state.engine.connect() as conn:
+        async with request.app.state.transactions() as conn:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError):
         raise NotReady("the database is not reachable") from None
+    if request.app.state.keys.current_kid is None:
+        raise NotReady("no signing key is loaded")
     return Health(status="ready")

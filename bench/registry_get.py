@@ -277,7 +277,7 @@ def run_wrk(server: Server, args: argparse.Namespace, duration: str, seed: int) 
 def measure(server: Server, args: argparse.Namespace, pair: int, seed: int) -> WrkResult:
     output, usage = run_wrk(server, args, args.duration, seed)
     requests, rps, latency, non_2xx, errors = parse_wrk(output)
-    (args.out / f"wrk-{server.name}-{pair}.txt").write_text(output)
+    (args.out / f"wrk-{args.stamp}-{server.name}-{pair}.txt").write_text(output)
     if non_2xx:
         raise SystemExit(
             f"{server.name}, pair {pair}: {non_2xx} non-2xx answers; see the wrk output in {args.out}"
@@ -304,7 +304,7 @@ def profile_app(app: Server, args: argparse.Namespace) -> dict[str, Any]:
     py_spy = Path(sys.executable).with_name("py-spy")
     if not py_spy.exists():
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
-    raw = args.out / "app-profile.txt"
+    raw = args.out / f"app-profile-{args.stamp}.txt"
     seconds = 10
     argv = [str(py_spy), "record", "-p", str(app.main_pid()), "-d", str(seconds), "-r", "200"]
     spy = subprocess.Popen(
@@ -384,7 +384,7 @@ def environment(args: argparse.Namespace, pg_version: str) -> dict[str, Any]:
         "wrk": (wrk.stdout or wrk.stderr).split("Copyright")[0].strip(),
         "git_head": git.stdout.strip(),
         "app_dirty": bool(dirty.stdout.strip()),
-        "settings": {k: str(v) for k, v in vars(args).items() if k != "token"},
+        "settings": {k: str(v) for k, v in vars(args).items() if k not in ("token", "stamp")},
     }
 
 
@@ -514,6 +514,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     load_seconds = None
     if args.load:
         print(f"loading {args.rows:,} credentials …", flush=True)
@@ -589,8 +590,7 @@ def main() -> None:
             server.stop()
 
     summary = summarise(results)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = args.out / f"registry_get-{stamp}.json"
+    path = args.out / f"registry_get-{args.stamp}.json"
     document = {
         "benchmark": "registry_get",
         "environment": env,

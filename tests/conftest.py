@@ -17,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import ratelimit
 from app.clients.service import create_client
 from app.db import Transactions, create_engine
 from app.keys import ensure_signing_key
@@ -165,6 +166,13 @@ async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:
         yield client
+
+
+@pytest.fixture
+def frozen_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rate-limit tests must not straddle a minute boundary: pin the counting window."""
+    window = ratelimit.current_window()
+    monkeypatch.setattr(ratelimit, "current_window", lambda now=None: window)
 
 
 @pytest.fixture(scope="session")

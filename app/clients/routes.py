@@ -93,14 +93,16 @@ async def issue_token(
     if grant_type != "client_credentials":
         raise service.OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported")
     issuer = settings.public_url
-    client = await service.authenticate_client(
+    authenticated = await service.authenticate_client(
         session,
-        request.app.state.engine,
         credentials,
         cache=request.app.state.secret_cache,
         audiences=[f"{issuer}/oauth/token", issuer],
     )
+    client = authenticated.client
     scopes = service.grant_scopes(client, scope)
+    if authenticated.assertion_jti:
+        await service.consume_jti(session, client.client_id, *authenticated.assertion_jti)
     now, lifetime = utc_timestamp(), settings.access_token_ttl_seconds
     claims = {
         "iss": issuer,
@@ -121,7 +123,7 @@ async def issue_token(
         client_id=client.client_id,
         object_ref=f"jti:{claims['jti']}",
         request_id=request.state.request_id,
-        details={"method": credentials.method, "scope": scopes},
+        details={"method": authenticated.method, "scope": scopes},
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"

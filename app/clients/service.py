@@ -18,7 +18,6 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Transactions
 from app.domain.errors import DomainError
 from app.domain.uscc import validate_uscc
 from app.errors import AppError, Conflict, NotFound, invalid_field
@@ -184,23 +183,26 @@ async def find_active_client(session: AsyncSession, client_id: str | None) -> Cl
     return client
 
 
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    client: Client
+    method: str
+    # For private_key_jwt: the jti and expiry to consume once every other check has passed.
+    assertion_jti: tuple[str, datetime] | None = None
+
+
 async def authenticate_client(
-    session: AsyncSession,
-    transactions: Transactions,
-    credentials: ClientCredentials,
-    *,
-    cache: SecretCache,
-    audiences: Sequence[str],
-) -> Client:
+    session: AsyncSession, credentials: ClientCredentials, *, cache: SecretCache, audiences: Sequence[str]
+) -> AuthenticatedClient:
     if credentials.method == "private_key_jwt":
         assert credentials.assertion is not None
         return await authenticate_by_assertion(
-            session, transactions, credentials.assertion, credentials.client_id, audiences
+            session, credentials.assertion, credentials.client_id, audiences
         )
     client = await find_active_client(session, credentials.client_id)
     if credentials.secret is None or not secret_matches(client, credentials.secret, cache):
         raise invalid_client()
-    return client
+    return AuthenticatedClient(client, credentials.method)
 
 
 def assertion_key(client: Client, header: dict[str, Any]) -> Any:
@@ -213,12 +215,8 @@ def assertion_key(client: Client, header: dict[str, Any]) -> Any:
 
 
 async def authenticate_by_assertion(
-    session: AsyncSession,
-    transactions: Transactions,
-    assertion: str,
-    client_id: str | None,
-    audiences: Sequence[str],
-) -> Client:
+    session: AsyncSession, assertion: str, client_id: str | None, audiences: Sequence[str]
+) -> AuthenticatedClient:
     """RFC 7523 private_key_jwt: signed by a key the client registered, aimed at us, short-lived, once."""
     try:
         header = read_header(assertion, None)
@@ -249,22 +247,29 @@ async def authenticate_by_assertion(
     expires = datetime.fromtimestamp(float(claims["exp"]), UTC)
     if expires - datetime.now(UTC) > timedelta(seconds=MAX_ASSERTION_LIFETIME + LEEWAY_SECONDS):
         raise invalid_client("the client assertion lives too long (5 minutes at most)")
-    await consume_jti(transactions, client.client_id, str(claims["jti"]), expires)
-    return client
-
-
-async def consume_jti(transactions: Transactions, client_id: str, jti: str, expires: datetime) -> None:
-    """Record the jti in its own transaction; the primary key lets exactly one of parallel replays through."""
+    jti = str(claims["jti"])
     if len(jti) > 200:
         raise invalid_client("jti too long")
+    return AuthenticatedClient(client, "private_key_jwt", (jti, expires))
+
+
+async def consume_jti(session: AsyncSession, client_id: str, jti: str, expires: datetime) -> None:
+    """Record the jti with the token's own transaction, as the last check before the token is made.
+
+    The primary key lets exactly one of parallel replays through: on PostgreSQL the later inserts wait for the
+    first to commit and then fail; on SQLite writers are serialised. Nothing after this point can fail in a
+    way that would roll the jti back and leave the assertion usable.
+    """
     try:
-        async with transactions() as conn:
-            await conn.execute(
+        async with session.begin_nested():
+            await session.execute(
                 delete(UsedAssertion).where(
                     UsedAssertion.expires_at < datetime.now(UTC) - timedelta(seconds=LEEWAY_SECONDS)
                 )
             )
-            await conn.execute(insert(UsedAssertion).values(client_id=client_id, jti=jti, expires_at=expires))
+            await session.execute(
+                insert(UsedAssertion).values(client_id=client_id, jti=jti, expires_at=expires)
+            )
     except IntegrityError:
         raise invalid_client("the client assertion was already used") from None
 

@@ -86,6 +86,7 @@ async def change_status(
     region: str,
     number: str,
     payload: StatusChangeIn,
+    request: Request,
     session: SessionDep,
     principal: RegistryWriter,
 ) -> CredentialAnswer:
@@ -97,5 +98,13 @@ async def change_status(
         target=payload.status,
         reason=payload.reason,
         actor=principal.client_id,
+    )
+    record_event(
+        session,
+        "credential.status_changed",
+        client_id=principal.client_id,
+        object_ref=f"credential:{record.credential.id}",
+        request_id=request.state.request_id,
+        details={"status": payload.status},
     )
     return present_credential(record)

@@ -18,7 +18,7 @@ async def test_healthz(anonymous: httpx.AsyncClient) -> None:
 async def test_readyz_checks_the_database(anonymous: httpx.AsyncClient, app: FastAPI) -> None:
     assert (await anonymous.get("/readyz")).json() == {"status": "ready"}
     unreachable = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    app.state.engine = unreachable
+    app.state.transactions = unreachable.begin
     response = await anonymous.get("/readyz")
     await unreachable.dispose()
     assert response.status_code == 503

@@ -1,0 +1,94 @@
+"""Rate limits: 429 with Retry-After, per client and per address, counted where every worker sees them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.clients.service import create_client
+from app.ratelimit import DatabaseCounter, RateLimiter, RedisCounter, TooManyRequests, current_window
+from tests.conftest import bearer, mint_token
+
+REDIS_URL = os.environ.get("HUREN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+pytestmark = pytest.mark.usefixtures("frozen_window")
+
+
+async def test_client_budget_gives_429_with_retry_after(
+    anonymous: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    await create_client(
+        session,
+        name="slow",
+        region="SC",
+        scopes="registry:read",
+        client_id="sc-slow",
+        rate_limit_per_minute=3,
+    )
+    await session.commit()
+    headers = bearer(mint_token(app, "sc-slow", "registry:read"))
+    statuses = [
+        (await anonymous.get("/v1/credentials?limit=1", headers=headers)).status_code for _ in range(3)
+    ]
+    assert statuses == [200, 200, 200]
+    refused = await anonymous.get("/v1/credentials?limit=1", headers=headers)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["type"] == "/problems/rate-limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    other = bearer(mint_token(app, "test-reader", "registry:read"))
+    assert (await anonymous.get("/v1/credentials?limit=1", headers=other)).status_code == 200
+
+
+async def test_address_budget_applies_across_clients(anonymous: httpx.AsyncClient, app: FastAPI) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"rate_limit_per_address_per_minute": 2})
+    first = bearer(mint_token(app, "test-reader", "registry:read"))
+    second = bearer(mint_token(app, "test-admin", "registry:read"))
+    assert (await anonymous.get("/v1/credentials?limit=1", headers=first)).status_code == 200
+    assert (await anonymous.get("/v1/credentials?limit=1", headers=second)).status_code == 200
+    assert (await anonymous.get("/v1/credentials?limit=1", headers=first)).status_code == 429
+
+
+def test_window_retry_after_counts_to_the_window_end() -> None:
+    window = current_window(now=120.2)
+    assert (window.index, window.retry_after) == (2, 60)
+    assert current_window(now=179.5).retry_after == 1
+
+
+async def two_workers_share(first: RateLimiter, second: RateLimiter) -> None:
+    key = f"shared:{uuid.uuid4().hex}"
+    await first.enforce(key, 3)
+    await second.enforce(key, 3)
+    await first.enforce(key, 3)
+    with pytest.raises(TooManyRequests):
+        await second.enforce(key, 3)
+
+
+async def test_database_counts_are_shared_between_workers(engine: AsyncEngine) -> None:
+    dialect = engine.dialect.name
+    await two_workers_share(
+        RateLimiter(DatabaseCounter(engine.begin, dialect)),
+        RateLimiter(DatabaseCounter(engine.begin, dialect)),
+    )
+
+
+async def test_redis_counts_are_shared_between_workers() -> None:
+    first, second = RedisCounter(REDIS_URL), RedisCounter(REDIS_URL)
+    try:
+        await first.client.ping()
+    except (OSError, RedisConnectionError):
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("no Redis on 127.0.0.1:6379 (CI always has one)")
+    try:
+        await two_workers_share(RateLimiter(first), RateLimiter(second))
+    finally:
+        await first.close()
+        await second.close()
