@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
 from app.models import AuditEvent, AuditHead
 
@@ -140,3 +141,24 @@ async def verify_chain(session: AsyncSession) -> ChainReport:
     if head is None or head.seq != expected_seq - 1 or head.hash != prev:
         return ChainReport(False, checked, expected_seq, "events after this point were removed")
     return ChainReport(True, checked)
+
+
+def record_request_event(
+    request: Request,
+    session: AsyncSession,
+    action: str,
+    *,
+    object_ref: str,
+    details: dict[str, Any] | None = None,
+    client_id: str | None = None,
+) -> None:
+    """record_event for a request: the caller (unless named) and the request id come from the request."""
+    principal = getattr(request.state, "principal", None)
+    record_event(
+        session,
+        action,
+        client_id=client_id or (principal.client_id if principal else None),
+        object_ref=object_ref,
+        request_id=getattr(request.state, "request_id", None),
+        details=details,
+    )

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 
-from app.audit.service import record_event
+from app.audit.service import record_request_event
 from app.clients import service
 from app.clients.schemas import ClientCreated, ClientIn, ClientOut, ClientPage, TokenAnswer
 from app.db import SessionDep
@@ -117,13 +117,13 @@ async def issue_token(
         "jti": new_jti(),
     }
     token = encode_token(ACCESS_TOKEN, claims, request.app.state.keys)
-    record_event(
+    record_request_event(
+        request,
         session,
         "token.issued",
-        client_id=client.client_id,
         object_ref=f"jti:{claims['jti']}",
-        request_id=request.state.request_id,
         details={"method": authenticated.method, "scope": scopes},
+        client_id=client.client_id,
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
@@ -155,13 +155,7 @@ async def create_client(
     payload: ClientIn, request: Request, session: SessionDep, principal: Admin
 ) -> ClientCreated:
     client, secret = await service.create_client(session, **payload.model_dump())
-    record_event(
-        session,
-        "client.created",
-        client_id=principal.client_id,
-        object_ref=f"client:{client.client_id}",
-        request_id=request.state.request_id,
-    )
+    record_request_event(request, session, "client.created", object_ref=f"client:{client.client_id}")
     return ClientCreated(**present_client(client).model_dump(), client_secret=secret)
 
 
@@ -171,13 +165,7 @@ async def disable_client(
 ) -> ClientOut:
     client = await service.disable_client(session, client_id)
     request.app.state.authenticator.forget_client(client_id)
-    record_event(
-        session,
-        "client.disabled",
-        client_id=principal.client_id,
-        object_ref=f"client:{client_id}",
-        request_id=request.state.request_id,
-    )
+    record_request_event(request, session, "client.disabled", object_ref=f"client:{client_id}")
     return present_client(client)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from app.audit.service import record_event
+from app.audit.service import record_request_event
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.ratelimit import rate_limited
@@ -42,12 +42,11 @@ async def create_credential(
     principal: RegistryWriter,
 ) -> CredentialAnswer:
     record = await service.create_credential(session, request.app.state.vault, payload)
-    record_event(
+    record_request_event(
+        request,
         session,
         "credential.created",
-        client_id=principal.client_id,
         object_ref=f"credential:{record.credential.id}",
-        request_id=request.state.request_id,
         details={"kind": payload.kind, "region": payload.region},
     )
     response.headers["Location"] = f"/v1/credentials/{payload.kind}/{payload.region}/{payload.number}"
@@ -99,12 +98,11 @@ async def change_status(
         reason=payload.reason,
         actor=principal.client_id,
     )
-    record_event(
+    record_request_event(
+        request,
         session,
         "credential.status_changed",
-        client_id=principal.client_id,
         object_ref=f"credential:{record.credential.id}",
-        request_id=request.state.request_id,
         details={"status": payload.status},
     )
     return present_credential(record)
