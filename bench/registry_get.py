@@ -513,6 +513,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the `finally` below still stops both servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.out.mkdir(parents=True, exist_ok=True)
     args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     load_seconds = None
