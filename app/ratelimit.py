@@ -41,7 +41,7 @@ def current_window(now: float | None = None) -> Window:
 
 
 class Counter(Protocol):
-    async def increment(self, key: str, window: int) -> int: ...
+    async def increment(self, key: str, window: int, amount: int) -> int: ...
 
     async def close(self) -> None: ...
 
@@ -52,12 +52,12 @@ class DatabaseCounter:
         self.insert = pg_insert if dialect == "postgresql" else sqlite_insert
         self.last_purge = 0
 
-    async def increment(self, key: str, window: int) -> int:
+    async def increment(self, key: str, window: int, amount: int) -> int:
         statement = (
             self.insert(RateLimitCounter)
-            .values(key=key, window=window, count=1)
+            .values(key=key, window=window, count=amount)
             .on_conflict_do_update(
-                index_elements=["key", "window"], set_={"count": RateLimitCounter.count + 1}
+                index_elements=["key", "window"], set_={"count": RateLimitCounter.count + amount}
             )
             .returning(RateLimitCounter.count)
         )
@@ -79,10 +79,10 @@ class RedisCounter:
 
         self.client = redis.from_url(url)
 
-    async def increment(self, key: str, window: int) -> int:
+    async def increment(self, key: str, window: int, amount: int) -> int:
         name = f"huren:rl:{key}:{window}"
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
+            pipe.incrby(name, amount)
             pipe.expire(name, WINDOW_SECONDS * 2)
             count, _ = await pipe.execute()
         return int(count)
@@ -91,13 +91,43 @@ class RedisCounter:
         await self.client.aclose()
 
 
+@dataclass
+class LocalCount:
+    window: int
+    known: int = 0  # the shared total as last read
+    pending: int = 0  # hits counted here and not yet added to the shared total
+    flushed_at: float = 0.0
+
+
 class RateLimiter:
-    def __init__(self, counter: Counter) -> None:
-        self.counter = counter
+    """Enforces per-minute budgets on a shared counter without a write per request.
+
+    Far below a limit, each process adds its hits to the shared counter in batches (every 2 % of the limit
+    or every `flush_seconds`, whichever comes first); within `exact_margin` of the limit every hit is added
+    at once, so the limit itself is exact. Several workers can together overshoot by at most their unflushed
+    batches, which the margin keeps below it for up to `exact_margin / batch` workers.
+    """
+
+    def __init__(self, counter: Counter, flush_seconds: float = 0.25, workers: int = 8) -> None:
+        self.counter, self.flush_seconds, self.workers = counter, flush_seconds, workers
+        self.local: dict[str, LocalCount] = {}
+        self.window = -1
 
     async def enforce(self, key: str, limit: int) -> None:
         window = current_window()
-        if await self.counter.increment(key, window.index) > limit:
+        if window.index != self.window:
+            self.local.clear()  # counts of past windows are no longer needed
+            self.window = window.index
+        local = self.local.setdefault(key, LocalCount(window.index))
+        local.pending += 1
+        batch = max(1, limit // 50)
+        near_limit = local.known + local.pending >= limit - batch * self.workers
+        stale = time.monotonic() - local.flushed_at >= self.flush_seconds
+        if near_limit or stale or local.pending >= batch:
+            amount, local.pending = local.pending, 0
+            local.flushed_at = time.monotonic()
+            local.known = await self.counter.increment(key, window.index, amount)
+        if local.known + local.pending > limit:
             raise TooManyRequests(
                 f"more than {limit} requests a minute; try again later",
                 headers={"Retry-After": str(window.retry_after)},

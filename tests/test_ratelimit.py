@@ -92,3 +92,50 @@ async def test_redis_counts_are_shared_between_workers() -> None:
     finally:
         await first.close()
         await second.close()
+
+
+class CountingCounter:
+    """An in-memory shared counter that records how often it was written."""
+
+    def __init__(self) -> None:
+        self.totals: dict[tuple[str, int], int] = {}
+        self.writes = 0
+
+    async def increment(self, key: str, window: int, amount: int) -> int:
+        self.writes += 1
+        self.totals[(key, window)] = self.totals.get((key, window), 0) + amount
+        return self.totals[(key, window)]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_far_below_the_limit_hits_are_written_in_batches() -> None:
+    counter = CountingCounter()
+    limiter = RateLimiter(counter, flush_seconds=3600)
+    for _ in range(1000):
+        await limiter.enforce("busy", 100_000)
+    assert counter.writes <= 1000 // (100_000 // 50) + 1
+    assert sum(counter.totals.values()) + limiter.local["busy"].pending == 1000
+
+
+async def test_the_limit_itself_is_exact() -> None:
+    counter = CountingCounter()
+    limiter = RateLimiter(counter, flush_seconds=3600)
+    for _ in range(500):
+        await limiter.enforce("edge", 500)
+    with pytest.raises(TooManyRequests):
+        await limiter.enforce("edge", 500)
+
+
+async def test_two_batching_workers_never_pass_the_limit_together() -> None:
+    counter = CountingCounter()
+    workers = [RateLimiter(counter, flush_seconds=3600) for _ in range(2)]
+    allowed = 0
+    for attempt in range(3000):
+        try:
+            await workers[attempt % 2].enforce("shared", 1000)
+            allowed += 1
+        except TooManyRequests:
+            pass
+    assert 990 <= allowed <= 1000
