@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -213,14 +213,20 @@ def select_records() -> Select[Credential, Holder, Organisation, str, TitleCode,
     )
 
 
+@cache
+def select_one_record() -> Select[Credential, Holder, Organisation, str, TitleCode, str, str]:
+    """The look-up by (kind, region, number) with bound parameters: one statement object for every request,
+    so SQLAlchemy computes its cache key once instead of walking the six joins per call."""
+    return select_records().where(
+        Credential.kind == bindparam("kind"),
+        Credential.region_code == bindparam("region"),
+        Credential.number == bindparam("number"),
+    )
+
+
 async def get_credential(session: AsyncSession, kind: str, region: str, number: str) -> CredentialRecord:
-    row = (
-        await session.execute(
-            select_records().where(
-                Credential.kind == kind, Credential.region_code == region, Credential.number == number
-            )
-        )
-    ).first()
+    params = {"kind": kind, "region": region, "number": number}
+    row = (await session.execute(select_one_record(), params)).first()
     if row is None:
         raise NotFound("no credential with this kind, region and number")
     return CredentialRecord(*row)

@@ -1,0 +1,1 @@
+"""Bulk import of credentials from CSV, XLSX and JSON Lines files."""

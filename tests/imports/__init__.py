@@ -1,0 +1,1 @@
+"""Tests of the bulk-import file parsing in app.imports."""
