@@ -15,6 +15,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from app.domain.identity import IdType, compute_resident_id_check, validate_document_number
 from app.domain.skill_number import validate_skill_number
@@ -92,7 +93,7 @@ def read_rows(path: Path, kind: str, **options: Any) -> list[RawRow]:
 
 
 def parse(data: bytes, fmt: ImportFormat, kind: str = "title", **options: Any) -> list[RawRow]:
-    return list(iter_rows(io.BufferedReader(io.BytesIO(data)), fmt, kind, **options))  # type: ignore[arg-type]
+    return list(iter_rows(io.BytesIO(data), fmt, kind, **options))
 
 
 def parse_error(data: bytes, fmt: ImportFormat, kind: str = "title", **options: Any) -> ImportFileError:
@@ -415,7 +416,7 @@ def test_row_cap(fmt: ImportFormat) -> None:
     assert len(parse(data, fmt, max_rows=4)) == 4
     yielded: list[RawRow] = []
     with pytest.raises(ImportFileError) as caught:
-        yielded.extend(iter_rows(io.BufferedReader(io.BytesIO(data)), fmt, "title", max_rows=3))  # type: ignore[arg-type]
+        yielded.extend(iter_rows(io.BytesIO(data), fmt, "title", max_rows=3))
     assert (caught.value.status, caught.value.code, caught.value.row) == (413, "file.too_many_rows", 4)
     assert len(yielded) == 3
 
@@ -537,7 +538,7 @@ def test_zip_bomb_is_refused_without_inflating_it(tmp_path: Path, monkeypatch: p
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("openpyxl must not see a zip bomb")
 
-    monkeypatch.setattr(parsing.openpyxl, "load_workbook", forbidden)
+    monkeypatch.setattr(openpyxl, "load_workbook", forbidden)
     with pytest.raises(ImportFileError) as caught:
         read_rows(path, "title")
     assert (caught.value.status, caught.value.code) == (413, "xlsx.too_large")
@@ -677,10 +678,10 @@ def test_xlsx_values_become_the_text_a_user_typed(tmp_path: Path) -> None:
     assert values["number"] == "S0000510001232430004"
 
 
-def first_sheet(data: bytes) -> Any:
-    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-    sheet = workbook.worksheets[0]
-    sheet.reset_dimensions()  # type: ignore[union-attr]
+def first_sheet(data: bytes) -> ReadOnlyWorksheet:
+    sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+    assert isinstance(sheet, ReadOnlyWorksheet)
+    sheet.reset_dimensions()
     return sheet
 
 
