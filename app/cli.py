@@ -229,6 +229,39 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+@app.command("import")
+def import_file(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV, XLSX or JSON Lines")
+    ],
+    kind: Annotated[str, typer.Option(help="title, skill or card")],
+    region: Annotated[str | None, typer.Option(help="Region for rows that have none (SC or CQ)")] = None,
+    validate_only: Annotated[
+        bool, typer.Option("--validate-only", help="Check every row, store nothing")
+    ] = False,
+    on_error: Annotated[
+        str, typer.Option(help="abort (all-or-nothing) or skip (store the valid rows)")
+    ] = "abort",
+    charset: Annotated[str | None, typer.Option(help="CSV encoding when not UTF-8, e.g. GB18030")] = None,
+) -> None:
+    """Bulk import from the shell, with a progress bar and a summary; exit code 1 when rows were rejected."""
+    from app.imports.cli_run import run_import_file
+
+    code = run_or_explain(
+        run_import_file(
+            get_settings(),
+            console,
+            file,
+            kind=kind,
+            region=region,
+            validate_only=validate_only,
+            on_error=on_error,
+            charset=charset,
+        )
+    )
+    raise typer.Exit(code)
+
+
 def run_or_explain(work: Coroutine[Any, Any, T]) -> T:
     """Run, and turn the service's own errors into a one-line message and exit code 2."""
     try:

@@ -226,9 +226,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, int]
             await apply_demo_status(session, payload.kind, payload.region, payload.number, index)
     await ensure_demo_clients(session)
     counts = dict(
-        (await session.execute(select(Credential.status, func.count()).group_by(Credential.status)))
-        .tuples()
-        .all()
+        (await session.execute(select(Credential.status, func.count()).group_by(Credential.status))).all()
     )
     return {"created": created, **counts}
 

@@ -62,6 +62,10 @@ class ForbiddenTransition(AppError):
     status, slug, title = 409, "forbidden-transition", "Status change not allowed"
 
 
+class PayloadTooLarge(AppError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
 class Unauthorized(AppError):
     status, slug, title = 401, "unauthorized", "Authentication required"
 

@@ -15,6 +15,7 @@ from app.clients import routes as client_routes
 from app.clients.service import SecretCache
 from app.db import Transactions, create_engine, create_sessionmaker
 from app.errors import install_error_handlers, problem_responses, register_problem_schema
+from app.imports import routes as import_routes
 from app.keys import KeyStore
 from app.limits import BodySizeLimit
 from app.metrics import MetricsMiddleware, RequestMetrics
@@ -51,6 +52,7 @@ async def start_services(
     )
     app.state.rate_limiter = RateLimiter(counter)
     app.state.secret_cache = SecretCache()
+    app.state.import_tasks = set()
 
 
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(client_routes.admin_router)
     app.include_router(audit_routes.router)
     app.include_router(registry_routes.router)
+    app.include_router(import_routes.router)
 
     @app.get("/metrics", include_in_schema=False)
     def read_metrics(
@@ -92,6 +95,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         return metrics.render(request)
 
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/v1/imports": settings.import_max_bytes}
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     rate_limit_per_address_per_minute: int = Field(default=2400, ge=1)
     token_rate_limit_per_minute: int = Field(default=60, ge=1)
     audit_retention_days: int = Field(default=183, ge=183)
+    # Uploaded import files are kept here until their job ends: with several hosts, shared storage.
+    import_dir: Path = Path("var") / "imports"
+    import_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    import_max_rows: int = Field(default=10_000_000, ge=1)
+    # Files up to this size are imported within the request (201); larger ones run as a job (202).
+    import_inline_bytes: int = Field(default=1_048_576, ge=0)
+    import_batch_rows: int = Field(default=2000, ge=1)
+    # A running job whose worker has not written a heartbeat for this long is taken for dead.
+    import_stale_seconds: int = Field(default=60, ge=5)
     db_pool_size: int = 10
     log_level: str = "info"
 

@@ -190,6 +190,8 @@ class _LineTooLong(Exception):
 
 
 class _SheetCell(Protocol):
+    """What is read of an openpyxl cell (read-only mode hands out several cell classes)."""
+
     @property
     def value(self) -> object: ...
 
@@ -285,8 +287,9 @@ def iter_rows(
 
     The file is read incrementally and never held in memory as a whole. Argument problems (unknown kind or
     format, unsupported charset, unseekable XLSX source) raise at once; everything about the content raises
-    ImportFileError while iterating, header problems before any row is yielded. Blank rows are skipped but
-    keep their row number so that numbers match what a spreadsheet shows.
+    ImportFileError while iterating, header problems before any row is yielded. Blank CSV and XLSX rows are
+    skipped but keep their number, so that numbers match what a spreadsheet shows; blank JSONL lines are
+    not counted.
 
     CSV and JSONL need a buffered binary file. XLSX needs a seekable one (zip keeps its directory at the end):
     pass the spooled temporary file the upload was written to, not a network stream. XLSX cells typed as

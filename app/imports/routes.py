@@ -1,0 +1,197 @@
+"""Bulk import routes: upload (validate or commit), job progress, the error report, templates."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from app.db import SessionDep
+from app.errors import AppError, NotFound, invalid_field, problem_responses
+from app.imports import parsing, service
+from app.imports.schemas import ErrorReport, JobOut, RowErrorOut, present_job
+from app.models import ImportJob
+from app.security import Principal, require_scope
+
+router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=problem_responses(404, 409, 413, 415))
+Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
+KindName = Literal["title", "skill", "card"]
+
+
+class FileProblem(AppError):
+    slug, title = "import-file-rejected", "The file cannot be imported"
+
+    def __init__(self, error: parsing.ImportFileError) -> None:
+        super().__init__(error.message, code=error.code, row=error.row, column=error.column)
+        self.status = error.status
+
+
+def import_deps(request: Request) -> service.ImportDeps:
+    state, settings = request.app.state, request.app.state.settings
+    return service.ImportDeps(
+        sessionmaker=state.sessionmaker,
+        transactions=state.transactions,
+        vault=state.vault,
+        batch_rows=settings.import_batch_rows,
+        max_rows=settings.import_max_rows,
+        stale_after=timedelta(seconds=settings.import_stale_seconds),
+        dialect=state.engine.dialect.name,
+    )
+
+
+async def read_upload(request: Request) -> UploadFile:
+    """The one file of the multipart body, spooled to disk by the parser; the caller closes it."""
+    form = await request.form(max_files=1, max_fields=5, max_part_size=64 * 1024)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        await form.close()
+        raise invalid_field("file", "file.missing", "send the file as the multipart field 'file'")
+    return upload
+
+
+@router.post("", status_code=201, response_model=JobOut, responses={202: {"model": JobOut}})
+async def create_import(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Writer,
+    kind: KindName,
+    mode: Literal["validate", "commit"] = "validate",
+    on_error: Literal["abort", "skip"] = "abort",
+    region: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JobOut:
+    if mode == "commit" and not idempotency_key:
+        raise invalid_field(
+            "Idempotency-Key", "idempotency.key_required", "a commit needs an Idempotency-Key", "header"
+        )
+    settings, deps = request.app.state.settings, import_deps(request)
+    upload = await read_upload(request)
+    try:
+        stored = await run_in_threadpool(service.store_file, upload.file, settings.import_dir)
+    finally:
+        await upload.close()
+    charset = upload.headers.get("content-type", "").partition("charset=")[2].strip().strip('"') or None
+    try:
+        file_format = parsing.detect_format(upload.filename or "", upload.content_type, stored.head)
+    except parsing.ImportFileError as exc:
+        stored.path.unlink(missing_ok=True)
+        raise FileProblem(exc) from None
+    job, created = await service.open_job(
+        session,
+        deps,
+        client_id=principal.client_id,
+        kind=kind,
+        mode=mode,
+        on_error=on_error,
+        idempotency_key=idempotency_key,
+        stored=stored,
+        file_name=upload.filename or "",
+        file_format=file_format,
+        charset=charset,
+        default_region=region,
+    )
+    await session.commit()  # the job must exist before any worker runs it
+    if not created:
+        response.status_code = 200
+        return present_job(job, service.is_stale(job, deps.stale_after))
+    if stored.size <= settings.import_inline_bytes:
+        finished = await service.run_job(deps, job.id)
+        if finished.problem and finished.problem.get("code", "").startswith(
+            ("file.", "header.", "xlsx.", "jsonl.", "csv.")
+        ):
+            problem = finished.problem
+            raise FileProblem(
+                parsing.ImportFileError(
+                    problem["status"],
+                    problem["code"],
+                    problem["message"],
+                    problem.get("row"),
+                    problem.get("column"),
+                )
+            )
+        return present_job(finished, False)
+    start_in_background(request, deps, job.id)
+    response.status_code = 202
+    response.headers["Location"] = f"/v1/imports/{job.id}"
+    return present_job(job, False)
+
+
+def start_in_background(request: Request, deps: service.ImportDeps, job_id: str) -> None:
+    tasks: set[asyncio.Task[ImportJob]] = request.app.state.import_tasks
+    task = asyncio.create_task(service.run_job(deps, job_id))
+    tasks.add(task)  # a reference, or the event loop may drop the task mid-run
+    task.add_done_callback(tasks.discard)
+
+
+@router.get(
+    "/templates/{kind}.csv",
+    response_class=PlainTextResponse,
+    dependencies=[Depends(require_scope("registry:read"))],
+)
+async def template(kind: KindName) -> PlainTextResponse:
+    return PlainTextResponse(
+        parsing.render_template(kind),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'},
+    )
+
+
+async def find_job(session: SessionDep, job_id: str) -> ImportJob:
+    job = await session.get(ImportJob, job_id) if len(job_id) <= 32 else None
+    if job is None:
+        raise NotFound("no such import")
+    return job
+
+
+@router.get("/{job_id}", response_model=JobOut)
+async def get_import(job_id: str, request: Request, session: SessionDep, principal: Writer) -> JobOut:
+    job = await find_job(session, job_id)
+    return present_job(job, service.is_stale(job, import_deps(request).stale_after))
+
+
+@router.post("/{job_id}/resume", response_model=JobOut, status_code=202)
+async def resume_import(job_id: str, request: Request, session: SessionDep, principal: Writer) -> JobOut:
+    """Run a job again whose worker died (stale heartbeat) or that failed: the commit is all-or-nothing and
+    upserts are idempotent, so nothing is doubled."""
+    deps = import_deps(request)
+    job = await find_job(session, job_id)
+    if job.status == "succeeded" or (
+        job.status in ("queued", "running") and not service.is_stale(job, deps.stale_after)
+    ):
+        raise service.ImportInProgress(
+            f"the import is {job.status}; only a failed or stalled import is resumed"
+        )
+    start_in_background(request, deps, job.id)
+    return present_job(job, False)
+
+
+@router.get("/{job_id}/errors", response_model=ErrorReport, responses={200: {"content": {"text/csv": {}}}})
+async def get_errors(job_id: str, request: Request, session: SessionDep, principal: Writer) -> Response:
+    await find_job(session, job_id)
+    errors = [
+        RowErrorOut(row=e.row, column=e.column, code=e.code, message=e.message)
+        for e in await service.list_errors(session, job_id)
+    ]
+    if "text/csv" in request.headers.get("accept", ""):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["row", "column", "code", "message"])
+        for e in errors:
+            writer.writerow(
+                [
+                    e.row or "",
+                    parsing.escape_csv_cell(e.column or ""),
+                    parsing.escape_csv_cell(e.code),
+                    parsing.escape_csv_cell(e.message),
+                ]
+            )
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+    return Response(ErrorReport(errors=errors).model_dump_json(), media_type="application/json")

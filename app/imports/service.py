@@ -1,0 +1,712 @@
+"""Bulk import: every row checked as the registry endpoints check it, then committed all-or-nothing (or only
+the valid rows with on_error=skip), with re-imports idempotent and changed rows versioned.
+
+Two passes over the stored file. The first validates every row (domain rules, code tables, duplicates in the
+file, holders registered under another name) and writes the clean rows to a scratch file; nothing is held per
+row in memory but two small indexes. The second reads the clean rows back in batches and upserts them in ONE
+transaction, so a worker that dies mid-commit leaves nothing of the job, and running the job again is safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, cast
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.audit.service import record_event
+from app.db import Transactions
+from app.domain.identity import IdType, parse_resident_id
+from app.domain.masking import mask_document_number
+from app.errors import AppError, NotFound, describe_validation_errors
+from app.imports.parsing import ImportFileError, ImportFormat, RawRow, iter_rows
+from app.models import (
+    CardClass,
+    CardService,
+    CardSystem,
+    Credential,
+    Holder,
+    ImportJob,
+    ImportRowError,
+    Organisation,
+    Region,
+    SkillLevel,
+    TitleCode,
+)
+from app.privacy import PersonalDataVault
+from app.registry.schemas import CardIn, CredentialCreate, SkillIn, TitleIn
+
+log = logging.getLogger("huren.imports")
+ROW_ADAPTER: TypeAdapter[TitleIn | SkillIn | CardIn] = TypeAdapter(CredentialCreate)
+HOLDER_COLUMNS = {"holder_name": "name", "holder_id_type": "id_type", "holder_id_number": "id_number"}
+ISSUER_COLUMNS = {"issuer_name": "name", "issuer_usci": "usci", "issuer_level": "level"}
+# Fields an import may change on an existing credential; any difference is a new version.
+COMPARED_FIELDS = (
+    "holder_id",
+    "issuer_id",
+    "issued_on",
+    "valid_from",
+    "valid_until",
+    "title_code",
+    "specialty",
+    "obtained_on",
+    "approval_no",
+    "review_body",
+    "occupation_code",
+    "occupation_name",
+    "skill_level",
+    "work_type",
+    "number_format",
+    "card_system",
+    "card_class",
+    "entitlements",
+)
+MAX_STORED_ERRORS = 100_000
+
+
+class ImportProblem(AppError):
+    status, slug, title = 422, "import-rejected", "The file cannot be imported"
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int | None
+    column: str | None
+    code: str
+    message: str
+
+
+@dataclass
+class CodeTables:
+    regions: set[str]
+    title_codes: set[str]
+    skill_levels: set[int]
+    card_system_regions: dict[str, str]
+    card_classes: set[tuple[str, str]]
+    card_services: dict[str, set[str]]
+
+
+async def load_code_tables(session: AsyncSession) -> CodeTables:
+    services: dict[str, set[str]] = {}
+    for system, code in await session.execute(select(CardService.system_code, CardService.code)):
+        services.setdefault(system, set()).add(code)
+    return CodeTables(
+        regions=set((await session.scalars(select(Region.code))).all()),
+        title_codes=set((await session.scalars(select(TitleCode.code))).all()),
+        skill_levels=set((await session.scalars(select(SkillLevel.level))).all()),
+        card_system_regions={
+            code: region
+            for code, region in await session.execute(select(CardSystem.code, CardSystem.region_code))
+        },
+        card_classes={
+            (system, code)
+            for system, code in await session.execute(select(CardClass.system_code, CardClass.code))
+        },
+        card_services=services,
+    )
+
+
+def build_payload(kind: str, values: dict[str, str | None]) -> dict[str, Any]:
+    """A flat file row as the registry's request body: holder and issuer nested, lists split."""
+    payload: dict[str, Any] = {"kind": kind}
+    holder: dict[str, str] = {}
+    issuer: dict[str, str] = {}
+    for column, value in values.items():
+        if value is None:
+            continue
+        if column in HOLDER_COLUMNS:
+            holder[HOLDER_COLUMNS[column]] = value
+        elif column in ISSUER_COLUMNS:
+            issuer[ISSUER_COLUMNS[column]] = value
+        elif column == "entitlements":
+            payload[column] = [item.strip() for item in value.split(";") if item.strip()]
+        else:
+            payload[column] = value
+    payload["holder"], payload["issuer"] = holder, issuer
+    return payload
+
+
+def column_of(field_path: str | None) -> str | None:
+    """`holder.id_number` → `holder_id_number`, `entitlements.2` → `entitlements`: the file's column."""
+    if not field_path:
+        return None
+    parts = [p for p in field_path.split(".") if not p.isdigit()]
+    if len(parts) >= 2 and parts[0] in ("holder", "issuer"):
+        return f"{parts[0]}_{parts[1]}"
+    return parts[0]
+
+
+def validate_row(
+    kind: str, raw: RawRow, tables: CodeTables
+) -> tuple[TitleIn | SkillIn | CardIn | None, list[RowError]]:
+    errors = [RowError(raw.row, p.column, p.code, p.message) for p in raw.problems]
+    try:
+        model = ROW_ADAPTER.validate_python(build_payload(kind, raw.values))
+    except ValidationError as exc:
+        described = describe_validation_errors([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+        errors += [RowError(raw.row, column_of(e["field"]), e["code"], e["message"]) for e in described]
+        return None, errors
+    errors += [
+        RowError(raw.row, column, code, message) for column, code, message in check_codes(model, tables)
+    ]
+    return (None if errors else model), errors
+
+
+def check_codes(model: TitleIn | SkillIn | CardIn, tables: CodeTables) -> list[tuple[str, str, str]]:
+    found = []
+    if model.region not in tables.regions:
+        found.append(("region", "region.unknown", "no such region"))
+    if isinstance(model, TitleIn) and model.title_code not in tables.title_codes:
+        found.append(("title_code", "title_code.unknown", "not in the title code table"))
+    if isinstance(model, SkillIn) and model.level not in tables.skill_levels:
+        found.append(("level", "skill_level.unknown", "not in the skill level table"))
+    if isinstance(model, CardIn):
+        system_region = tables.card_system_regions.get(model.card_system)
+        if system_region is None:
+            found.append(("card_system", "card_system.unknown", "no such card system"))
+        elif system_region != model.region:
+            found.append(("card_system", "card_system.region", "this card system belongs to another region"))
+        elif (model.card_system, model.card_class) not in tables.card_classes:
+            found.append(("card_class", "card_class.unknown", "not a class of this card system"))
+        known = tables.card_services.get(model.card_system, set())
+        if any(code not in known for code in model.entitlements):
+            found.append(("entitlements", "entitlement.unknown", "not a service of this card system"))
+    return found
+
+
+def clean_record(row: int, model: TitleIn | SkillIn | CardIn, id_hash: str) -> dict[str, Any]:
+    record = model.model_dump(mode="json")
+    record["_row"], record["_id_hash"] = row, id_hash
+    if isinstance(model, SkillIn):
+        record["number_format"] = model.number_format
+    return record
+
+
+@dataclass
+class Tally:
+    total: int = 0
+    rejected_rows: set[int] = field(default_factory=set)
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+ProgressHook = Callable[[str, int], Awaitable[None]]
+
+
+@dataclass
+class ImportRun:
+    """One execution of a job's two passes."""
+
+    job: ImportJob
+    path: Path
+    sessionmaker: async_sessionmaker[AsyncSession]
+    vault: PersonalDataVault
+    batch_rows: int
+    max_rows: int
+    progress: ProgressHook
+    tally: Tally = field(default_factory=Tally)
+    errors: list[RowError] = field(default_factory=list)
+
+    def scratch_path(self) -> Path:
+        return self.path.with_suffix(self.path.suffix + ".clean.jsonl")
+
+    def reject(self, found: Sequence[RowError]) -> None:
+        for error in found:
+            if error.row is not None:
+                self.tally.rejected_rows.add(error.row)
+            if len(self.errors) < MAX_STORED_ERRORS:
+                self.errors.append(error)
+
+    async def validate(self) -> None:
+        """Pass 1: every row checked; clean rows to the scratch file."""
+        async with self.sessionmaker() as session:
+            tables = await load_code_tables(session)
+            numbers: dict[tuple[str, str], int] = {}
+            holders: dict[str, tuple[str, int]] = {}
+            pending: list[tuple[int, TitleIn | SkillIn | CardIn, str]] = []
+            with self.path.open("rb") as source, self.scratch_path().open("w", encoding="utf-8") as scratch:
+                for raw in iter_rows(
+                    source,
+                    cast(ImportFormat, self.job.file_format),
+                    self.job.kind,
+                    charset=self.job.charset,
+                    default_region=self.job.default_region,
+                    max_rows=self.max_rows,
+                ):
+                    self.tally.total += 1
+                    model, found = validate_row(self.job.kind, raw, tables)
+                    if model is not None:
+                        found += self.check_duplicates(raw.row, model, numbers, holders)
+                    if found:
+                        self.reject(found)
+                    else:
+                        assert model is not None
+                        pending.append(
+                            (
+                                raw.row,
+                                model,
+                                self.vault.hash_document(model.holder.id_type, model.holder.id_number),
+                            )
+                        )
+                    if len(pending) >= self.batch_rows:
+                        await self.flush_clean(session, pending, scratch)
+                    if self.tally.total % self.batch_rows == 0:
+                        await self.progress("validate", self.tally.total)
+                await self.flush_clean(session, pending, scratch)
+        await self.progress("validate", self.tally.total)
+
+    def check_duplicates(
+        self,
+        row: int,
+        model: TitleIn | SkillIn | CardIn,
+        numbers: dict[tuple[str, str], int],
+        holders: dict[str, tuple[str, int]],
+    ) -> list[RowError]:
+        found = []
+        first = numbers.setdefault((model.region, model.number), row)
+        if first != row:
+            message = f"the same credential number appears in rows {first} and {row}"
+            found.append(RowError(row, "number", "number.duplicate_in_file", message))
+            self.reject([RowError(first, "number", "number.duplicate_in_file", message)])
+        # A digest, not the number: the index must not keep personal ID numbers in memory longer than a row.
+        key = hashlib.blake2b(
+            f"{model.holder.id_type}:{model.holder.id_number}".encode(), digest_size=16
+        ).hexdigest()
+        name, first = holders.setdefault(key, (model.holder.name, row))
+        if name != model.holder.name:
+            message = f"the same holder document number has different names in rows {first} and {row}"
+            found.append(RowError(row, "holder_name", "holder.name_conflict_in_file", message))
+            self.reject([RowError(first, "holder_name", "holder.name_conflict_in_file", message)])
+        return found
+
+    async def flush_clean(
+        self,
+        session: AsyncSession,
+        pending: list[tuple[int, TitleIn | SkillIn | CardIn, str]],
+        scratch: IO[str],
+    ) -> None:
+        """Rows whose holder is already registered under another name are rejected; the rest are written."""
+        if not pending:
+            return
+        hashes = {h for _, _, h in pending}
+        registered = dict(
+            (
+                await session.execute(select(Holder.id_hash, Holder.name).where(Holder.id_hash.in_(hashes)))
+            ).all()
+        )
+        for row, model, id_hash in pending:
+            known = registered.get(id_hash)
+            if known is not None and known != model.holder.name:
+                self.reject(
+                    [
+                        RowError(
+                            row,
+                            "holder_name",
+                            "holder.name_mismatch",
+                            "a holder with this document number is registered under another name",
+                        )
+                    ]
+                )
+                continue
+            scratch.write(json.dumps(clean_record(row, model, id_hash), ensure_ascii=False) + "\n")
+        pending.clear()
+
+    def clean_batches(self) -> Iterator[list[dict[str, Any]]]:
+        batch: list[dict[str, Any]] = []
+        with self.scratch_path().open(encoding="utf-8") as scratch:
+            for line in scratch:
+                record = json.loads(line)
+                if record["_row"] in self.tally.rejected_rows:
+                    continue  # rejected after it was written (its duplicate came later in the file)
+                batch.append(record)
+                if len(batch) >= self.batch_rows:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    async def commit(self) -> None:
+        """Pass 2: all clean rows upserted in one transaction."""
+        issuers: dict[str, int] = {}
+        done = 0
+        async with self.sessionmaker() as session:
+            for batch in self.clean_batches():
+                await self.upsert_batch(session, batch, issuers)
+                done += len(batch)
+                await self.progress("commit", done)
+            record_event(
+                session,
+                "import.committed",
+                client_id=self.job.client_id,
+                object_ref=f"import:{self.job.id}",
+                details={
+                    "kind": self.job.kind,
+                    "inserted": self.tally.inserted,
+                    "updated": self.tally.updated,
+                    "unchanged": self.tally.unchanged,
+                },
+            )
+            from app.audit.service import append_pending_events
+
+            await append_pending_events(session)
+            await session.commit()
+
+    async def upsert_batch(
+        self, session: AsyncSession, batch: list[dict[str, Any]], issuers: dict[str, int]
+    ) -> None:
+        await register_issuers(session, batch, issuers)
+        holder_ids = await register_holders(session, self.vault, batch)
+        keys = [(r["kind"], r["region"], r["number"]) for r in batch]
+        existing = {
+            (c.kind, c.region_code, c.number): c
+            for c in (
+                await session.scalars(
+                    select(Credential).where(
+                        tuple_(Credential.kind, Credential.region_code, Credential.number).in_(keys)
+                    )
+                )
+            ).all()
+        }
+        new_rows = []
+        for record in batch:
+            values = credential_values(
+                record, holder_ids[record["_id_hash"]], issuers[record["issuer"]["usci"]]
+            )
+            current = existing.get((record["kind"], record["region"], record["number"]))
+            if current is None:
+                new_rows.append(values)
+            elif all(getattr(current, name) == values[name] for name in COMPARED_FIELDS):
+                self.tally.unchanged += 1
+            else:
+                for name in COMPARED_FIELDS:
+                    setattr(current, name, values[name])
+                current.version += 1
+                self.tally.updated += 1
+        if new_rows:
+            await session.execute(insert(Credential), new_rows)
+            self.tally.inserted += len(new_rows)
+        await session.flush()
+
+
+def credential_values(record: dict[str, Any], holder_id: int, issuer_id: int) -> dict[str, Any]:
+    def day(name: str) -> date | None:
+        value = record.get(name)
+        return date.fromisoformat(value) if value else None
+
+    now = datetime.now(UTC)
+    return {
+        "kind": record["kind"],
+        "region_code": record["region"],
+        "number": record["number"],
+        "holder_id": holder_id,
+        "issuer_id": issuer_id,
+        "status": "active",
+        "issued_on": day("issued_on"),
+        "valid_from": day("valid_from"),
+        "valid_until": day("valid_until"),
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "title_code": record.get("title_code"),
+        "specialty": record.get("specialty"),
+        "obtained_on": day("obtained_on"),
+        "approval_no": record.get("approval_no"),
+        "review_body": record.get("review_body"),
+        "occupation_code": record.get("occupation_code"),
+        "occupation_name": record.get("occupation_name"),
+        "skill_level": record.get("level"),
+        "work_type": record.get("work_type"),
+        "number_format": record.get("number_format"),
+        "card_system": record.get("card_system"),
+        "card_class": record.get("card_class"),
+        "entitlements": record.get("entitlements") if record["kind"] == "card" else None,
+    }
+
+
+async def register_issuers(
+    session: AsyncSession, batch: list[dict[str, Any]], issuers: dict[str, int]
+) -> None:
+    wanted = {r["issuer"]["usci"]: r for r in batch if r["issuer"]["usci"] not in issuers}
+    if not wanted:
+        return
+    found = await session.execute(
+        select(Organisation.usci, Organisation.id).where(Organisation.usci.in_(wanted))
+    )
+    issuers.update(dict(found.all()))
+    for usci, record in wanted.items():
+        if usci not in issuers:
+            # First sighting registers the issuer; its level defaults to city (API.md).
+            org = Organisation(
+                usci=usci,
+                name=record["issuer"]["name"],
+                region_code=record["region"],
+                level=record["issuer"].get("level") or "city",
+            )
+            session.add(org)
+            await session.flush()
+            issuers[usci] = org.id
+
+
+async def register_holders(
+    session: AsyncSession, vault: PersonalDataVault, batch: list[dict[str, Any]]
+) -> dict[str, int]:
+    hashes = {r["_id_hash"] for r in batch}
+    ids = dict(
+        (await session.execute(select(Holder.id_hash, Holder.id).where(Holder.id_hash.in_(hashes)))).all()
+    )
+    fresh: dict[str, dict[str, Any]] = {}
+    for record in batch:
+        if record["_id_hash"] in ids or record["_id_hash"] in fresh:
+            continue
+        holder = record["holder"]
+        id_type = IdType(holder["id_type"])
+        birth, sex = None, None
+        if id_type == IdType.RESIDENT_ID:
+            resident = parse_resident_id(holder["id_number"])
+            birth, sex = resident.birth_date, resident.sex
+        fresh[record["_id_hash"]] = {
+            "id_type": id_type.value,
+            "id_hash": record["_id_hash"],
+            "id_cipher": vault.encrypt_document(id_type.value, holder["id_number"]),
+            "id_masked": mask_document_number(id_type, holder["id_number"]),
+            "name": holder["name"],
+            "birth_date": birth,
+            "sex": sex,
+            "created_at": datetime.now(UTC),
+        }
+    if fresh:
+        inserted = await session.execute(
+            insert(Holder).returning(Holder.id, Holder.id_hash), list(fresh.values())
+        )
+        ids.update({id_hash: holder_id for holder_id, id_hash in inserted})
+    return ids
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    path: Path
+    sha256: str
+    size: int
+    head: bytes
+
+
+def store_file(source: IO[bytes], directory: Path) -> StoredFile:
+    """Copy an upload to the import directory, hashing it on the way (idempotency compares files)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"upload-{uuid.uuid4().hex}"
+    digest, size, head = hashlib.sha256(), 0, b""
+    with path.open("wb") as target:
+        os.chmod(path, 0o600)  # personal data: readable by the service only
+        while chunk := source.read(1 << 20):
+            if not head:
+                head = chunk[:4096]
+            digest.update(chunk)
+            size += len(chunk)
+            target.write(chunk)
+    return StoredFile(path, digest.hexdigest(), size, head)
+
+
+@dataclass(frozen=True)
+class ImportDeps:
+    """What running a job needs; built from the app's state or by the CLI."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    transactions: Transactions
+    vault: PersonalDataVault
+    batch_rows: int
+    max_rows: int
+    stale_after: timedelta
+    dialect: str
+
+
+def is_stale(job: ImportJob, stale_after: timedelta) -> bool:
+    beat = job.heartbeat_at or job.created_at
+    return job.status in ("queued", "running") and datetime.now(UTC) - beat > stale_after
+
+
+class IdempotencyKeyReused(AppError):
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency-Key reused"
+
+
+class ImportInProgress(AppError):
+    status, slug, title = 409, "import-in-progress", "An import with this key is running"
+
+
+async def open_job(
+    session: AsyncSession,
+    deps: ImportDeps,
+    *,
+    client_id: str,
+    kind: str,
+    mode: str,
+    on_error: str,
+    idempotency_key: str | None,
+    stored: StoredFile,
+    file_name: str,
+    file_format: str,
+    charset: str | None,
+    default_region: str | None,
+) -> tuple[ImportJob, bool]:
+    """The job for this upload: a new one, or the original when the same key brings the same file again."""
+    if idempotency_key:
+        existing = await session.scalar(
+            select(ImportJob).where(
+                ImportJob.client_id == client_id, ImportJob.idempotency_key == idempotency_key
+            )
+        )
+        if existing is not None:
+            stored.path.unlink(missing_ok=True)
+            if (existing.file_sha256, existing.kind, existing.mode) != (stored.sha256, kind, mode):
+                raise IdempotencyKeyReused("this Idempotency-Key was used for another file or request")
+            if existing.status in ("queued", "running") and not is_stale(existing, deps.stale_after):
+                raise ImportInProgress(
+                    "the import with this Idempotency-Key is still running", job_id=existing.id
+                )
+            return existing, False
+    job_id = uuid.uuid4().hex
+    final_path = stored.path.with_name(f"{job_id}.{file_format}")
+    job = ImportJob(
+        id=job_id,
+        kind=kind,
+        mode=mode,
+        on_error=on_error,
+        status="queued",
+        client_id=client_id,
+        idempotency_key=idempotency_key,
+        file_sha256=stored.sha256,
+        file_name=file_name[:255],
+        file_format=file_format,
+        file_path=str(final_path),
+        charset=charset,
+        default_region=default_region,
+        heartbeat_at=datetime.now(UTC),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        stored.path.unlink(missing_ok=True)
+        raise ImportInProgress("another request with this Idempotency-Key is being handled") from None
+    stored.path.rename(final_path)
+    record_event(
+        session,
+        "import.created",
+        client_id=client_id,
+        object_ref=f"import:{job_id}",
+        details={"kind": kind, "mode": mode, "on_error": on_error},
+    )
+    return job, True
+
+
+async def set_job_fields(deps: ImportDeps, job_id: str, **values: Any) -> None:
+    async with deps.transactions() as conn:
+        await conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+
+
+async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | None = None) -> ImportJob:
+    """Run (or run again) both passes of a job and record the outcome. Never raises for the file's content."""
+    async with deps.sessionmaker() as session:
+        job = await session.get(ImportJob, job_id)
+        if job is None:
+            raise NotFound("no such import")
+        session.expunge(job)
+    now = datetime.now(UTC)
+    await set_job_fields(
+        deps,
+        job_id,
+        status="running",
+        phase="validate",
+        started_at=now,
+        heartbeat_at=now,
+        attempts=job.attempts + 1,
+        processed_rows=0,
+        problem=None,
+    )
+
+    async def progress(phase: str, rows: int) -> None:
+        if on_progress is not None:
+            await on_progress(phase, rows)
+        # SQLite has one writer: while the commit transaction holds it, progress stays in memory.
+        if phase == "commit" and deps.dialect == "sqlite":
+            return
+        await set_job_fields(deps, job_id, phase=phase, processed_rows=rows, heartbeat_at=datetime.now(UTC))
+
+    run = ImportRun(
+        job, Path(job.file_path), deps.sessionmaker, deps.vault, deps.batch_rows, deps.max_rows, progress
+    )
+    status, problem = "succeeded", None
+    try:
+        await run.validate()
+        if job.mode == "commit" and (not run.tally.rejected_rows or job.on_error == "skip"):
+            await run.commit()
+        elif job.mode == "commit":
+            status = "failed"
+            problem = {
+                "code": "import.rows_rejected",
+                "status": 422,
+                "message": "rows were rejected; nothing was stored (on_error=skip stores the valid rows)",
+            }
+    except ImportFileError as exc:
+        status = "failed"
+        problem = {
+            "code": exc.code,
+            "status": exc.status,
+            "message": exc.message,
+            "row": exc.row,
+            "column": exc.column,
+        }
+    finally:
+        run.scratch_path().unlink(missing_ok=True)
+    await save_errors(deps, job_id, run.errors)
+    await set_job_fields(
+        deps,
+        job_id,
+        status=status,
+        phase=None,
+        problem=problem,
+        finished_at=datetime.now(UTC),
+        heartbeat_at=datetime.now(UTC),
+        total_rows=run.tally.total,
+        processed_rows=run.tally.total,
+        rejected=len(run.tally.rejected_rows),
+        inserted=run.tally.inserted,
+        updated=run.tally.updated,
+        unchanged=run.tally.unchanged,
+    )
+    async with deps.sessionmaker() as session:
+        finished = await session.get(ImportJob, job_id)
+        assert finished is not None
+        return finished
+
+
+async def save_errors(deps: ImportDeps, job_id: str, errors: list[RowError]) -> None:
+    async with deps.transactions() as conn:
+        await conn.execute(delete(ImportRowError).where(ImportRowError.job_id == job_id))
+        rows = [
+            {"job_id": job_id, "row": e.row, "column": e.column, "code": e.code, "message": e.message}
+            for e in sorted(errors, key=lambda e: (e.row or 0, e.column or ""))
+        ]
+        for start in range(0, len(rows), 5000):
+            await conn.execute(insert(ImportRowError), rows[start : start + 5000])
+
+
+async def list_errors(session: AsyncSession, job_id: str) -> Sequence[ImportRowError]:
+    return (
+        await session.scalars(
+            select(ImportRowError)
+            .where(ImportRowError.job_id == job_id)
+            .order_by(ImportRowError.row, ImportRowError.id)
+        )
+    ).all()
