@@ -122,6 +122,9 @@ def normalize_document_number(raw: str) -> str:
     kept on purpose: no accepted document number contains them, so they must fail the format check rather
     than be silently dropped, which would make garbled input look valid.
     """
+    if raw.isascii() and raw.isalnum():
+        # The common case, and a hot one in bulk imports: nothing to normalise but the case of an x.
+        return raw.translate(_ASCII_UPPER)
     text = unicodedata.normalize("NFKC", raw)
     compact = "".join(ch for ch in text if not ch.isspace() and ch not in _INVISIBLE)
     return compact.translate(_ASCII_UPPER)

@@ -40,7 +40,9 @@ def check_domain(func: Any) -> Any:
 
 def normalize_text(value: str) -> str:
     cleaned = unicodedata.normalize("NFKC", value).strip()
-    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
+    # isprintable() is False for every "Other" (C*) character and for separators other than the space:
+    # control, format (zero-width, bidi overrides), surrogates, private use and unassigned code points.
+    if not cleaned.isprintable():
         raise ValueError("text.control_characters: control or invisible characters are not allowed")
     return cleaned
 

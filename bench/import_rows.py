@@ -1,0 +1,162 @@
+"""Bulk import throughput: N title rows from CSV into PostgreSQL and SQLite through `huren import`, with the
+process's peak memory, and PostgreSQL's raw COPY of the same file as the yardstick.
+
+    .venv/bin/python -m bench.import_rows --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from app.domain.identity import compute_resident_id_check
+from app.domain.uscc import compute_uscc_check
+from app.imports.parsing import COLUMNS
+from bench.load_registry import maintenance_dsn
+
+BENCH_DIR = Path(__file__).resolve().parent
+DSN = "postgresql://postgres@127.0.0.1:5432/huren_import_bench"
+TITLE_CODES = ["0501", "0502", "0503", "0101", "0102", "0401", "0402"]
+
+
+def write_csv(path: Path, rows: int, run: str) -> None:
+    """Valid, distinct rows: one holder per row, a handful of issuers."""
+    issuers = []
+    for i in range(5):
+        body = f"11510000{i + 1:08d}0"
+        issuers.append((f"四川省某职称评审机构{i}", body + compute_uscc_check(body)))
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS["title"])
+        for i in range(rows):
+            # (county, birth day, sequence) from i without repeats: every row is its own person.
+            rest = i // 90
+            born = date(1960, 1, 1) + timedelta(days=rest % 14_600)
+            first17 = f"5101{i % 90 + 10:02d}{born:%Y%m%d}{(rest // 14_600) % 1000:03d}"
+            issuer = issuers[i % 5]
+            writer.writerow(
+                [
+                    "SC",
+                    f"{run}{i:09d}",
+                    f"张{chr(0x4E00 + i % 2000)}",
+                    "resident_id",
+                    first17 + compute_resident_id_check(first17),
+                    issuer[0],
+                    issuer[1],
+                    "province",
+                    "2022-06-01",
+                    "",
+                    "",
+                    TITLE_CODES[i % 7],
+                    "机械工程",
+                    "2022-03-15",
+                    "川人社职评〔2022〕12号",
+                    "评审委员会",
+                ]
+            )
+
+
+def run_import(database_url: str, file: Path, import_dir: Path) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
+    env |= {"HUREN_DATABASE_URL": database_url, "HUREN_IMPORT_DIR": str(import_dir), "COLUMNS": "120"}
+    huren = str(Path(sys.executable).with_name("huren"))
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", huren, "import", str(file), "--kind", "title"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"import failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    return {"seconds": seconds, "peak_rss_mb": int(rss[1]) / 1024 if rss else float("nan")}
+
+
+async def recreate(dsn: str) -> None:
+    admin = await asyncpg.connect(maintenance_dsn(dsn))
+    try:
+        name = dsn.rsplit("/", 1)[1]
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+async def raw_copy(dsn: str, file: Path) -> float:
+    """COPY the same CSV into an unindexed text table: the floor any import pays to move the bytes."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        columns = ", ".join(f'"{c}" text' for c in COLUMNS["title"])
+        await conn.execute(f"DROP TABLE IF EXISTS raw_copy; CREATE UNLOGGED TABLE raw_copy ({columns})")
+        started = time.perf_counter()
+        await conn.copy_to_table("raw_copy", source=str(file), format="csv", header=True)
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--targets", default="postgresql,sqlite")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "out")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = args.out / "import"
+    work.mkdir(exist_ok=True)
+    file = work / f"titles-{args.rows}.csv"
+    started = time.perf_counter()
+    write_csv(file, args.rows, run="I")
+    size_mb = file.stat().st_size / 1e6
+    print(f"wrote {args.rows:,} rows ({size_mb:.0f} MB) in {time.perf_counter() - started:.0f} s", flush=True)
+    results: dict[str, dict[str, float]] = {}
+    for target in args.targets.split(","):
+        if target == "postgresql":
+            asyncio.run(recreate(DSN))
+            copy_seconds = [asyncio.run(raw_copy(DSN, file)) for _ in range(3)]
+            results["postgresql_raw_copy"] = {"seconds": statistics.median(copy_seconds)}
+            url = DSN.replace("postgresql://", "postgresql+asyncpg://")
+        else:
+            database = work / "import-bench.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
+            url = f"sqlite+aiosqlite:///{database}"
+        results[target] = run_import(url, file, work / "uploads")
+        print(
+            f"{target}: {args.rows / results[target]['seconds']:,.0f} rows/s, "
+            f"peak RSS {results[target]['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
+    for figures in results.values():
+        figures["rows_per_s"] = args.rows / figures["seconds"]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (args.out / f"import_rows-{stamp}.json").write_text(
+        json.dumps({"rows": args.rows, "results": results}, indent=2)
+    )
+    print(json.dumps(results, indent=2))
+    file.unlink()
+
+
+if __name__ == "__main__":
+    main()
