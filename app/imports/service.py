@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -368,17 +368,7 @@ class ImportRun:
     ) -> None:
         await register_issuers(session, batch, issuers)
         holder_ids = await register_holders(session, self.vault, batch)
-        keys = [(r["kind"], r["region"], r["number"]) for r in batch]
-        existing = {
-            (c.kind, c.region_code, c.number): c
-            for c in (
-                await session.scalars(
-                    select(Credential).where(
-                        tuple_(Credential.kind, Credential.region_code, Credential.number).in_(keys)
-                    )
-                )
-            ).all()
-        }
+        existing = await find_existing(session, batch)
         new_rows = []
         for record in batch:
             values = credential_values(
@@ -398,6 +388,25 @@ class ImportRun:
             await session.execute(insert(Credential), new_rows)
             self.tally.inserted += len(new_rows)
         await session.flush()
+
+
+async def find_existing(
+    session: AsyncSession, batch: list[dict[str, Any]]
+) -> dict[tuple[str, str, str], Credential]:
+    """The batch's credentials already stored, one query per (kind, region) so the unique index serves it
+    (a row-value IN list is not an index condition for PostgreSQL's planner: it scanned the table)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for record in batch:
+        groups.setdefault((record["kind"], record["region"]), []).append(record["number"])
+    found: dict[tuple[str, str, str], Credential] = {}
+    for (kind, region), numbers in groups.items():
+        rows = await session.scalars(
+            select(Credential).where(
+                Credential.kind == kind, Credential.region_code == region, Credential.number.in_(numbers)
+            )
+        )
+        found.update({(kind, region, c.number): c for c in rows.all()})
+    return found
 
 
 def credential_values(record: dict[str, Any], holder_id: int, issuer_id: int) -> dict[str, Any]:
