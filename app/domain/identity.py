@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import string
 import unicodedata
@@ -130,11 +131,14 @@ def normalize_document_number(raw: str) -> str:
     return compact.translate(_ASCII_UPPER)
 
 
+_DIGITS_17 = re.compile(r"[0-9]{17}")
+
+
 def compute_resident_id_check(first17: str) -> str:
     """Return the GB 11643 (ISO 7064 MOD 11-2) check character for 17 ASCII digits."""
-    if not re.fullmatch(r"[0-9]{17}", first17):
+    if not _DIGITS_17.fullmatch(first17):
         raise DomainError("id_number.format", "The check character needs exactly 17 digits.")
-    total = sum(int(digit) * weight for digit, weight in zip(first17, RESIDENT_ID_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(int, first17), RESIDENT_ID_WEIGHTS))
     return RESIDENT_ID_CHECK_MAP[total % 11]
 
 

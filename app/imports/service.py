@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import JSON, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -384,10 +384,10 @@ class ImportRun:
                     setattr(current, name, values[name])
                 current.version += 1
                 self.tally.updated += 1
+        await session.flush()  # updates first: the inserts below bypass the unit of work
         if new_rows:
-            await session.execute(insert(Credential), new_rows)
+            await insert_rows(session, cast(Table, Credential.__table__), new_rows)
             self.tally.inserted += len(new_rows)
-        await session.flush()
 
 
 async def find_existing(
@@ -496,11 +496,37 @@ async def register_holders(
             "created_at": datetime.now(UTC),
         }
     if fresh:
-        inserted = await session.execute(
-            insert(Holder).returning(Holder.id, Holder.id_hash), list(fresh.values())
+        await insert_rows(session, cast(Table, Holder.__table__), list(fresh.values()))
+        found = await session.execute(
+            select(Holder.id_hash, Holder.id).where(Holder.id_hash.in_(list(fresh)))
         )
-        ids.update({id_hash: holder_id for holder_id, id_hash in inserted})
+        ids.update(dict(found.all()))
     return ids
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Many new rows, the fast way each database offers, inside the session's transaction.
+
+    PostgreSQL: COPY (binary) on the session's own connection, several times faster than multi-row INSERT.
+    SQLite: a Core executemany, which sqlite3 runs in C.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await session.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    records = [tuple(encode_for_copy(table, name, row[name]) for name in columns) for row in rows]
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)
+
+
+def encode_for_copy(table: Table, column: str, value: Any) -> Any:
+    # asyncpg's binary COPY takes JSONB as JSON text.
+    if value is not None and isinstance(table.c[column].type, JSON):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -71,9 +72,17 @@ OptionalText100 = Annotated[str, Field(max_length=100), Normalized]
 OptionalText200 = Annotated[str, Field(max_length=200), Normalized]
 PastDate = Annotated[date, AfterValidator(not_in_future)]
 PersonName = Annotated[Text50, AfterValidator(normalize_person_name)]
-TitleCodeStr = Annotated[str, Field(max_length=10), AfterValidator(check_domain(validate_title_code))]
-OccupationCode = Annotated[str, Field(max_length=20), AfterValidator(check_domain(validate_occupation_code))]
-Usci = Annotated[str, Field(max_length=40), AfterValidator(check_domain(validate_uscc))]
+# Pure checks of values that repeat across a registry (a few hundred issuers and codes): cached, which matters
+# when an import validates millions of rows.
+TitleCodeStr = Annotated[
+    str, Field(max_length=10), AfterValidator(check_domain(lru_cache(maxsize=4096)(validate_title_code)))
+]
+OccupationCode = Annotated[
+    str, Field(max_length=20), AfterValidator(check_domain(lru_cache(maxsize=4096)(validate_occupation_code)))
+]
+Usci = Annotated[
+    str, Field(max_length=40), AfterValidator(check_domain(lru_cache(maxsize=4096)(validate_uscc)))
+]
 
 
 class Input(BaseModel):
