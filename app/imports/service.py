@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import JSON, Table, delete, insert, select, update
+from sqlalchemy import JSON, Table, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -342,6 +342,10 @@ class ImportRun:
         issuers: dict[str, int] = {}
         done = 0
         async with self.sessionmaker() as session:
+            if (await session.connection()).dialect.name == "postgresql":
+                # The rows this transaction adds are invisible to the planner's statistics: on a young table it
+                # keeps choosing sequential scans for the per-batch look-ups, and the commit turns quadratic.
+                await session.execute(text("SET LOCAL enable_seqscan = off"))
             for batch in self.clean_batches():
                 await self.upsert_batch(session, batch, issuers)
                 done += len(batch)
