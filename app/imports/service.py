@@ -343,8 +343,8 @@ class ImportRun:
         done = 0
         async with self.sessionmaker() as session:
             if (await session.connection()).dialect.name == "postgresql":
-                # The rows this transaction adds are invisible to the planner's statistics: on a young table it
-                # keeps choosing sequential scans for the per-batch look-ups, and the commit turns quadratic.
+                # Rows this transaction adds are invisible to the planner's statistics: on a young table it keeps
+                # choosing sequential scans for the per-batch look-ups, and the commit turns quadratic.
                 await session.execute(text("SET LOCAL enable_seqscan = off"))
             for batch in self.clean_batches():
                 await self.upsert_batch(session, batch, issuers)
