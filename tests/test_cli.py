@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -186,3 +187,20 @@ def test_audit_verify_finds_tampering(cli_env: dict[str, str], server: str, tmp_
     tampered = run_huren({**cli_env, "HUREN_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"}, "audit", "verify")
     assert tampered.returncode == 1
     assert "broken at event 2" in tampered.stdout
+
+
+def test_import_from_the_shell_in_batches(cli_env: dict[str, str], tmp_path: Path) -> None:
+    from tests.factories import title_payload
+    from tests.imports.test_import import flatten, to_csv
+
+    file = tmp_path / "titles.csv"
+    file.write_bytes(to_csv("title", [flatten(title_payload()) for _ in range(45)]))
+    env = {**cli_env, "HUREN_IMPORT_BATCH_ROWS": "10", "HUREN_IMPORT_DIR": str(tmp_path / "imports")}
+    checked = run_huren(env, "import", str(file), "--kind", "title", "--validate-only")
+    assert checked.returncode == 0, checked.stdout[-2000:]
+    done = run_huren(env, "import", str(file), "--kind", "title")
+    assert done.returncode == 0, done.stdout[-2000:]
+    # status, rows, inserted, updated, unchanged, rejected
+    assert re.search(r"succeeded\W+45\W+45\W+0\W+0\W+0\W", done.stdout), done.stdout[-1000:]
+    again = run_huren(env, "import", str(file), "--kind", "title")
+    assert re.search(r"succeeded\W+45\W+0\W+0\W+45\W+0\W", again.stdout), again.stdout[-1000:]

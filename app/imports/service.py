@@ -231,41 +231,42 @@ class ImportRun:
                 self.errors.append(error)
 
     async def validate(self) -> None:
-        """Pass 1: every row checked; clean rows to the scratch file."""
+        """Pass 1: every row checked; clean rows to the scratch file.
+
+        Database reads happen in short transactions, one per batch: on SQLite a long one would hold the
+        writer lock that the progress updates need.
+        """
         async with self.sessionmaker() as session:
             tables = await load_code_tables(session)
-            numbers: dict[tuple[str, str], int] = {}
-            holders: dict[str, tuple[str, int]] = {}
-            pending: list[tuple[int, TitleIn | SkillIn | CardIn, str]] = []
-            with self.path.open("rb") as source, self.scratch_path().open("w", encoding="utf-8") as scratch:
-                for raw in iter_rows(
-                    source,
-                    cast(ImportFormat, self.job.file_format),
-                    self.job.kind,
-                    charset=self.job.charset,
-                    default_region=self.job.default_region,
-                    max_rows=self.max_rows,
-                ):
-                    self.tally.total += 1
-                    model, found = validate_row(self.job.kind, raw, tables)
-                    if model is not None:
-                        found += self.check_duplicates(raw.row, model, numbers, holders)
-                    if found:
-                        self.reject(found)
-                    else:
-                        assert model is not None
-                        pending.append(
-                            (
-                                raw.row,
-                                model,
-                                self.vault.hash_document(model.holder.id_type, model.holder.id_number),
-                            )
-                        )
-                    if len(pending) >= self.batch_rows:
-                        await self.flush_clean(session, pending, scratch)
-                    if self.tally.total % self.batch_rows == 0:
-                        await self.progress("validate", self.tally.total)
-                await self.flush_clean(session, pending, scratch)
+        numbers: dict[tuple[str, str], int] = {}
+        holders: dict[str, tuple[str, int]] = {}
+        pending: list[tuple[int, TitleIn | SkillIn | CardIn, str]] = []
+        file_format = cast(ImportFormat, self.job.file_format)
+        with self.path.open("rb") as source, self.scratch_path().open("w", encoding="utf-8") as scratch:
+            rows = iter_rows(
+                source,
+                file_format,
+                self.job.kind,
+                charset=self.job.charset,
+                default_region=self.job.default_region,
+                max_rows=self.max_rows,
+            )
+            for raw in rows:
+                self.tally.total += 1
+                model, found = validate_row(self.job.kind, raw, tables)
+                if model is not None:
+                    found += self.check_duplicates(raw.row, model, numbers, holders)
+                if found:
+                    self.reject(found)
+                else:
+                    assert model is not None
+                    id_hash = self.vault.hash_document(model.holder.id_type, model.holder.id_number)
+                    pending.append((raw.row, model, id_hash))
+                if len(pending) >= self.batch_rows:
+                    await self.flush_clean(pending, scratch)
+                if self.tally.total % self.batch_rows == 0:
+                    await self.progress("validate", self.tally.total)
+            await self.flush_clean(pending, scratch)
         await self.progress("validate", self.tally.total)
 
     def check_duplicates(
@@ -293,20 +294,15 @@ class ImportRun:
         return found
 
     async def flush_clean(
-        self,
-        session: AsyncSession,
-        pending: list[tuple[int, TitleIn | SkillIn | CardIn, str]],
-        scratch: IO[str],
+        self, pending: list[tuple[int, TitleIn | SkillIn | CardIn, str]], scratch: IO[str]
     ) -> None:
         """Rows whose holder is already registered under another name are rejected; the rest are written."""
         if not pending:
             return
         hashes = {h for _, _, h in pending}
-        registered = dict(
-            (
-                await session.execute(select(Holder.id_hash, Holder.name).where(Holder.id_hash.in_(hashes)))
-            ).all()
-        )
+        async with self.sessionmaker() as session:
+            query = select(Holder.id_hash, Holder.name).where(Holder.id_hash.in_(hashes))
+            registered = dict((await session.execute(query)).all())
         for row, model, id_hash in pending:
             known = registered.get(id_hash)
             if known is not None and known != model.holder.name:
