@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import JSON, String, Table, delete, insert, select, update, values
-from sqlalchemy import column as sa_column
+from sqlalchemy import JSON, String, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -404,7 +404,12 @@ async def find_existing(
     for (kind, region), numbers in groups.items():
         same_key = (Credential.kind == kind) & (Credential.region_code == region)
         if postgres:
-            wanted = values(sa_column("number", String()), name="wanted").data([(n,) for n in numbers])
+            # One array parameter instead of a VALUES list: the statement compiles once and is cached.
+            wanted = (
+                func.unnest(bindparam("numbers", numbers, type_=ARRAY(String())))
+                .table_valued("number")
+                .render_derived()
+            )
             query = select(Credential).join(wanted, same_key & (Credential.number == wanted.c.number))
         else:  # SQLite's planner takes the unique index for an IN list; it has no VALUES column aliases
             query = select(Credential).where(same_key, Credential.number.in_(numbers))
@@ -519,18 +524,21 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
         await session.execute(table.insert(), rows)
         return
     columns = list(rows[0])
-    records = [tuple(encode_for_copy(table, name, row[name]) for name in columns) for row in rows]
+    # asyncpg's binary COPY takes JSONB as JSON text.
+    json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    records = [
+        tuple(
+            json.dumps(row[name], ensure_ascii=False)
+            if name in json_columns and row[name] is not None
+            else row[name]
+            for name in columns
+        )
+        for row in rows
+    ]
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
     await driver.copy_records_to_table(table.name, records=records, columns=columns)
-
-
-def encode_for_copy(table: Table, column: str, value: Any) -> Any:
-    # asyncpg's binary COPY takes JSONB as JSON text.
-    if value is not None and isinstance(table.c[column].type, JSON):
-        return json.dumps(value, ensure_ascii=False)
-    return value
 
 
 @dataclass(frozen=True)
