@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from app.audit.service import append_pending_events
 from app.cli import prepare_database
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError
@@ -45,13 +45,11 @@ async def run_import_file(
         raise AppError("--kind is title, skill or card; --on-error is abort or skip")
     await prepare_database(settings)
     engine = create_engine(settings)
-    deps = service.ImportDeps(
+    deps = service.ImportDeps.build(
+        settings,
         sessionmaker=create_sessionmaker(engine),
         transactions=engine.begin,
         vault=PersonalDataVault.from_settings(settings),
-        batch_rows=settings.import_batch_rows,
-        max_rows=settings.import_max_rows,
-        stale_after=timedelta(seconds=settings.import_stale_seconds),
         dialect=engine.dialect.name,
     )
     try:
@@ -77,8 +75,6 @@ async def run_import_file(
                 charset=charset,
                 default_region=region,
             )
-            from app.audit.service import append_pending_events
-
             await append_pending_events(session)
             await session.commit()
         finished = await run_with_progress(

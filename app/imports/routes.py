@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -34,14 +33,12 @@ class FileProblem(AppError):
 
 
 def import_deps(request: Request) -> service.ImportDeps:
-    state, settings = request.app.state, request.app.state.settings
-    return service.ImportDeps(
+    state = request.app.state
+    return service.ImportDeps.build(
+        state.settings,
         sessionmaker=state.sessionmaker,
         transactions=state.transactions,
         vault=state.vault,
-        batch_rows=settings.import_batch_rows,
-        max_rows=settings.import_max_rows,
-        stale_after=timedelta(seconds=settings.import_stale_seconds),
         dialect=state.engine.dialect.name,
     )
 

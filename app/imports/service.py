@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.service import record_event
+from app.audit.service import append_pending_events, record_event
 from app.db import Transactions
 from app.domain.identity import IdType, parse_resident_id
 from app.domain.masking import mask_document_number
@@ -47,6 +47,7 @@ from app.models import (
 )
 from app.privacy import PersonalDataVault
 from app.registry.schemas import CardIn, CredentialCreate, SkillIn, TitleIn
+from app.settings import Settings
 
 log = logging.getLogger("huren.imports")
 ROW_ADAPTER: TypeAdapter[TitleIn | SkillIn | CardIn] = TypeAdapter(CredentialCreate)
@@ -359,8 +360,6 @@ class ImportRun:
                     "unchanged": self.tally.unchanged,
                 },
             )
-            from app.audit.service import append_pending_events
-
             await append_pending_events(session)
             await session.commit()
 
@@ -580,6 +579,26 @@ class ImportDeps:
     max_rows: int
     stale_after: timedelta
     dialect: str
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        transactions: Transactions,
+        vault: PersonalDataVault,
+        dialect: str,
+    ) -> ImportDeps:
+        return cls(
+            sessionmaker=sessionmaker,
+            transactions=transactions,
+            vault=vault,
+            batch_rows=settings.import_batch_rows,
+            max_rows=settings.import_max_rows,
+            stale_after=timedelta(seconds=settings.import_stale_seconds),
+            dialect=dialect,
+        )
 
 
 def is_stale(job: ImportJob, stale_after: timedelta) -> bool:
