@@ -19,7 +19,7 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import AppError
 from app.keys import ensure_signing_key, rotate_signing_key
 from app.migrate import upgrade_database
-from app.privacy import decode_key
+from app.privacy import PersonalDataVault, decode_key
 from app.reference.seed import seed_reference_data
 from app.settings import Settings, get_settings
 
@@ -116,7 +116,7 @@ def serve(
 @app.command()
 def demo() -> None:
     """Load the demo data set and demo clients for both regions (idempotent) and print how to use them."""
-    from app.demo import load_demo, print_demo_guide
+    from app.demo import print_demo_guide
 
     settings = get_settings()
     if settings.env == "production":
@@ -124,8 +124,27 @@ def demo() -> None:
             "[red]huren demo refuses to run in production: its clients have published secrets[/red]"
         )
         raise typer.Exit(2)
-    summary = asyncio.run(in_session(settings, lambda session: load_demo(session, settings)))
+    summary = asyncio.run(run_demo(settings))
     print_demo_guide(console, settings, summary)
+
+
+async def run_demo(settings: Settings) -> dict[str, int]:
+    from app.demo import load_demo
+    from app.imports.service import ImportDeps
+
+    await prepare_database(settings)
+    engine = create_engine(settings)
+    try:
+        deps = ImportDeps.build(
+            settings,
+            sessionmaker=create_sessionmaker(engine),
+            transactions=engine.begin,
+            vault=PersonalDataVault.from_settings(settings),
+            dialect=engine.dialect.name,
+        )
+        return await load_demo(deps, settings)
+    finally:
+        await engine.dispose()
 
 
 @clients_app.command("create")

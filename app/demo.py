@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import csv
 import random
+import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import append_pending_events
 from app.clients.service import create_client
 from app.domain.identity import compute_resident_id_check
 from app.domain.uscc import compute_uscc_check
 from app.errors import ForbiddenTransition
+from app.imports.parsing import COLUMNS
+from app.imports.service import ImportDeps, flatten_payload, open_job, run_job, store_file
 from app.models import CardClass, CardService, Client, Credential, TitleCode
-from app.privacy import PersonalDataVault
 from app.registry import service
-from app.registry.schemas import CredentialCreate
 from app.security import ALL_SCOPES
 from app.settings import Settings
 
@@ -104,9 +107,6 @@ async def ensure_demo_clients(session: AsyncSession) -> list[str]:
             )
             created.append(client_id)
     return created
-
-
-PAYLOAD_ADAPTER: TypeAdapter[Any] = TypeAdapter(CredentialCreate)
 
 
 def make_usci(region: str, stem: str) -> str:
@@ -212,23 +212,62 @@ async def build_payloads(session: AsyncSession, region: str) -> list[dict[str, A
     return payloads
 
 
-async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, int]:
-    """Create what is missing; an existing number is left as it is, so running twice changes nothing."""
-    vault = PersonalDataVault.from_settings(settings)
+async def load_demo(deps: ImportDeps, settings: Settings) -> dict[str, int]:
+    """Load the demo through the bulk import, as an admin would: re-running it imports nothing new.
+
+    Statuses are then set on credentials whose status was never changed, so a second run changes nothing and
+    an admin's later changes stand.
+    """
+    async with deps.sessionmaker() as session:
+        payloads = [p for region in ("SC", "CQ") for p in await build_payloads(session, region)]
     created = 0
-    for region in ("SC", "CQ"):
-        for index, raw in enumerate(await build_payloads(session, region)):
-            payload = PAYLOAD_ADAPTER.validate_python(raw)
-            if await service.find_credential_id(session, payload.kind, payload.region, payload.number):
-                continue
-            await service.create_credential(session, vault, payload)
-            created += 1
-            await apply_demo_status(session, payload.kind, payload.region, payload.number, index)
-    await ensure_demo_clients(session)
-    counts = dict(
-        (await session.execute(select(Credential.status, func.count()).group_by(Credential.status))).all()
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        for kind in ("title", "skill", "card"):
+            created += await import_demo_rows(
+                deps, settings, Path(scratch), kind, [p for p in payloads if p["kind"] == kind]
+            )
+    async with deps.sessionmaker() as session:
+        for index, payload in enumerate(payloads):
+            await apply_demo_status(session, payload["kind"], payload["region"], payload["number"], index)
+        await ensure_demo_clients(session)
+        counts = dict(
+            (await session.execute(select(Credential.status, func.count()).group_by(Credential.status))).all()
+        )
+        await session.commit()
     return {"created": created, **counts}
+
+
+async def import_demo_rows(
+    deps: ImportDeps, settings: Settings, scratch: Path, kind: str, payloads: list[dict[str, Any]]
+) -> int:
+    path = scratch / f"demo-{kind}.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS[kind]))
+        writer.writeheader()
+        writer.writerows(flatten_payload(p) for p in payloads)
+    with path.open("rb") as source:
+        stored = store_file(source, settings.import_dir)
+    async with deps.sessionmaker() as session:
+        job, _ = await open_job(
+            session,
+            deps,
+            client_id="demo",
+            kind=kind,
+            mode="commit",
+            on_error="abort",
+            idempotency_key=None,
+            stored=stored,
+            file_name=path.name,
+            file_format="csv",
+            charset=None,
+            default_region=None,
+        )
+        await append_pending_events(session)
+        await session.commit()
+    finished = await run_job(deps, job.id)
+    if finished.status != "succeeded":
+        raise RuntimeError(f"the demo {kind} rows did not import: {finished.problem}")
+    return finished.inserted
 
 
 async def apply_demo_status(session: AsyncSession, kind: str, region: str, number: str, index: int) -> None:
@@ -239,6 +278,13 @@ async def apply_demo_status(session: AsyncSession, kind: str, region: str, numbe
         target, reason = "revoked", "演示：以不正当手段取得"
     else:
         return
+    changed_before = await session.scalar(
+        select(Credential.status_changed_at).where(
+            Credential.kind == kind, Credential.region_code == region, Credential.number == number
+        )
+    )
+    if changed_before is not None:
+        return  # set by an earlier run, or by an admin since
     try:
         async with session.begin_nested():
             await service.change_status(

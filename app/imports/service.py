@@ -139,6 +139,21 @@ def build_payload(kind: str, values: dict[str, str | None]) -> dict[str, Any]:
     return payload
 
 
+def flatten_payload(payload: dict[str, Any]) -> dict[str, str]:
+    """The inverse of build_payload: a request body as a file row."""
+    row: dict[str, str] = {}
+    for key, value in payload.items():
+        if key == "kind" or value is None:
+            continue
+        if key in ("holder", "issuer"):
+            row.update({f"{key}_{name}": str(item) for name, item in value.items() if item is not None})
+        elif isinstance(value, list):
+            row[key] = ";".join(value)
+        else:
+            row[key] = str(value)
+    return row
+
+
 def column_of(field_path: str | None) -> str | None:
     """`holder.id_number` → `holder_id_number`, `entitlements.2` → `entitlements`: the file's column."""
     if not field_path:
