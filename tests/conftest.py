@@ -52,8 +52,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, public_url="http://testserver", max_body_bytes=65_536)
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=database_url,
+        public_url="http://testserver",
+        max_body_bytes=65_536,
+        import_dir=tmp_path_factory.mktemp("imports"),
+    )
 
 
 async def reset_schema(engine: AsyncEngine) -> None:

@@ -156,15 +156,13 @@ async def get_import(job_id: str, request: Request, session: SessionDep, princip
 
 @router.post("/{job_id}/resume", response_model=JobOut, status_code=202)
 async def resume_import(job_id: str, request: Request, session: SessionDep, principal: Writer) -> JobOut:
-    """Run a job again whose worker died (stale heartbeat) or that failed: the commit is all-or-nothing and
-    upserts are idempotent, so nothing is doubled."""
+    """Run again a job whose worker died (stale heartbeat): its commit is all-or-nothing and its upserts are
+    idempotent, so nothing is doubled. A finished job no longer has its file (it held ID numbers in clear)."""
     deps = import_deps(request)
     job = await find_job(session, job_id)
-    if job.status == "succeeded" or (
-        job.status in ("queued", "running") and not service.is_stale(job, deps.stale_after)
-    ):
+    if not service.is_stale(job, deps.stale_after):
         raise service.ImportInProgress(
-            f"the import is {job.status}; only a failed or stalled import is resumed"
+            f"the import is {job.status}; only a stalled import (its worker died) is resumed; upload again"
         )
     start_in_background(request, deps, job.id)
     return present_job(job, False)

@@ -754,6 +754,9 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         }
     finally:
         run.scratch_path().unlink(missing_ok=True)
+    # The upload holds ID numbers in clear: it is kept only while its job may still need to run. A worker that
+    # dies never gets here, so a stalled job keeps its file and can be resumed.
+    run.path.unlink(missing_ok=True)
     await save_errors(deps, job_id, run.errors)
     await set_job_fields(
         deps,

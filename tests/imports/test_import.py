@@ -291,3 +291,19 @@ async def test_unknown_job_and_anonymous(client: httpx.AsyncClient, anonymous: h
         await anonymous.post("/v1/imports?kind=title", files={"file": ("a.csv", b"x")})
     ).status_code == 401
     assert resident_id()  # the factories stay importable for the subprocess test
+
+
+async def test_uploads_are_deleted_once_their_job_ends(client: httpx.AsyncClient, app: Any) -> None:
+    """An upload holds ID numbers in clear: nothing of it stays on disk after its job."""
+    await upload(client, "title", to_csv("title", valid_titles(2)), mode="commit")
+    await upload(client, "title", to_csv("title", [bad_rows()[0][0]]))
+    leftovers = (
+        list(app.state.settings.import_dir.glob("*")) if app.state.settings.import_dir.exists() else []
+    )
+    assert leftovers == []
+
+
+async def test_a_finished_job_is_not_resumed(client: httpx.AsyncClient) -> None:
+    job = (await upload(client, "title", to_csv("title", valid_titles(1)))).json()
+    response = await client.post(f"/v1/imports/{job['id']}/resume")
+    assert response.status_code == 409
