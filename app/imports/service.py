@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import JSON, String, Table, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -351,7 +350,7 @@ class ImportRun:
             yield batch
 
     async def commit(self) -> None:
-        """Pass 2: all clean rows upserted in one transaction."""
+        """Pass 2: every clean row upserted in one transaction (set-based on PostgreSQL, batches on SQLite)."""
         issuers: dict[str, int] = {}
         done = 0
         async with self.sessionmaker() as session:
@@ -402,6 +401,7 @@ class ImportRun:
     async def upsert_batch(
         self, session: AsyncSession, batch: list[dict[str, Any]], issuers: dict[str, int]
     ) -> None:
+        """SQLite: compare with the stored rows in Python, update the changed, executemany the new."""
         await register_issuers(session, batch, issuers)
         holder_ids = await register_holders(session, self.vault, batch)
         existing = await find_existing(session, batch)
@@ -422,37 +422,25 @@ class ImportRun:
                 self.tally.updated += 1
         await session.flush()  # updates first: the inserts below bypass the unit of work
         if new_rows:
-            await insert_rows(session, cast(Table, Credential.__table__), new_rows)
+            await session.execute(cast(Table, Credential.__table__).insert(), new_rows)
             self.tally.inserted += len(new_rows)
 
 
 async def find_existing(
     session: AsyncSession, batch: list[dict[str, Any]]
 ) -> dict[tuple[str, str, str], Credential]:
-    """The batch's credentials already stored, found number by number through the unique index.
-
-    Written as a join against the batch's numbers: rows this transaction just added are missing from the
-    planner's statistics, and with an IN list it scanned a whole (kind, region) through the listing index
-    for every batch, which made a first import quadratic. A nested loop of unique-index look-ups is linear.
-    """
+    """The batch's credentials already stored (SQLite path), one query per (kind, region) so that the unique
+    index serves it."""
     groups: dict[tuple[str, str], list[str]] = {}
     for record in batch:
         groups.setdefault((record["kind"], record["region"]), []).append(record["number"])
     found: dict[tuple[str, str, str], Credential] = {}
-    postgres = (await session.connection()).dialect.name == "postgresql"
     for (kind, region), numbers in groups.items():
-        same_key = (Credential.kind == kind) & (Credential.region_code == region)
-        if postgres:
-            # One array parameter instead of a VALUES list: the statement compiles once and is cached.
-            wanted = (
-                func.unnest(bindparam("numbers", numbers, type_=ARRAY(String())))
-                .table_valued("number")
-                .render_derived()
+        rows = await session.scalars(
+            select(Credential).where(
+                Credential.kind == kind, Credential.region_code == region, Credential.number.in_(numbers)
             )
-            query = select(Credential).join(wanted, same_key & (Credential.number == wanted.c.number))
-        else:  # SQLite's planner takes the unique index for an IN list; it has no VALUES column aliases
-            query = select(Credential).where(same_key, Credential.number.in_(numbers))
-        rows = await session.scalars(query)
+        )
         found.update({(kind, region, c.number): c for c in rows.all()})
     return found
 
@@ -549,40 +537,12 @@ async def register_holders(
             continue
         fresh[record["_id_hash"]] = holder_columns(record, vault)
     if fresh:
-        await insert_rows(session, cast(Table, Holder.__table__), list(fresh.values()))
+        await session.execute(cast(Table, Holder.__table__).insert(), list(fresh.values()))
         found = await session.execute(
             select(Holder.id_hash, Holder.id).where(Holder.id_hash.in_(list(fresh)))
         )
         ids.update(dict(found.all()))
     return ids
-
-
-async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Many new rows, the fast way each database offers, inside the session's transaction.
-
-    PostgreSQL: COPY (binary) on the session's own connection, several times faster than multi-row INSERT.
-    SQLite: a Core executemany, which sqlite3 runs in C.
-    """
-    connection = await session.connection()
-    if connection.dialect.name != "postgresql":
-        await session.execute(table.insert(), rows)
-        return
-    columns = list(rows[0])
-    # asyncpg's binary COPY takes JSONB as JSON text.
-    json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
-    records = [
-        tuple(
-            json.dumps(row[name], ensure_ascii=False)
-            if name in json_columns and row[name] is not None
-            else row[name]
-            for name in columns
-        )
-        for row in rows
-    ]
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 
 STAGING_COLUMNS = [
