@@ -350,7 +350,7 @@ class ImportRun:
             yield batch
 
     async def commit(self) -> None:
-        """Pass 2: every clean row upserted in one transaction (set-based on PostgreSQL, batches on SQLite)."""
+        """Pass 2: all clean rows upserted in one transaction (set-based on PostgreSQL, batched on SQLite)."""
         issuers: dict[str, int] = {}
         done = 0
         async with self.sessionmaker() as session:
