@@ -545,6 +545,7 @@ async def register_holders(
     return ids
 
 
+# The staged holder and issuer columns, then the credential's key and its compared columns (bar the two ids).
 STAGING_COLUMNS = [
     "id_hash",
     "id_type",
@@ -559,22 +560,7 @@ STAGING_COLUMNS = [
     "kind",
     "region_code",
     "number",
-    "issued_on",
-    "valid_from",
-    "valid_until",
-    "title_code",
-    "specialty",
-    "obtained_on",
-    "approval_no",
-    "review_body",
-    "occupation_code",
-    "occupation_name",
-    "skill_level",
-    "work_type",
-    "number_format",
-    "card_system",
-    "card_class",
-    "entitlements",
+    *COMPARED_FIELDS[2:],
 ]
 STAGING_TABLE = """
 CREATE TEMP TABLE import_staging (
@@ -640,7 +626,7 @@ def staging_record(record: dict[str, Any], vault: PersonalDataVault) -> tuple[An
         record["issuer"]["usci"],
         record["issuer"]["name"],
         record["issuer"].get("level"),
-        *(values[name] for name in STAGING_COLUMNS[10:28]),
+        *(values[name] for name in STAGING_COLUMNS[10:-1]),  # kind … card_class; entitlements as JSON below
         json.dumps(entitlements, ensure_ascii=False) if entitlements is not None else None,
     )
 
