@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from app.db import create_engine, create_sessionmaker
+from app.demo import OCCUPATIONS
 from app.domain.uscc import compute_uscc_check
 from app.migrate import upgrade_database
 from app.reference.seed import seed_reference_data
@@ -50,14 +51,6 @@ COUNTIES = [
     "500105",
     "500106",
     "500112",
-]
-OCCUPATIONS = [
-    ("6-31-01-03", "机床装调维修工"),
-    ("6-25-04-01", "汽车生产线操作调整工"),
-    ("4-03-02-01", "中式烹调师"),
-    ("6-28-01-14", "电工"),
-    ("4-10-01-02", "养老护理员"),
-    ("6-29-03-05", "焊工"),
 ]
 SPECIALTIES = ["机械工程", "临床医学", "计算机应用", "会计", "土木工程"]
 # (region, name, level, 8-character organisation code stem). Ids 1-4 are SC, 5-7 CQ (see issuer_id below).
@@ -154,6 +147,13 @@ CROSS JOIN LATERAL (
 """
 
 
+async def count_credential(conn: asyncpg.Connection, i: int) -> int:
+    """How many rows sit where the wrk scripts look for bench row i (1 when loaded)."""
+    kind, region, number = credential_path(i).rsplit("/", 3)[1:]
+    sql = "SELECT count(*) FROM credentials WHERE kind = $1 AND region_code = $2 AND number = $3"
+    return int(await conn.fetchval(sql, kind, region, number))
+
+
 def credential_path(i: int) -> str:
     """The GET path of credential number i (the same rule as bench/wrk_random_get.lua)."""
     kind = "title" if i % 20 < 8 else "skill" if i % 20 < 15 else "card"
@@ -248,14 +248,7 @@ async def check_sample(dsn: str, rows: int) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         for i in sorted({1, 2, 8, 15, rows // 2, rows}):
-            kind, region, number = credential_path(i).rsplit("/", 3)[1:]
-            found = await conn.fetchval(
-                "SELECT count(*) FROM credentials WHERE kind = $1 AND region_code = $2 AND number = $3",
-                kind,
-                region,
-                number,
-            )
-            if found != 1:
+            if await count_credential(conn, i) != 1:
                 raise SystemExit(f"credential {i} is not where the wrk script will look for it")
         by_kind = await conn.fetch("SELECT kind, count(*) AS n FROM credentials GROUP BY kind ORDER BY kind")
         print("  " + ", ".join(f"{r['kind']}: {r['n']:,}" for r in by_kind))

@@ -37,7 +37,14 @@ from typing import Any
 
 import asyncpg
 
-from bench.load_registry import DEFAULT_DSN, DEFAULT_ROWS, credential_path, load, sqlalchemy_url
+from bench.load_registry import (
+    DEFAULT_DSN,
+    DEFAULT_ROWS,
+    count_credential,
+    credential_path,
+    load,
+    sqlalchemy_url,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -391,14 +398,7 @@ def environment(args: argparse.Namespace, pg_version: str) -> dict[str, Any]:
 async def database_facts(dsn: str, rows: int) -> tuple[str, int]:
     conn = await asyncpg.connect(dsn)
     try:
-        kind, region, number = credential_path(rows).rsplit("/", 3)[1:]
-        found = await conn.fetchval(
-            "SELECT count(*) FROM credentials WHERE kind = $1 AND region_code = $2 AND number = $3",
-            kind,
-            region,
-            number,
-        )
-        if found != 1:
+        if await count_credential(conn, rows) != 1:
             raise SystemExit(f"the database holds fewer than {rows:,} bench credentials: run with --load")
         total = await conn.fetchval("SELECT count(*) FROM credentials")
         return str(await conn.fetchval("SHOW server_version")), int(total)

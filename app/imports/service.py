@@ -27,8 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import append_pending_events, record_event
 from app.db import Transactions
-from app.domain.identity import IdType, parse_resident_id
-from app.domain.masking import mask_document_number
+from app.domain.identity import IdType
 from app.errors import AppError, NotFound, describe_validation_errors
 from app.imports.parsing import ImportFileError, ImportFormat, RawRow, iter_rows
 from app.models import (
@@ -46,6 +45,7 @@ from app.models import (
 )
 from app.privacy import PersonalDataVault
 from app.registry.schemas import CardIn, CredentialCreate, SkillIn, TitleIn
+from app.registry.service import new_holder_values
 from app.settings import Settings
 
 log = logging.getLogger("huren.imports")
@@ -505,23 +505,10 @@ async def register_issuers(
 
 
 def holder_columns(record: dict[str, Any], vault: PersonalDataVault) -> dict[str, Any]:
-    """A new holder row: the number only as keyed hash, cipher and masked form."""
     holder = record["holder"]
-    id_type = IdType(holder["id_type"])
-    birth, sex = None, None
-    if id_type == IdType.RESIDENT_ID:
-        resident = parse_resident_id(holder["id_number"])
-        birth, sex = resident.birth_date, resident.sex
-    return {
-        "id_type": id_type.value,
-        "id_hash": record["_id_hash"],
-        "id_cipher": vault.encrypt_document(id_type.value, holder["id_number"]),
-        "id_masked": mask_document_number(id_type, holder["id_number"]),
-        "name": holder["name"],
-        "birth_date": birth,
-        "sex": sex,
-        "created_at": datetime.now(UTC),
-    }
+    return new_holder_values(
+        vault, IdType(holder["id_type"]), holder["id_number"], holder["name"], record["_id_hash"]
+    )
 
 
 async def register_holders(

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -95,6 +96,26 @@ async def find_or_register_issuer(session: AsyncSession, issuer: IssuerIn, regio
     return org
 
 
+def new_holder_values(
+    vault: PersonalDataVault, id_type: IdType, number: str, name: str, id_hash: str
+) -> dict[str, Any]:
+    """A new holder row: the number only as keyed hash, cipher and masked form (registry and import alike)."""
+    birth_date, sex = None, None
+    if id_type == IdType.RESIDENT_ID:
+        resident = parse_resident_id(number)
+        birth_date, sex = resident.birth_date, resident.sex
+    return {
+        "id_type": id_type.value,
+        "id_hash": id_hash,
+        "id_cipher": vault.encrypt_document(id_type.value, number),
+        "id_masked": mask_document_number(id_type, number),
+        "name": name,
+        "birth_date": birth_date,
+        "sex": sex,
+        "created_at": datetime.now(UTC),
+    }
+
+
 async def find_or_register_holder(
     session: AsyncSession, vault: PersonalDataVault, holder: HolderIn
 ) -> Holder:
@@ -114,19 +135,7 @@ async def find_or_register_holder(
                 ],
             )
         return found
-    birth_date, sex = None, None
-    if holder.id_type == IdType.RESIDENT_ID:
-        resident = parse_resident_id(holder.id_number)
-        birth_date, sex = resident.birth_date, resident.sex
-    person = Holder(
-        id_type=holder.id_type.value,
-        id_hash=id_hash,
-        id_cipher=vault.encrypt_document(holder.id_type.value, holder.id_number),
-        id_masked=mask_document_number(holder.id_type, holder.id_number),
-        name=holder.name,
-        birth_date=birth_date,
-        sex=sex,
-    )
+    person = Holder(**new_holder_values(vault, holder.id_type, holder.id_number, holder.name, id_hash))
     session.add(person)
     await session.flush()
     return person

@@ -18,24 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.imports.parsing import COLUMNS
+from app.imports.service import flatten_payload
 from app.models import Credential, ImportJob
 from tests.factories import card_payload, resident_id, skill_payload, title_payload
 
 PROBLEM = "application/problem+json"
 
 
-def flatten(payload: dict[str, Any]) -> dict[str, str]:
-    row: dict[str, str] = {}
-    for key, value in payload.items():
-        if key == "kind":
-            continue
-        if key in ("holder", "issuer"):
-            row.update({f"{key}_{k}": str(v) for k, v in value.items()})
-        elif isinstance(value, list):
-            row[key] = ";".join(value)
-        else:
-            row[key] = str(value)
-    return row
+flatten = flatten_payload  # request bodies as file rows, the app's own inverse of build_payload
 
 
 def to_csv(kind: str, rows: Sequence[dict[str, str]], bom: bool = False) -> bytes:
