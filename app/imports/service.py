@@ -2,15 +2,16 @@
 the valid rows with on_error=skip), with re-imports idempotent and changed rows versioned.
 
 Two passes over the stored file. The first validates every row (domain rules, code tables, duplicates in the
-file, holders registered under another name) and writes the clean rows to a scratch file; nothing is held per
-row in memory but two small indexes. The second reads the clean rows back in batches and upserts them in ONE
-transaction, so a worker that dies mid-commit leaves nothing of the job, and running the job again is safe.
+file, holders registered under another name) and writes the clean rows, already in the staging table's shape,
+to a scratch file; nothing is held per row in memory but two compact indexes. The second loads the scratch
+file and upserts it in ONE transaction, so a worker that dies mid-commit leaves nothing of the job, and
+running the job again is safe.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import io
 import logging
 import os
 import uuid
@@ -27,9 +28,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import append_pending_events, record_event
 from app.db import Transactions
-from app.domain.identity import IdType
 from app.errors import AppError, NotFound, describe_validation_errors
 from app.imports.parsing import ImportFileError, ImportFormat, RawRow, iter_rows
+from app.imports.rows import CleanRow, CodeTables, check_codes, check_row_fast, clean_from_model
+from app.imports.staging import (
+    COMPARED_FIELDS,
+    STAGING_COLUMNS,
+    decode_line,
+    encode_line,
+    row_of_line,
+    seal_numbers,
+    staging_values,
+)
 from app.models import (
     CardClass,
     CardService,
@@ -45,35 +55,15 @@ from app.models import (
 )
 from app.privacy import PersonalDataVault
 from app.registry.schemas import CardIn, CredentialCreate, SkillIn, TitleIn
-from app.registry.service import new_holder_values
 from app.settings import Settings
 
 log = logging.getLogger("huren.imports")
 ROW_ADAPTER: TypeAdapter[TitleIn | SkillIn | CardIn] = TypeAdapter(CredentialCreate)
 HOLDER_COLUMNS = {"holder_name": "name", "holder_id_type": "id_type", "holder_id_number": "id_number"}
 ISSUER_COLUMNS = {"issuer_name": "name", "issuer_usci": "usci", "issuer_level": "level"}
-# Fields an import may change on an existing credential; any difference is a new version.
-COMPARED_FIELDS = (
-    "holder_id",
-    "issuer_id",
-    "issued_on",
-    "valid_from",
-    "valid_until",
-    "title_code",
-    "specialty",
-    "obtained_on",
-    "approval_no",
-    "review_body",
-    "occupation_code",
-    "occupation_name",
-    "skill_level",
-    "work_type",
-    "number_format",
-    "card_system",
-    "card_class",
-    "entitlements",
-)
 MAX_STORED_ERRORS = 100_000
+# Batches of the scratch file per COPY on PostgreSQL (a progress step); one COPY per batch costs round trips.
+COPY_CHUNK_BATCHES = 10
 
 
 class ImportProblem(AppError):
@@ -88,33 +78,23 @@ class RowError:
     message: str
 
 
-@dataclass
-class CodeTables:
-    regions: set[str]
-    title_codes: set[str]
-    skill_levels: set[int]
-    card_system_regions: dict[str, str]
-    card_classes: set[tuple[str, str]]
-    card_services: dict[str, set[str]]
-
-
 async def load_code_tables(session: AsyncSession) -> CodeTables:
     services: dict[str, set[str]] = {}
     for system, code in await session.execute(select(CardService.system_code, CardService.code)):
         services.setdefault(system, set()).add(code)
     return CodeTables(
-        regions=set((await session.scalars(select(Region.code))).all()),
-        title_codes=set((await session.scalars(select(TitleCode.code))).all()),
-        skill_levels=set((await session.scalars(select(SkillLevel.level))).all()),
+        regions=frozenset((await session.scalars(select(Region.code))).all()),
+        title_codes=frozenset((await session.scalars(select(TitleCode.code))).all()),
+        skill_levels=frozenset((await session.scalars(select(SkillLevel.level))).all()),
         card_system_regions={
             code: region
             for code, region in await session.execute(select(CardSystem.code, CardSystem.region_code))
         },
-        card_classes={
+        card_classes=frozenset(
             (system, code)
             for system, code in await session.execute(select(CardClass.system_code, CardClass.code))
-        },
-        card_services=services,
+        ),
+        card_services={system: frozenset(codes) for system, codes in services.items()},
     )
 
 
@@ -164,8 +144,20 @@ def column_of(field_path: str | None) -> str | None:
 
 
 def validate_row(
+    kind: str, raw: RawRow, tables: CodeTables, today: date
+) -> tuple[CleanRow | None, list[RowError]]:
+    """The lean checks take a row they can vouch for; any other row goes through the registry's models, which
+    decide and name every error. `today` is the import's start (UTC): later dates are left to the models."""
+    if not raw.problems:
+        clean = check_row_fast(kind, raw.row, raw.values, tables, today)
+        if clean is not None:
+            return clean, []
+    return validate_row_with_models(kind, raw, tables)
+
+
+def validate_row_with_models(
     kind: str, raw: RawRow, tables: CodeTables
-) -> tuple[TitleIn | SkillIn | CardIn | None, list[RowError]]:
+) -> tuple[CleanRow | None, list[RowError]]:
     errors = [RowError(raw.row, p.column, p.code, p.message) for p in raw.problems]
     try:
         model = ROW_ADAPTER.validate_python(build_payload(kind, raw.values))
@@ -173,40 +165,11 @@ def validate_row(
         described = describe_validation_errors([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
         errors += [RowError(raw.row, column_of(e["field"]), e["code"], e["message"]) for e in described]
         return None, errors
+    clean = clean_from_model(raw.row, model)
     errors += [
-        RowError(raw.row, column, code, message) for column, code, message in check_codes(model, tables)
+        RowError(raw.row, column, code, message) for column, code, message in check_codes(clean, tables)
     ]
-    return (None if errors else model), errors
-
-
-def check_codes(model: TitleIn | SkillIn | CardIn, tables: CodeTables) -> list[tuple[str, str, str]]:
-    found = []
-    if model.region not in tables.regions:
-        found.append(("region", "region.unknown", "no such region"))
-    if isinstance(model, TitleIn) and model.title_code not in tables.title_codes:
-        found.append(("title_code", "title_code.unknown", "not in the title code table"))
-    if isinstance(model, SkillIn) and model.level not in tables.skill_levels:
-        found.append(("level", "skill_level.unknown", "not in the skill level table"))
-    if isinstance(model, CardIn):
-        system_region = tables.card_system_regions.get(model.card_system)
-        if system_region is None:
-            found.append(("card_system", "card_system.unknown", "no such card system"))
-        elif system_region != model.region:
-            found.append(("card_system", "card_system.region", "this card system belongs to another region"))
-        elif (model.card_system, model.card_class) not in tables.card_classes:
-            found.append(("card_class", "card_class.unknown", "not a class of this card system"))
-        known = tables.card_services.get(model.card_system, set())
-        if any(code not in known for code in model.entitlements):
-            found.append(("entitlements", "entitlement.unknown", "not a service of this card system"))
-    return found
-
-
-def clean_record(row: int, model: TitleIn | SkillIn | CardIn, id_hash: str) -> dict[str, Any]:
-    record = model.model_dump(mode="json")
-    record["_row"], record["_id_hash"] = row, id_hash
-    if isinstance(model, SkillIn):
-        record["number_format"] = model.number_format
-    return record
+    return (None if errors else clean), errors
 
 
 @dataclass
@@ -219,6 +182,16 @@ class Tally:
 
 
 ProgressHook = Callable[[str, int], Awaitable[None]]
+
+
+def number_key(row: CleanRow) -> bytes:
+    """A 128-bit digest of the credential's key: the in-file index must stay small for millions of rows."""
+    return hashlib.blake2b(f"{row.region}\x1f{row.number}".encode(), digest_size=16).digest()
+
+
+def holder_key(id_hash: str) -> bytes:
+    # The keyed hash (HMAC-SHA256) cut to 128 bits: no ID number kept in memory, and no second hash per row.
+    return bytes.fromhex(id_hash[:32])
 
 
 @dataclass
@@ -234,9 +207,10 @@ class ImportRun:
     progress: ProgressHook
     tally: Tally = field(default_factory=Tally)
     errors: list[RowError] = field(default_factory=list)
+    clean_rows: int = 0
 
     def scratch_path(self) -> Path:
-        return self.path.with_suffix(self.path.suffix + ".clean.jsonl")
+        return self.path.with_suffix(self.path.suffix + ".clean.tsv")
 
     def reject(self, found: Sequence[RowError]) -> None:
         for error in found:
@@ -253,11 +227,13 @@ class ImportRun:
         """
         async with self.sessionmaker() as session:
             tables = await load_code_tables(session)
-        numbers: dict[tuple[str, str], int] = {}
-        holders: dict[str, tuple[str, int]] = {}
-        pending: list[tuple[int, TitleIn | SkillIn | CardIn, str]] = []
+        today = datetime.now(UTC).date()
+        numbers: dict[bytes, int] = {}
+        holders: dict[bytes, tuple[str, int]] = {}
+        pending: list[tuple[CleanRow, str]] = []
         file_format = cast(ImportFormat, self.job.file_format)
         with self.path.open("rb") as source, self.scratch_path().open("w", encoding="utf-8") as scratch:
+            os.chmod(self.scratch_path(), 0o600)
             rows = iter_rows(
                 source,
                 file_format,
@@ -268,15 +244,15 @@ class ImportRun:
             )
             for raw in rows:
                 self.tally.total += 1
-                model, found = validate_row(self.job.kind, raw, tables)
-                if model is not None:
-                    found += self.check_duplicates(raw.row, model, numbers, holders)
+                clean, found = validate_row(self.job.kind, raw, tables, today)
+                if clean is not None:
+                    id_hash = self.vault.hash_document(clean.id_type, clean.id_number)
+                    found += self.check_duplicates(clean, id_hash, numbers, holders)
                 if found:
                     self.reject(found)
                 else:
-                    assert model is not None
-                    id_hash = self.vault.hash_document(model.holder.id_type, model.holder.id_number)
-                    pending.append((raw.row, model, id_hash))
+                    assert clean is not None
+                    pending.append((clean, id_hash))
                 if len(pending) >= self.batch_rows:
                     await self.flush_clean(pending, scratch)
                 if self.tally.total % self.batch_rows == 0:
@@ -286,66 +262,64 @@ class ImportRun:
 
     def check_duplicates(
         self,
-        row: int,
-        model: TitleIn | SkillIn | CardIn,
-        numbers: dict[tuple[str, str], int],
-        holders: dict[str, tuple[str, int]],
+        clean: CleanRow,
+        id_hash: str,
+        numbers: dict[bytes, int],
+        holders: dict[bytes, tuple[str, int]],
     ) -> list[RowError]:
         found = []
-        first = numbers.setdefault((model.region, model.number), row)
+        row = clean.row
+        first = numbers.setdefault(number_key(clean), row)
         if first != row:
             message = f"the same credential number appears in rows {first} and {row}"
             found.append(RowError(row, "number", "number.duplicate_in_file", message))
             self.reject([RowError(first, "number", "number.duplicate_in_file", message)])
-        # A digest, not the number: the index must not keep personal ID numbers in memory longer than a row.
-        key = hashlib.blake2b(
-            f"{model.holder.id_type}:{model.holder.id_number}".encode(), digest_size=16
-        ).hexdigest()
-        name, first = holders.setdefault(key, (model.holder.name, row))
-        if name != model.holder.name:
+        name, first = holders.setdefault(holder_key(id_hash), (clean.holder_name, row))
+        if name != clean.holder_name:
             message = f"the same holder document number has different names in rows {first} and {row}"
             found.append(RowError(row, "holder_name", "holder.name_conflict_in_file", message))
             self.reject([RowError(first, "holder_name", "holder.name_conflict_in_file", message)])
         return found
 
-    async def flush_clean(
-        self, pending: list[tuple[int, TitleIn | SkillIn | CardIn, str]], scratch: IO[str]
-    ) -> None:
+    async def flush_clean(self, pending: list[tuple[CleanRow, str]], scratch: IO[str]) -> None:
         """Rows whose holder is already registered under another name are rejected; the rest are written."""
         if not pending:
             return
-        hashes = {h for _, _, h in pending}
+        hashes = {h for _, h in pending}
         async with self.sessionmaker() as session:
             query = select(Holder.id_hash, Holder.name).where(Holder.id_hash.in_(hashes))
             registered = dict((await session.execute(query)).all())
-        for row, model, id_hash in pending:
+        accepted: list[tuple[CleanRow, str]] = []
+        for clean, id_hash in pending:
             known = registered.get(id_hash)
-            if known is not None and known != model.holder.name:
-                self.reject(
-                    [
-                        RowError(
-                            row,
-                            "holder_name",
-                            "holder.name_mismatch",
-                            "a holder with this document number is registered under another name",
-                        )
-                    ]
-                )
-                continue
-            scratch.write(json.dumps(clean_record(row, model, id_hash), ensure_ascii=False) + "\n")
+            if known is not None and known != clean.holder_name:
+                message = "a holder with this document number is registered under another name"
+                self.reject([RowError(clean.row, "holder_name", "holder.name_mismatch", message)])
+            else:
+                accepted.append((clean, id_hash))
+        ciphers = seal_numbers(self.vault, [clean for clean, _ in accepted])
+        scratch.writelines(
+            encode_line(staging_values(clean, id_hash, cipher))
+            for (clean, id_hash), cipher in zip(accepted, ciphers, strict=True)
+        )
+        self.clean_rows += len(accepted)
         pending.clear()
+
+    def clean_lines(self) -> Iterator[str]:
+        """The scratch file's lines, less rows rejected after they were written (a duplicate later on)."""
+        rejected = self.tally.rejected_rows
+        with self.scratch_path().open(encoding="utf-8") as scratch:
+            for line in scratch:
+                if not rejected or row_of_line(line) not in rejected:
+                    yield line
 
     def clean_batches(self) -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []
-        with self.scratch_path().open(encoding="utf-8") as scratch:
-            for line in scratch:
-                record = json.loads(line)
-                if record["_row"] in self.tally.rejected_rows:
-                    continue  # rejected after it was written (its duplicate came later in the file)
-                batch.append(record)
-                if len(batch) >= self.batch_rows:
-                    yield batch
-                    batch = []
+        for line in self.clean_lines():
+            batch.append(decode_line(line))
+            if len(batch) >= self.batch_rows:
+                yield batch
+                batch = []
         if batch:
             yield batch
 
@@ -376,8 +350,19 @@ class ImportRun:
             await append_pending_events(session)
             await session.commit()
 
+    def copy_chunks(self) -> Iterator[tuple[bytes, int]]:
+        """The clean lines as COPY chunks, each with its number of lines."""
+        chunk: list[str] = []
+        for line in self.clean_lines():
+            chunk.append(line)
+            if len(chunk) >= COPY_CHUNK_BATCHES * self.batch_rows:
+                yield "".join(chunk).encode(), len(chunk)
+                chunk = []
+        if chunk:
+            yield "".join(chunk).encode(), len(chunk)
+
     async def commit_set_based(self, session: AsyncSession) -> None:
-        """PostgreSQL: COPY every clean row into a staging table, then one INSERT … ON CONFLICT per table."""
+        """PostgreSQL: COPY the scratch file into a staging table, then one INSERT … ON CONFLICT per table."""
         connection = await session.connection()
         # ON COMMIT DROP cleans up after a real transaction; inside a savepoint (tests) it has not fired yet.
         await session.execute(text("DROP TABLE IF EXISTS import_staging"))
@@ -386,10 +371,12 @@ class ImportRun:
         driver = raw.driver_connection
         assert driver is not None
         done = 0
-        for batch in self.clean_batches():
-            records = [staging_record(record, self.vault) for record in batch]
-            await driver.copy_records_to_table("import_staging", records=records, columns=STAGING_COLUMNS)
-            done += len(batch)
+        for chunk, lines in self.copy_chunks():
+            # One COPY per chunk: progress is written between them (tests share this connection).
+            await driver.copy_to_table(
+                "import_staging", source=io.BytesIO(chunk), columns=list(STAGING_COLUMNS), format="text"
+            )
+            done += lines
             await self.progress("commit", done)
         await session.execute(text(INSERT_ISSUERS))
         await session.execute(text(INSERT_HOLDERS))
@@ -403,14 +390,12 @@ class ImportRun:
     ) -> None:
         """SQLite: compare with the stored rows in Python, update the changed, executemany the new."""
         await register_issuers(session, batch, issuers)
-        holder_ids = await register_holders(session, self.vault, batch)
+        holder_ids = await register_holders(session, batch)
         existing = await find_existing(session, batch)
         new_rows = []
         for record in batch:
-            values = credential_values(
-                record, holder_ids[record["_id_hash"]], issuers[record["issuer"]["usci"]]
-            )
-            current = existing.get((record["kind"], record["region"], record["number"]))
+            values = credential_values(record, holder_ids[record["id_hash"]], issuers[record["issuer_usci"]])
+            current = existing.get((record["kind"], record["region_code"], record["number"]))
             if current is None:
                 new_rows.append(values)
             elif all(getattr(current, name) == values[name] for name in COMPARED_FIELDS):
@@ -433,7 +418,7 @@ async def find_existing(
     index serves it."""
     groups: dict[tuple[str, str], list[str]] = {}
     for record in batch:
-        groups.setdefault((record["kind"], record["region"]), []).append(record["number"])
+        groups.setdefault((record["kind"], record["region_code"]), []).append(record["number"])
     found: dict[tuple[str, str, str], Credential] = {}
     for (kind, region), numbers in groups.items():
         rows = await session.scalars(
@@ -446,44 +431,25 @@ async def find_existing(
 
 
 def credential_values(record: dict[str, Any], holder_id: int, issuer_id: int) -> dict[str, Any]:
-    def day(name: str) -> date | None:
-        value = record.get(name)
-        return date.fromisoformat(value) if value else None
-
     now = datetime.now(UTC)
-    return {
+    values = {name: record[name] for name in COMPARED_FIELDS[2:]}
+    return values | {
         "kind": record["kind"],
-        "region_code": record["region"],
+        "region_code": record["region_code"],
         "number": record["number"],
         "holder_id": holder_id,
         "issuer_id": issuer_id,
         "status": "active",
-        "issued_on": day("issued_on"),
-        "valid_from": day("valid_from"),
-        "valid_until": day("valid_until"),
         "version": 1,
         "created_at": now,
         "updated_at": now,
-        "title_code": record.get("title_code"),
-        "specialty": record.get("specialty"),
-        "obtained_on": day("obtained_on"),
-        "approval_no": record.get("approval_no"),
-        "review_body": record.get("review_body"),
-        "occupation_code": record.get("occupation_code"),
-        "occupation_name": record.get("occupation_name"),
-        "skill_level": record.get("level"),
-        "work_type": record.get("work_type"),
-        "number_format": record.get("number_format"),
-        "card_system": record.get("card_system"),
-        "card_class": record.get("card_class"),
-        "entitlements": record.get("entitlements") if record["kind"] == "card" else None,
     }
 
 
 async def register_issuers(
     session: AsyncSession, batch: list[dict[str, Any]], issuers: dict[str, int]
 ) -> None:
-    wanted = {r["issuer"]["usci"]: r for r in batch if r["issuer"]["usci"] not in issuers}
+    wanted = {r["issuer_usci"]: r for r in batch if r["issuer_usci"] not in issuers}
     if not wanted:
         return
     found = await session.execute(
@@ -495,34 +461,39 @@ async def register_issuers(
             # First sighting registers the issuer; its level defaults to city (API.md).
             org = Organisation(
                 usci=usci,
-                name=record["issuer"]["name"],
-                region_code=record["region"],
-                level=record["issuer"].get("level") or "city",
+                name=record["issuer_name"],
+                region_code=record["region_code"],
+                level=record["issuer_level"] or "city",
             )
             session.add(org)
             await session.flush()
             issuers[usci] = org.id
 
 
-def holder_columns(record: dict[str, Any], vault: PersonalDataVault) -> dict[str, Any]:
-    holder = record["holder"]
-    return new_holder_values(
-        vault, IdType(holder["id_type"]), holder["id_number"], holder["name"], record["_id_hash"]
-    )
+def holder_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """A new holder row from a staged one (the same columns as app.registry.service.new_holder_values)."""
+    return {
+        "id_type": record["id_type"],
+        "id_hash": record["id_hash"],
+        "id_cipher": record["id_cipher"],
+        "id_masked": record["id_masked"],
+        "name": record["holder_name"],
+        "birth_date": record["birth_date"],
+        "sex": record["sex"],
+        "created_at": datetime.now(UTC),
+    }
 
 
-async def register_holders(
-    session: AsyncSession, vault: PersonalDataVault, batch: list[dict[str, Any]]
-) -> dict[str, int]:
-    hashes = {r["_id_hash"] for r in batch}
+async def register_holders(session: AsyncSession, batch: list[dict[str, Any]]) -> dict[str, int]:
+    hashes = {r["id_hash"] for r in batch}
     ids = dict(
         (await session.execute(select(Holder.id_hash, Holder.id).where(Holder.id_hash.in_(hashes)))).all()
     )
     fresh: dict[str, dict[str, Any]] = {}
     for record in batch:
-        if record["_id_hash"] in ids or record["_id_hash"] in fresh:
+        if record["id_hash"] in ids or record["id_hash"] in fresh:
             continue
-        fresh[record["_id_hash"]] = holder_columns(record, vault)
+        fresh[record["id_hash"]] = holder_columns(record)
     if fresh:
         await session.execute(cast(Table, Holder.__table__).insert(), list(fresh.values()))
         found = await session.execute(
@@ -532,30 +503,14 @@ async def register_holders(
     return ids
 
 
-# The staged holder and issuer columns, then the credential's key and its compared columns (bar the two ids).
-STAGING_COLUMNS = [
-    "id_hash",
-    "id_type",
-    "id_cipher",
-    "id_masked",
-    "holder_name",
-    "birth_date",
-    "sex",
-    "issuer_usci",
-    "issuer_name",
-    "issuer_level",
-    "kind",
-    "region_code",
-    "number",
-    *COMPARED_FIELDS[2:],
-]
 STAGING_TABLE = """
 CREATE TEMP TABLE import_staging (
-    id_hash text, id_type text, id_cipher text, id_masked text, holder_name text, birth_date date, sex text,
-    issuer_usci text, issuer_name text, issuer_level text, kind text, region_code text, number text,
-    issued_on date, valid_from date, valid_until date, title_code text, specialty text, obtained_on date,
-    approval_no text, review_body text, occupation_code text, occupation_name text, skill_level integer,
-    work_type text, number_format text, card_system text, card_class text, entitlements jsonb
+    row_no integer, id_hash text, id_type text, id_cipher text, id_masked text, holder_name text,
+    birth_date date, sex text, issuer_usci text, issuer_name text, issuer_level text, kind text,
+    region_code text, number text, issued_on date, valid_from date, valid_until date, title_code text,
+    specialty text, obtained_on date, approval_no text, review_body text, occupation_code text,
+    occupation_name text, skill_level integer, work_type text, number_format text, card_system text,
+    card_class text, entitlements jsonb
 ) ON COMMIT DROP
 """
 # First sighting registers an issuer (level city unless given) and a holder; existing ones are kept.
@@ -596,26 +551,6 @@ def build_upsert() -> str:
 
 
 UPSERT_CREDENTIALS = build_upsert()
-
-
-def staging_record(record: dict[str, Any], vault: PersonalDataVault) -> tuple[Any, ...]:
-    holder = holder_columns(record, vault)
-    values = credential_values(record, 0, 0)
-    entitlements = values["entitlements"]
-    return (
-        holder["id_hash"],
-        holder["id_type"],
-        holder["id_cipher"],
-        holder["id_masked"],
-        holder["name"],
-        holder["birth_date"],
-        holder["sex"],
-        record["issuer"]["usci"],
-        record["issuer"]["name"],
-        record["issuer"].get("level"),
-        *(values[name] for name in STAGING_COLUMNS[10:-1]),  # kind … card_class; entitlements as JSON below
-        json.dumps(entitlements, ensure_ascii=False) if entitlements is not None else None,
-    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,157 @@
+"""The scratch file between an import's two passes: one line per clean row in PostgreSQL's COPY text format.
+
+Each line is already the row of the staging table, holder columns included (keyed hash, AES-GCM cipher, masked
+number), so the scratch never holds an ID number in clear, PostgreSQL loads it with COPY and no per-row Python
+work, and SQLite reads it back with a split. The cipher format is the vault's own (checked by a test against
+PersonalDataVault.decrypt_document); only the nonces and the AESGCM object are made once per batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from app.domain.identity import IdType
+from app.domain.masking import mask_document_number
+from app.imports.rows import CleanRow
+from app.privacy import CIPHER_VERSION, PersonalDataVault
+
+# Fields an import may change on an existing credential; any difference is a new version.
+COMPARED_FIELDS: Final = (
+    "holder_id",
+    "issuer_id",
+    "issued_on",
+    "valid_from",
+    "valid_until",
+    "title_code",
+    "specialty",
+    "obtained_on",
+    "approval_no",
+    "review_body",
+    "occupation_code",
+    "occupation_name",
+    "skill_level",
+    "work_type",
+    "number_format",
+    "card_system",
+    "card_class",
+    "entitlements",
+)
+# The row number, the staged holder and issuer columns, then the credential's key and its compared columns
+# (bar the two ids).
+STAGING_COLUMNS: Final = (
+    "row_no",
+    "id_hash",
+    "id_type",
+    "id_cipher",
+    "id_masked",
+    "holder_name",
+    "birth_date",
+    "sex",
+    "issuer_usci",
+    "issuer_name",
+    "issuer_level",
+    "kind",
+    "region_code",
+    "number",
+    *COMPARED_FIELDS[2:],
+)
+DATE_COLUMNS: Final = frozenset({"birth_date", "issued_on", "valid_from", "valid_until", "obtained_on"})
+NULL: Final = "\\N"
+_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_ESCAPED: Final = re.compile(r"\\(.)")
+_UNESCAPES: Final = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def seal_numbers(vault: PersonalDataVault, rows: Sequence[CleanRow]) -> list[str]:
+    """AES-GCM ciphers of the rows' ID numbers, as PersonalDataVault.encrypt_document writes them."""
+    cipher = AESGCM(vault.data_key)
+    nonces = os.urandom(12 * len(rows))  # one system call for the batch; each nonce is still fresh randomness
+    sealed = []
+    for index, row in enumerate(rows):
+        nonce = nonces[12 * index : 12 * index + 12]
+        payload = cipher.encrypt(nonce, row.id_number.encode(), row.id_type.encode())
+        sealed.append(f"{CIPHER_VERSION}:{base64.urlsafe_b64encode(nonce + payload).decode()}")
+    return sealed
+
+
+def staging_values(row: CleanRow, id_hash: str, id_cipher: str) -> tuple[object, ...]:
+    """The staging-table row of a clean row, in STAGING_COLUMNS order."""
+    entitlements = json.dumps(list(row.entitlements)) if row.entitlements is not None else None
+    return (
+        row.row,
+        id_hash,
+        row.id_type,
+        id_cipher,
+        mask_document_number(IdType(row.id_type), row.id_number),
+        row.holder_name,
+        row.birth_date,
+        row.sex,
+        row.issuer_usci,
+        row.issuer_name,
+        row.issuer_level,
+        row.kind,
+        row.region,
+        row.number,
+        row.issued_on,
+        row.valid_from,
+        row.valid_until,
+        row.title_code,
+        row.specialty,
+        row.obtained_on,
+        row.approval_no,
+        row.review_body,
+        row.occupation_code,
+        row.occupation_name,
+        row.skill_level,
+        row.work_type,
+        row.number_format,
+        row.card_system,
+        row.card_class,
+        entitlements,
+    )
+
+
+def encode_line(values: Sequence[object]) -> str:
+    """One COPY-text line. Validated text is printable, so escaping is rarely needed: each NULL marker brings
+    one backslash and each field boundary one tab, so any other backslash, tab or line break shows in the
+    counts, and only then is every field escaped."""
+    texts = [NULL if value is None else str(value) for value in values]
+    line = "\t".join(texts)
+    nulls = sum(value is None for value in values)
+    if line.count("\\") != nulls or line.count("\t") != len(texts) - 1 or "\n" in line or "\r" in line:
+        line = "\t".join(NULL if value is None else str(value).translate(_ESCAPES) for value in values)
+    return line + "\n"
+
+
+def decode_line(line: str) -> dict[str, Any]:
+    """A scratch line back as typed values keyed by STAGING_COLUMNS (the SQLite commit reads it so)."""
+    fields = line.rstrip("\n").split("\t")
+    record: dict[str, Any] = {}
+    for name, field in zip(STAGING_COLUMNS, fields, strict=True):
+        if field == NULL:
+            record[name] = None
+            continue
+        if "\\" in field:
+            field = _ESCAPED.sub(lambda match: _UNESCAPES.get(match[1], match[1]), field)
+        record[name] = field
+    for name in DATE_COLUMNS:
+        if record[name] is not None:
+            record[name] = date.fromisoformat(record[name])
+    record["row_no"] = int(record["row_no"])
+    if record["skill_level"] is not None:
+        record["skill_level"] = int(record["skill_level"])
+    if record["entitlements"] is not None:
+        record["entitlements"] = json.loads(record["entitlements"])
+    return record
+
+
+def row_of_line(line: str) -> int:
+    return int(line[: line.index("\t")])
