@@ -73,7 +73,22 @@ def install_sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only connections (see read_only_connections) take no write lock: readers never queue.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "huren_read_only"
+
+
+def read_only_connections(engine: AsyncEngine) -> Transactions:
+    """Connections for statements that only read, without a transaction round trip of their own.
+
+    PostgreSQL: autocommit, so a look-up is one round trip instead of BEGIN, SELECT, COMMIT. SQLite: a
+    deferred transaction, which takes no write lock.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{READ_ONLY: True}).connect
+    return engine.execution_options(isolation_level="AUTOCOMMIT").connect
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

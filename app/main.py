@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -11,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import health
 from app.audit import routes as audit_routes
+from app.audit.writer import AuditWriter
 from app.clients import routes as client_routes
 from app.clients.service import SecretCache
-from app.db import Transactions, create_engine, create_sessionmaker
+from app.db import Transactions, create_engine, create_sessionmaker, read_only_connections
 from app.errors import install_error_handlers, problem_responses, register_problem_schema
 from app.imports import routes as import_routes
 from app.keys import KeyStore
@@ -25,6 +27,10 @@ from app.registry import routes as registry_routes
 from app.security import Authenticator, Principal, require_scope
 from app.settings import Settings, get_settings
 from app.tracing import RequestIdMiddleware
+from app.verification import routes as verification_routes
+from app.verification import rules_admin
+from app.verification.rules import RuleBook
+from app.verification.service import Verifier
 
 
 async def start_services(
@@ -38,6 +44,9 @@ async def start_services(
     Tests pass their own transaction and session factories, bound to a connection they roll back.
     """
     settings: Settings = app.state.settings
+    # Verification only reads (its audit event goes through the group-commit writer): in production it gets
+    # connections without a transaction of their own; tests read through their rolled-back connection.
+    reads = transactions or read_only_connections(engine)
     transactions = transactions or engine.begin
     app.state.engine, app.state.transactions = engine, transactions
     app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
@@ -51,6 +60,16 @@ async def start_services(
         else DatabaseCounter(transactions, engine.dialect.name)
     )
     app.state.rate_limiter = RateLimiter(counter)
+    app.state.rule_book = RuleBook(reads, settings.rules_refresh_seconds)
+    app.state.verifier = Verifier(
+        reads=reads,
+        keys=keys,
+        vault=app.state.vault,
+        rules=app.state.rule_book,
+        audit=AuditWriter(transactions),
+        issuer=settings.public_url,
+        receipt_ttl=timedelta(days=settings.receipt_ttl_days),
+    )
     app.state.secret_cache = SecretCache()
     app.state.import_tasks = set()
 
@@ -87,6 +106,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(audit_routes.router)
     app.include_router(registry_routes.router)
     app.include_router(import_routes.router)
+    app.include_router(verification_routes.router)
+    app.include_router(rules_admin.router)
 
     @app.get("/metrics", include_in_schema=False)
     def read_metrics(

@@ -113,13 +113,14 @@ class RateLimiter:
         self.local: dict[str, LocalCount] = {}
         self.window = -1
 
-    async def enforce(self, key: str, limit: int) -> None:
+    async def enforce(self, key: str, limit: int, cost: int = 1) -> None:
+        """Count `cost` requests (a batch of verifications costs one per item) and refuse past the limit."""
         window = current_window()
         if window.index != self.window:
             self.local.clear()  # counts of past windows are no longer needed
             self.window = window.index
         local = self.local.setdefault(key, LocalCount(window.index))
-        local.pending += 1
+        local.pending += cost
         batch = max(1, limit // 50)
         near_limit = local.known + local.pending >= limit - batch * self.workers
         stale = time.monotonic() - local.flushed_at >= self.flush_seconds
@@ -144,15 +145,21 @@ def rate_limited(route: str) -> Callable[..., Awaitable[Principal]]:
     """A route dependency: the caller's client and source address each get a per-minute budget."""
 
     async def check(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        settings = request.app.state.settings
-        await limiter.enforce(
-            f"client:{principal.client_id}:{route}",
-            principal.rate_limit_per_minute or settings.rate_limit_per_minute,
-        )
-        await limiter.enforce(
-            f"addr:{client_address(request)}:{route}", settings.rate_limit_per_address_per_minute
-        )
+        await charge_budget(request, principal, route)
         return principal
 
     return check
+
+
+async def charge_budget(request: Request, principal: Principal, route: str, cost: int = 1) -> None:
+    """Count `cost` requests against the caller's client and source address budgets of `route`."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    settings = request.app.state.settings
+    await limiter.enforce(
+        f"client:{principal.client_id}:{route}",
+        principal.rate_limit_per_minute or settings.rate_limit_per_minute,
+        cost,
+    )
+    await limiter.enforce(
+        f"addr:{client_address(request)}:{route}", settings.rate_limit_per_address_per_minute, cost
+    )

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     import_batch_rows: int = Field(default=2000, ge=1)
     # A running job whose worker has not written a heartbeat for this long is taken for dead.
     import_stale_seconds: int = Field(default=60, ge=5)
+    # A receipt is kept as proof of an answer: its signature stays checkable (old keys stay in the JWKS) for
+    # this long.
+    receipt_ttl_days: int = Field(default=3650, ge=1)
+    # How long a process uses its copy of the recognition rules before re-reading them (admin edits made
+    # through another process reach this one within this time; edits through this one apply at once).
+    rules_refresh_seconds: float = Field(default=30.0, ge=0)
     db_pool_size: int = 10
     log_level: str = "info"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -76,7 +76,16 @@ async def append_pending_events(session: AsyncSession) -> int:
     head = await session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
     if head is None:
         raise RuntimeError("audit head missing: the database is not migrated")
-    seq, prev = head.seq, head.hash
+    events = link_events(head.seq, head.hash, pending)
+    session.add_all(events)
+    head.seq, head.hash = events[-1].seq, events[-1].hash
+    await session.flush()
+    return len(pending)
+
+
+def link_events(seq: int, prev: str, pending: Sequence[PendingEvent]) -> list[AuditEvent]:
+    """The links that follow the head (seq, prev): numbered in order, each hashing the one before."""
+    events = []
     for item in pending:
         seq += 1
         event = AuditEvent(
@@ -91,11 +100,9 @@ async def append_pending_events(session: AsyncSession) -> int:
             prev_hash=prev,
         )
         event.hash = chain_hash(prev, event)
-        session.add(event)
+        events.append(event)
         prev = event.hash
-    head.seq, head.hash = seq, prev
-    await session.flush()
-    return len(pending)
+    return events
 
 
 def discard_pending_events(session: AsyncSession) -> None:

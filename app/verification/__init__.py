@@ -1,0 +1,1 @@
+"""Verification: itemised, signed answers about credentials, with cross-region recognition."""

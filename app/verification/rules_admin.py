@@ -1,0 +1,107 @@
+"""Admin routes for the recognition rules: they are data, changed here, with their legal basis and dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+
+from app.audit.service import record_request_event
+from app.db import SessionDep
+from app.domain.errors import DomainError
+from app.domain.recognition import check_criteria
+from app.errors import invalid_field, problem_responses
+from app.models import RecognitionRule, Region
+from app.security import require_scope
+
+router = APIRouter(
+    prefix="/v1/admin/recognition-rules",
+    tags=["admin"],
+    dependencies=[Depends(require_scope("admin"))],
+    responses=problem_responses(404),
+)
+RuleCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["title", "skill", "card"]
+    source_region: str = Field(pattern=r"^[A-Z]{2}$")
+    target_region: str = Field(pattern=r"^[A-Z]{2}$")
+    mode: Literal["direct", "delegated", "mapped", "reciprocal"]
+    criteria: dict[str, Any] = Field(max_length=20)
+    equivalent: dict[str, Any] = Field(max_length=20)
+    basis: str = Field(min_length=1, max_length=1000)
+    effective_from: date
+    effective_until: date | None = None
+    priority: int = Field(default=100, ge=0, le=10_000)
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def check_rule(self) -> RuleIn:
+        if self.source_region == self.target_region:
+            raise ValueError("rule.regions: a rule recognises a credential in another region")
+        if self.effective_until is not None and self.effective_until < self.effective_from:
+            raise ValueError("rule.dates: effective_until is before effective_from")
+        try:
+            check_criteria(self.criteria)
+        except DomainError as exc:
+            raise ValueError(f"{exc.code}: {exc.message}") from None
+        return self
+
+
+class RuleOut(RuleIn):
+    code: str
+
+
+class RulePage(BaseModel):
+    items: list[RuleOut]
+
+
+def present_rule(rule: RecognitionRule) -> RuleOut:
+    return RuleOut(
+        code=rule.code,
+        kind=rule.kind,
+        source_region=rule.source_region,
+        target_region=rule.target_region,
+        mode=rule.mode,
+        criteria=rule.criteria,
+        equivalent=rule.equivalent,
+        basis=rule.basis,
+        effective_from=rule.effective_from,
+        effective_until=rule.effective_until,
+        priority=rule.priority,
+        note=rule.note,
+    )
+
+
+@router.get("", response_model=RulePage, summary="Every recognition rule, in force or not")
+async def list_rules(session: SessionDep) -> RulePage:
+    rules = (await session.scalars(select(RecognitionRule).order_by(RecognitionRule.code))).all()
+    return RulePage(items=[present_rule(rule) for rule in rules])
+
+
+@router.put("/{code}", response_model=RuleOut, summary="Create or replace a recognition rule")
+async def put_rule(
+    code: RuleCode, payload: RuleIn, request: Request, session: SessionDep, background: BackgroundTasks
+) -> RuleOut:
+    for field in ("source_region", "target_region"):
+        if await session.get(Region, getattr(payload, field)) is None:
+            raise invalid_field(field, "region.unknown", "no such region")
+    rule = await session.scalar(select(RecognitionRule).where(RecognitionRule.code == code))
+    if rule is None:
+        rule = RecognitionRule(code=code)
+        session.add(rule)
+    for name, value in payload.model_dump().items():
+        setattr(rule, name, value)
+    await session.flush()
+    record_request_event(request, session, "recognition_rule.saved", object_ref=f"rule:{code}")
+    # This process answers with the new rule at once (again after the commit, in case a verification re-read
+    # the old rules in between); the other processes within rules_refresh_seconds.
+    request.app.state.rule_book.invalidate()
+    background.add_task(request.app.state.rule_book.invalidate)
+    return present_rule(rule)

@@ -1,0 +1,133 @@
+"""Verification requests and answers (API.md "Verification")."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.domain.errors import DomainError
+from app.domain.identity import IdType, validate_document_number
+from app.registry.schemas import Input, Kind, PersonName, RegionCode, Text64, as_value_error
+
+Outcome = Literal[
+    "valid", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded", "no_match"
+]
+MAX_BATCH_ITEMS = 1000
+
+
+class VerifyIn(Input):
+    kind: Kind
+    region: RegionCode
+    number: Text64
+    name: PersonName
+    # The document type of `id_number`; resident ID unless given.
+    id_type: IdType = IdType.RESIDENT_ID
+    id_number: str | None = Field(default=None, min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def check_id_number(self) -> VerifyIn:
+        # A malformed number is the caller's error (422), not an answer about the registry: checksums are
+        # public.
+        if self.id_number is not None:
+            try:
+                self.id_number = validate_document_number(self.id_type, self.id_number)
+            except DomainError as exc:
+                raise as_value_error(exc) from None
+        return self
+
+
+class BatchIn(Input):
+    items: list[VerifyIn] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class Check(BaseModel):
+    id: str
+    passed: bool
+    code: str
+
+
+class RecognitionOut(BaseModel):
+    target_region: str
+    mode: Literal["direct", "delegated", "mapped", "reciprocal"]
+    equivalent: dict[str, Any]
+    basis: str
+    rule: str
+
+
+class VerifiedHolder(BaseModel):
+    name_masked: str
+    id_type: str
+    id_number_masked: str
+
+
+class VerifiedIssuer(BaseModel):
+    name: str
+    usci: str
+    level: str
+
+
+class VerifiedCredential(BaseModel):
+    kind: Kind
+    region: str
+    number: str
+    version: int
+    status: str
+    holder: VerifiedHolder
+    issuer: VerifiedIssuer
+    issued_on: date
+    valid_from: date | None
+    valid_until: date | None
+
+
+class VerifiedTitle(VerifiedCredential):
+    kind: Literal["title"]
+    title_code: str
+    title_name: str
+    title_level: str
+    specialty: str | None
+
+
+class VerifiedSkill(VerifiedCredential):
+    kind: Literal["skill"]
+    occupation_code: str
+    occupation_name: str | None
+    level: int
+    level_name: str
+    work_type: str | None
+
+
+class VerifiedCard(VerifiedCredential):
+    kind: Literal["card"]
+    card_system: str
+    card_class: str
+    card_class_name: str
+    entitlements: list[str]
+
+
+AnyVerified = Annotated[VerifiedTitle | VerifiedSkill | VerifiedCard, Field(discriminator="kind")]
+
+
+class CredentialRef(BaseModel):
+    """Where a transferred or superseded credential lives on."""
+
+    kind: Kind
+    region: str
+    number: str
+    version: int
+    status: str
+
+
+class VerifyAnswer(BaseModel):
+    outcome: Outcome
+    checked_at: datetime
+    credential: AnyVerified | None
+    recognition: RecognitionOut | None
+    successor: CredentialRef | None
+    checks: list[Check]
+    receipt: str
+
+
+class BatchAnswer(BaseModel):
+    results: list[VerifyAnswer]

@@ -1,0 +1,318 @@
+"""Verification: match a credential on its number plus a second factor, and say check by check what holds.
+
+Enumeration resistance: an unknown number and a number whose holder does not match give the same answer
+(`no_match`, identical checks, a receipt over the same claims) after the same work: the name is normalised and
+the ID number hashed before the look-up whatever it finds, and nothing else is read for either case.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from app.audit.service import PendingEvent
+from app.audit.writer import AuditWriter
+from app.db import Transactions
+from app.domain.identity import normalize_document_number
+from app.domain.masking import mask_name
+from app.domain.recognition import CredentialFacts, Recognition
+from app.domain.skill_number import DEFAULT_FORMATS
+from app.domain.status import CredentialStatus, effective_status
+from app.keys import KeyStore
+from app.privacy import PersonalDataVault
+from app.security import Principal
+from app.verification.lookup import AnyRow, find_many, find_one, find_successor
+from app.verification.receipts import receipt_claims, reference_digest, sign_receipt
+from app.verification.rules import RuleBook, RuleSet
+from app.verification.schemas import (
+    Check,
+    CredentialRef,
+    RecognitionOut,
+    VerifiedCard,
+    VerifiedHolder,
+    VerifiedIssuer,
+    VerifiedSkill,
+    VerifiedTitle,
+    VerifyAnswer,
+    VerifyIn,
+)
+
+OUTCOME_OF_STATUS = {
+    CredentialStatus.ACTIVE: "valid",
+    CredentialStatus.SUSPENDED: "suspended",
+    CredentialStatus.REVOKED: "revoked",
+    CredentialStatus.CANCELLED: "cancelled",
+    CredentialStatus.EXPIRED: "expired",
+    CredentialStatus.TRANSFERRED: "transferred",
+    CredentialStatus.SUPERSEDED: "superseded",
+}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A request item made ready for matching, before anything is looked up."""
+
+    item: VerifyIn
+    number: str
+    well_formed: bool
+    id_hash: str | None
+
+
+@dataclass
+class Decision:
+    outcome: str
+    checks: list[Check]
+    row: AnyRow | None = None
+    recognition: Recognition | None = None
+    successor: AnyRow | None = None
+
+
+def check(check_id: str, passed: bool, code: str) -> Check:
+    return Check(id=check_id, passed=passed, code=code)
+
+
+def number_format_known(kind: str, number: str) -> bool:
+    # Only skill certificates have published numbering schemes; title and card numbers are issuer-defined.
+    return kind != "skill" or any(scheme.matches(number) for scheme in DEFAULT_FORMATS)
+
+
+def holder_matches(row: AnyRow, probe: Probe) -> bool:
+    # Constant-time comparisons: how long a mismatch takes must not tell how much of a name was right.
+    same_name = hmac.compare_digest(row.holder_name.encode(), probe.item.name.encode())
+    same_id = probe.id_hash is None or hmac.compare_digest(row.holder_id_hash, probe.id_hash)
+    return same_name and same_id
+
+
+def no_match(well_formed: bool) -> Decision:
+    return Decision(
+        "no_match",
+        [
+            check("format.number", well_formed, "number.ok" if well_formed else "number.unknown_format"),
+            check("registry.match", False, "registry.no_match"),
+        ],
+    )
+
+
+def facts_of(row: AnyRow) -> CredentialFacts:
+    return CredentialFacts(
+        kind=row.kind,
+        region=row.region_code,
+        issuer_level=row.issuer_level,
+        title_code=row.title_code,
+        title_series=row.title_series,
+        title_level=row.title_level,
+        skill_level=row.skill_level,
+        card_system=row.card_system,
+        card_class=row.card_class,
+    )
+
+
+def decide(row: AnyRow | None, probe: Probe, caller_region: str, rules: RuleSet, today: date) -> Decision:
+    if row is None or not holder_matches(row, probe):
+        return no_match(probe.well_formed)
+    stored = CredentialStatus(row.status)
+    shown = effective_status(stored, row.valid_until, today)
+    not_started = row.valid_from is not None and row.valid_from > today
+    if shown == CredentialStatus.ACTIVE and not_started:
+        shown = CredentialStatus.EXPIRED  # outside its validity window, on the early side
+    outcome = OUTCOME_OF_STATUS[shown]
+    if row.valid_until is not None and row.valid_until < today:
+        window = check("validity.window", False, "validity.ended")
+    elif not_started:
+        window = check("validity.window", False, "validity.not_started")
+    else:
+        window = check("validity.window", True, "validity.within")
+    recognition = rules.recognise(facts_of(row), caller_region, today) if outcome == "valid" else None
+    if caller_region == row.region_code:
+        recognised = check("recognition.rule", True, "recognition.home_region")
+    elif recognition is not None:
+        recognised = check("recognition.rule", True, f"recognition.{recognition.mode.value}")
+    else:
+        code = "recognition.no_rule" if outcome == "valid" else "recognition.not_valid"
+        recognised = check("recognition.rule", False, code)
+    trusted = row.issuer_region == row.region_code
+    checks = [
+        check("format.number", True, "number.ok"),
+        check("registry.match", True, "registry.matched"),
+        check("status.current", stored == CredentialStatus.ACTIVE, f"status.{stored.value}"),
+        window,
+        check("issuer.trusted", trusted, "issuer.registered" if trusted else "issuer.other_region"),
+        recognised,
+    ]
+    return Decision(outcome, checks, row, recognition)
+
+
+def present_credential(row: AnyRow, shown_status: str) -> VerifiedTitle | VerifiedSkill | VerifiedCard:
+    common: dict[str, Any] = {
+        "region": row.region_code,
+        "number": row.number,
+        "version": row.version,
+        "status": shown_status,
+        "holder": VerifiedHolder(
+            name_masked=mask_name(row.holder_name),
+            id_type=row.holder_id_type,
+            id_number_masked=row.holder_id_masked,
+        ),
+        "issuer": VerifiedIssuer(name=row.issuer_name, usci=row.issuer_usci, level=row.issuer_level),
+        "issued_on": row.issued_on,
+        "valid_from": row.valid_from,
+        "valid_until": row.valid_until,
+    }
+    if row.kind == "title":
+        return VerifiedTitle(
+            kind="title",
+            title_code=row.title_code,
+            title_name=row.title_name or "",
+            title_level=row.title_level or "",
+            specialty=row.specialty,
+            **common,
+        )
+    if row.kind == "skill":
+        return VerifiedSkill(
+            kind="skill",
+            occupation_code=row.occupation_code or "",
+            occupation_name=row.occupation_name,
+            level=row.skill_level,
+            level_name=row.level_name or "",
+            work_type=row.work_type,
+            **common,
+        )
+    return VerifiedCard(
+        kind="card",
+        card_system=row.card_system or "",
+        card_class=row.card_class or "",
+        card_class_name=row.card_class_name or "",
+        entitlements=list(row.entitlements or []),
+        **common,
+    )
+
+
+class Verifier:
+    """Answers verifications: look-up, decision, receipt, and the audit event committed before the answer."""
+
+    def __init__(
+        self,
+        *,
+        reads: Transactions,
+        keys: KeyStore,
+        vault: PersonalDataVault,
+        rules: RuleBook,
+        audit: AuditWriter,
+        issuer: str,
+        receipt_ttl: timedelta,
+    ) -> None:
+        self.reads, self.keys, self.vault, self.rules = reads, keys, vault, rules
+        self.audit, self.issuer, self.receipt_ttl = audit, issuer, receipt_ttl
+
+    def prepare(self, item: VerifyIn) -> Probe:
+        number = normalize_document_number(item.number) if item.kind == "skill" else item.number
+        id_hash = (
+            self.vault.hash_document(item.id_type.value, item.id_number)
+            if item.id_number is not None
+            else None
+        )
+        return Probe(item, number, number_format_known(item.kind, number), id_hash)
+
+    async def verify(self, item: VerifyIn, caller: Principal, request_id: str | None) -> VerifyAnswer:
+        probe = self.prepare(item)
+        rules = await self.rules.rule_set()
+        today = datetime.now(UTC).date()
+        async with self.reads() as conn:
+            row = await find_one(conn, item.kind, item.region, probe.number) if probe.well_formed else None
+            decision = decide(row, probe, caller.region, rules, today)
+            if decision.outcome in ("transferred", "superseded") and decision.row is not None:
+                decision.successor = await find_successor(conn, decision.row.id)
+        answer, event = self.conclude(probe, decision, caller, request_id)
+        await self.audit.append([event])
+        return answer
+
+    async def verify_batch(
+        self, items: Sequence[VerifyIn], caller: Principal, request_id: str | None
+    ) -> list[VerifyAnswer]:
+        probes = [self.prepare(item) for item in items]
+        rules = await self.rules.rule_set()
+        today = datetime.now(UTC).date()
+        async with self.reads() as conn:
+            wanted = [(p.item.kind, p.item.region, p.number) for p in probes if p.well_formed]
+            found = await find_many(conn, wanted)
+            decisions = []
+            for probe in probes:
+                row = (
+                    found.get((probe.item.kind, probe.item.region, probe.number))
+                    if probe.well_formed
+                    else None
+                )
+                decision = decide(row, probe, caller.region, rules, today)
+                if decision.outcome in ("transferred", "superseded") and decision.row is not None:
+                    decision.successor = await find_successor(conn, decision.row.id)
+                decisions.append(decision)
+        concluded = [self.conclude(p, d, caller, request_id) for p, d in zip(probes, decisions, strict=True)]
+        await self.audit.append([event for _, event in concluded])
+        return [answer for answer, _ in concluded]
+
+    def conclude(
+        self, probe: Probe, decision: Decision, caller: Principal, request_id: str | None
+    ) -> tuple[VerifyAnswer, PendingEvent]:
+        checked_at = datetime.now(UTC)
+        item, row = probe.item, decision.row
+        # The reference as asked: for no_match the two causes must not differ, so never the stored spelling.
+        reference = reference_digest(item.kind, item.region, probe.number)
+        recognition = decision.recognition
+        claims = receipt_claims(
+            issuer=self.issuer,
+            audience=caller.client_id,
+            reference=reference,
+            outcome=decision.outcome,
+            checked_at=checked_at,
+            ttl=self.receipt_ttl,
+            caller_region=caller.region,
+            version=row.version if row is not None else None,
+            recognition=recognition.mode.value if recognition else None,
+        )
+        successor = decision.successor
+        answer = VerifyAnswer(
+            outcome=decision.outcome,
+            checked_at=checked_at,
+            credential=present_credential(row, status_shown(decision)) if row is not None else None,
+            recognition=(
+                RecognitionOut(
+                    target_region=recognition.target_region,
+                    mode=recognition.mode.value,
+                    equivalent=dict(recognition.equivalent),
+                    basis=recognition.basis,
+                    rule=recognition.rule,
+                )
+                if recognition
+                else None
+            ),
+            successor=(
+                CredentialRef(
+                    kind=successor.kind,
+                    region=successor.region_code,
+                    number=successor.number,
+                    version=successor.version,
+                    status=successor.status,
+                )
+                if successor is not None
+                else None
+            ),
+            checks=decision.checks,
+            receipt=sign_receipt(claims, self.keys),
+        )
+        event = PendingEvent(
+            action="credential.verified",
+            outcome=decision.outcome,
+            client_id=caller.client_id,
+            object_ref=f"ref:{reference}",
+            request_id=request_id,
+            details={"kind": item.kind, "region": item.region, "caller_region": caller.region},
+            occurred_at=checked_at,
+        )
+        return answer, event
+
+
+def status_shown(decision: Decision) -> str:
+    return "active" if decision.outcome == "valid" else decision.outcome

@@ -1,0 +1,193 @@
+"""The recognition engine over the shipped 川渝 rules and over hand-made ones."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from app.domain.errors import DomainError
+from app.domain.recognition import (
+    CredentialFacts,
+    RecognitionMode,
+    Rule,
+    check_criteria,
+    recognise,
+)
+from app.reference.seed import read_data
+
+TODAY = date(2026, 11, 29)
+
+
+def shipped_rules() -> list[Rule]:
+    return [
+        Rule(
+            code=r["code"],
+            kind=r["kind"],
+            source_region=r["source_region"],
+            target_region=r["target_region"],
+            mode=RecognitionMode(r["mode"]),
+            criteria=r["criteria"],
+            equivalent=r["equivalent"],
+            basis=r["basis"],
+            effective_from=date.fromisoformat(r["effective_from"]),
+            effective_until=date.fromisoformat(r["effective_until"]) if r["effective_until"] else None,
+            priority=r["priority"],
+        )
+        for r in read_data("recognition_rules.json")
+    ]
+
+
+RULES = shipped_rules()
+
+
+def title(level: str, issuer_level: str = "province", region: str = "SC") -> CredentialFacts:
+    return CredentialFacts(
+        kind="title", region=region, issuer_level=issuer_level, title_code="0502", title_level=level
+    )
+
+
+def test_every_shipped_rule_has_criteria_the_engine_knows() -> None:
+    for rule in RULES:
+        check_criteria(rule.criteria)
+
+
+@pytest.mark.parametrize("level", ["senior_full", "senior_deputy"])
+@pytest.mark.parametrize(("source", "target"), [("SC", "CQ"), ("CQ", "SC")])
+def test_senior_titles_of_the_provincial_authority_are_recognised_directly(
+    level: str, source: str, target: str
+) -> None:
+    found = recognise(title(level, region=source), target, RULES, TODAY)
+    assert found is not None
+    assert found.mode == RecognitionMode.DIRECT
+    assert found.target_region == target
+    assert "川渝职称互认" in found.basis
+    assert found.rule == f"title-senior-direct-{source}-{target}"
+
+
+@pytest.mark.parametrize(
+    ("level", "issuer_level", "rule"),
+    [
+        ("senior_deputy", "city", "title-senior-nonprov-delegated-SC-CQ"),
+        ("senior_full", "district", "title-senior-nonprov-delegated-SC-CQ"),
+        ("intermediate", "province", "title-intermediate-below-delegated-SC-CQ"),
+        ("assistant", "city", "title-intermediate-below-delegated-SC-CQ"),
+        ("junior", "district", "title-intermediate-below-delegated-SC-CQ"),
+    ],
+)
+def test_other_titles_are_delegated_to_the_city_and_county_level(
+    level: str, issuer_level: str, rule: str
+) -> None:
+    found = recognise(title(level, issuer_level), "CQ", RULES, TODAY)
+    assert found is not None
+    assert (found.mode, found.rule) == (RecognitionMode.DELEGATED, rule)
+    assert found.equivalent["recognised_by"] == ["city", "district"]
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
+def test_skill_levels_are_mapped_to_the_same_level(level: int) -> None:
+    facts = CredentialFacts(kind="skill", region="CQ", issuer_level="city", skill_level=level)
+    found = recognise(facts, "SC", RULES, TODAY)
+    assert found is not None
+    assert found.mode == RecognitionMode.MAPPED
+    assert found.equivalent["skill_level"] == level
+
+
+@pytest.mark.parametrize(
+    ("system", "card_class", "target", "equivalent_class"),
+    [
+        ("cq-yingcai", "A1", "SC", "A"),
+        ("cq-yingcai", "A3", "SC", "B"),
+        ("sc-tianfu", "A", "CQ", "A2"),
+        ("sc-tianfu", "B", "CQ", "A3"),
+    ],
+)
+def test_talent_cards_are_recognised_reciprocally(
+    system: str, card_class: str, target: str, equivalent_class: str
+) -> None:
+    region = "CQ" if system == "cq-yingcai" else "SC"
+    facts = CredentialFacts(
+        kind="card", region=region, issuer_level="province", card_system=system, card_class=card_class
+    )
+    found = recognise(facts, target, RULES, TODAY)
+    assert found is not None
+    assert found.mode == RecognitionMode.RECIPROCAL
+    assert found.equivalent["card_class"] == equivalent_class
+    assert "hukou" in found.equivalent["services"]
+
+
+def test_no_recognition_in_the_issuing_region() -> None:
+    assert recognise(title("senior_full"), "SC", RULES, TODAY) is None
+
+
+def test_no_recognition_before_the_rules_took_effect() -> None:
+    assert recognise(title("senior_full"), "CQ", RULES, date(2021, 3, 28)) is None
+    assert recognise(title("senior_full"), "CQ", RULES, date(2021, 3, 29)) is not None
+
+
+def test_no_rule_for_an_unknown_card_class() -> None:
+    facts = CredentialFacts(
+        kind="card", region="CQ", issuer_level="province", card_system="cq-yingcai", card_class="Z"
+    )
+    assert recognise(facts, "SC", RULES, TODAY) is None
+
+
+def make_rule(code: str, priority: int, until: date | None = None, **criteria: object) -> Rule:
+    return Rule(
+        code=code,
+        kind="title",
+        source_region="SC",
+        target_region="CQ",
+        mode=RecognitionMode.MAPPED,
+        criteria=criteria,
+        equivalent={"title_name": code},
+        basis="test",
+        effective_from=date(2020, 1, 1),
+        effective_until=until,
+        priority=priority,
+    )
+
+
+def test_lowest_priority_wins_and_ties_break_by_code() -> None:
+    rules = [make_rule("b", 5), make_rule("a", 5), make_rule("c", 1, title_codes=["0999"])]
+    found = recognise(title("intermediate"), "CQ", rules, TODAY)
+    assert found is not None
+    assert found.rule == "a"
+
+
+def test_a_rule_ends_after_its_last_day() -> None:
+    rules = [make_rule("old", 1, until=date(2026, 11, 28)), make_rule("new", 2)]
+    assert (found := recognise(title("intermediate"), "CQ", rules, TODAY)) is not None
+    assert found.rule == "new"
+    assert (found := recognise(title("intermediate"), "CQ", rules, date(2026, 11, 28))) is not None
+    assert found.rule == "old"
+
+
+def test_a_correspondence_table_by_title_code() -> None:
+    rules = [make_rule("by-code", 1, title_codes=["0502"], title_series=["05"])]
+    facts = CredentialFacts(
+        kind="title", region="SC", issuer_level="city", title_code="0502", title_series="05"
+    )
+    assert recognise(facts, "CQ", rules, TODAY) is not None
+    other = CredentialFacts(kind="title", region="SC", issuer_level="city", title_code="0503")
+    assert recognise(other, "CQ", rules, TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("criteria", "code"),
+    [
+        ({"holder_name": ["张三"]}, "rule.criteria_unknown"),
+        ({"title_levels": "senior_full"}, "rule.criteria_type"),
+        ({"title_levels": []}, "rule.criteria_type"),
+        ({"card_system": ["cq-yingcai"]}, "rule.criteria_type"),
+    ],
+)
+def test_criteria_the_engine_cannot_evaluate_are_refused(criteria: dict[str, object], code: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        check_criteria(criteria)
+    assert caught.value.code == code
+
+
+def test_a_rule_with_an_unknown_criterion_never_matches() -> None:
+    rules = [make_rule("odd", 1, holder_name=["张三"])]
+    assert recognise(title("intermediate"), "CQ", rules, TODAY) is None
