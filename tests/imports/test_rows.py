@@ -1,0 +1,248 @@
+"""The import's lean row checks against the registry's models: whatever the lean checks accept, the models
+accept with exactly the same values; whatever they cannot vouch for goes to the models, so errors are the
+models' own. Generated from valid rows with cells swapped for awkward ones."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from app.imports.parsing import COLUMNS, RawRow, RowProblem
+from app.imports.rows import CodeTables, check_row_fast
+from app.imports.service import flatten_payload, validate_row, validate_row_with_models
+from tests.factories import card_payload, resident_id, skill_payload, title_payload
+
+DATA = Path(__file__).resolve().parents[2] / "app" / "reference" / "data"
+
+
+def reference_tables() -> CodeTables:
+    """The code tables as the migrations load them, read from the same reference files."""
+
+    def load(name: str) -> Any:
+        return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+    systems = load("card_systems.json")
+    return CodeTables(
+        regions=frozenset(r["code"] for r in load("regions.json")),
+        title_codes=frozenset(t["code"] for t in load("title_codes.json")),
+        skill_levels=frozenset(level["level"] for level in load("skill_levels.json")),
+        card_system_regions={s["code"]: s["region"] for s in systems},
+        card_classes=frozenset((s["code"], c["code"]) for s in systems for c in s["classes"]),
+        card_services={s["code"]: frozenset(v["code"] for v in s["services"]) for s in systems},
+    )
+
+
+TABLES = reference_tables()
+TODAY = datetime.now(UTC).date()
+FUTURE = (TODAY + timedelta(days=1)).isoformat()
+
+# Cells that the models treat in some particular way: spellings they normalise or refuse, lengths at the
+# bounds, invisible and control characters, dates in other spellings, numbers that are nearly right.
+AWKWARD = [
+    None,
+    "",
+    " ",
+    "x",
+    "\u200b",
+    "\u3000中文\u3000",
+    "ＡＢＣ１２３",
+    "a\u0301",
+    "tab\tinside",
+    "back\\slash",
+    "line\nbreak",
+    "\ufeffbom",
+    "1" * 10,
+    "2" * 16,
+    "A" * 51,
+    "字" * 64,
+    "字" * 65,
+    "w" * 101,
+    "w" * 201,
+    "2022-06-01",
+    "2022-6-1",
+    "20220601",
+    "2022-06-01T00:00:00",
+    "2022-06-01 00:00",
+    "2021-02-30",
+    "0001-01-01",
+    "1999-12-31",
+    FUTURE,
+    "1",
+    "3",
+    "5",
+    "6",
+    "0",
+    "3.0",
+    " 3",
+    "+3",
+    "٣",
+    "true",
+    "SC",
+    "CQ",
+    "sc",
+    "GD",
+    "resident_id",
+    "passport",
+    "hmt_permit",
+    "foreign_permanent_resident",
+    "RESIDENT_ID",
+    "province",
+    "city",
+    "Province",
+    "0502",
+    "０５０２",
+    "05X2",
+    "9999",
+    "6-31-01-03",
+    "6–31–01–03",
+    "6-31-01-03-01",
+    "9-31-01-03",
+    "cq-yingcai",
+    "sc-tianfu",
+    "A1",
+    "A",
+    "Z9",
+    "hukou;housing",
+    "hukou;;healthcare",
+    "hukou; HOUSING",
+    "unknown.service",
+    "E12345678",
+    "H12345678",
+    "510104198201130014",
+    "51010419820113001x",
+    "510104820113001",
+    "11510000MB0A12345X",
+    "91350100M000100Y43",
+]
+
+
+def valid_row(kind: str) -> dict[str, str | None]:
+    payload = {"title": title_payload, "skill": skill_payload, "card": card_payload}[kind]()
+    if kind == "card":
+        payload["entitlements"] = ["hukou", "housing"] if payload["region"] == "CQ" else ["hukou"]
+    flat = flatten_payload(payload)
+    return {column: flat.get(column) or None for column in COLUMNS[kind]}
+
+
+# The models' length bounds, checked on the raw cell: values at, below and above each bound are generated.
+MAX_LENGTHS = {
+    "number": 64,
+    "holder_name": 50,
+    "holder_id_number": 40,
+    "issuer_name": 200,
+    "issuer_usci": 40,
+    "title_code": 10,
+    "specialty": 100,
+    "approval_no": 100,
+    "review_body": 200,
+    "occupation_code": 20,
+    "occupation_name": 100,
+    "work_type": 100,
+}
+DATE_COLUMNS = ("issued_on", "valid_from", "valid_until", "obtained_on")
+DATES = [
+    "2020-01-01",
+    "2021-05-05",
+    "2022-03-15",
+    "2022-06-01",
+    "2023-01-01",
+    "2099-12-31",
+    TODAY.isoformat(),
+    FUTURE,
+    "20220601",
+    "2022-06-01T00:00:00",
+    "2022-06-01T00:00:00Z",
+    "2022-W22-3",
+    "2022-06-01 ",
+    "1654041600",
+    "2022-13-01",
+]
+
+
+def column_values(column: str) -> st.SearchStrategy[str | None]:
+    """Awkward cells for any column, plus those that probe this column's own rules."""
+    generic: list[st.SearchStrategy[str | None]] = [
+        st.sampled_from(AWKWARD),
+        st.text(max_size=12),
+        st.integers(0, 10_000).map(lambda serial: resident_id(serial=serial)),
+    ]
+    if column in DATE_COLUMNS:
+        generic.append(st.sampled_from(DATES))
+    if column in MAX_LENGTHS:
+        bound = MAX_LENGTHS[column]
+        generic.append(
+            st.tuples(st.integers(bound - 1, bound + 1), st.sampled_from("A1字·")).map(
+                lambda n_c: n_c[1] * n_c[0]
+            )
+        )
+    return st.one_of(generic)
+
+
+@st.composite
+def mutated_rows(draw: st.DrawFn, kind: str) -> dict[str, str | None]:
+    row = valid_row(kind)
+    columns = draw(st.lists(st.sampled_from(COLUMNS[kind]), max_size=3, unique=True))
+    for column in columns:
+        row[column] = draw(column_values(column))
+    # Parsing strips every cell and turns an empty one into None; the checks only ever see that form.
+    return {column: (value.strip() or None) if value is not None else None for column, value in row.items()}
+
+
+def assert_agrees(kind: str, values: dict[str, str | None]) -> None:
+    raw = RawRow(7, values)
+    fast = check_row_fast(kind, 7, values, TABLES, TODAY)
+    clean, errors = validate_row_with_models(kind, raw, TABLES)
+    if fast is not None:
+        assert errors == []
+        assert fast == clean
+    assert validate_row(kind, raw, TABLES, TODAY) == (clean, errors)
+
+
+@pytest.mark.parametrize("kind", ["title", "skill", "card"])
+def test_valid_rows_take_the_fast_path(kind: str) -> None:
+    for _ in range(20):
+        values = valid_row(kind)
+        fast = check_row_fast(kind, 1, values, TABLES, TODAY)
+        assert fast is not None, values
+        assert fast == validate_row_with_models(kind, RawRow(1, values), TABLES)[0]
+
+
+@hypothesis_settings(max_examples=600)
+@given(values=mutated_rows("title"))
+@example(values={**valid_row("title"), "specialty": "\u00a0"})
+def test_title_rows_agree_with_the_models(values: dict[str, str | None]) -> None:
+    assert_agrees("title", values)
+
+
+@hypothesis_settings(max_examples=600)
+@given(values=mutated_rows("skill"))
+def test_skill_rows_agree_with_the_models(values: dict[str, str | None]) -> None:
+    assert_agrees("skill", values)
+
+
+@hypothesis_settings(max_examples=600)
+@given(values=mutated_rows("card"))
+def test_card_rows_agree_with_the_models(values: dict[str, str | None]) -> None:
+    assert_agrees("card", values)
+
+
+def test_a_parse_problem_always_goes_to_the_models() -> None:
+    values = valid_row("title")
+    raw = RawRow(3, values, (RowProblem("specialty", "cell.not_text", "The cell holds a list, not text."),))
+    clean, errors = validate_row("title", raw, TABLES, TODAY)
+    assert clean is None
+    assert [(e.row, e.column, e.code) for e in errors] == [(3, "specialty", "cell.not_text")]
+
+
+def test_dates_after_the_import_started_are_left_to_the_models() -> None:
+    values = {**valid_row("title"), "issued_on": TODAY.isoformat(), "obtained_on": TODAY.isoformat()}
+    assert check_row_fast("title", 1, values, TABLES, TODAY - timedelta(days=1)) is None
+    assert check_row_fast("title", 1, values, TABLES, TODAY) is not None
+    assert isinstance(validate_row("title", RawRow(1, values), TABLES, TODAY)[0].issued_on, date)  # type: ignore[union-attr]
