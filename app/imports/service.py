@@ -22,19 +22,19 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import append_pending_events, record_event
 from app.db import Transactions
 from app.errors import AppError, NotFound, describe_validation_errors
+from app.imports import batched
 from app.imports.parsing import ImportFileError, ImportFormat, RawRow, iter_rows
 from app.imports.rows import CleanRow, CodeTables, check_codes, check_row_fast, clean_from_model
 from app.imports.staging import (
     COMPARED_FIELDS,
     STAGING_COLUMNS,
-    decode_line,
     encode_line,
     row_of_line,
     seal_numbers,
@@ -44,11 +44,9 @@ from app.models import (
     CardClass,
     CardService,
     CardSystem,
-    Credential,
     Holder,
     ImportJob,
     ImportRowError,
-    Organisation,
     Region,
     SkillLevel,
     TitleCode,
@@ -313,10 +311,10 @@ class ImportRun:
                 if not rejected or row_of_line(line) not in rejected:
                     yield line
 
-    def clean_batches(self) -> Iterator[list[dict[str, Any]]]:
-        batch: list[dict[str, Any]] = []
+    def clean_line_batches(self) -> Iterator[list[str]]:
+        batch: list[str] = []
         for line in self.clean_lines():
-            batch.append(decode_line(line))
+            batch.append(line)
             if len(batch) >= self.batch_rows:
                 yield batch
                 batch = []
@@ -325,16 +323,11 @@ class ImportRun:
 
     async def commit(self) -> None:
         """Pass 2: all clean rows upserted in one transaction (set-based on PostgreSQL, batched on SQLite)."""
-        issuers: dict[str, int] = {}
-        done = 0
         async with self.sessionmaker() as session:
             if (await session.connection()).dialect.name == "postgresql":
                 await self.commit_set_based(session)
             else:
-                for batch in self.clean_batches():
-                    await self.upsert_batch(session, batch, issuers)
-                    done += len(batch)
-                    await self.progress("commit", done)
+                await self.commit_batched(session)
             record_event(
                 session,
                 "import.committed",
@@ -385,122 +378,20 @@ class ImportRun:
         self.tally.updated = len(inserted_flags) - self.tally.inserted
         self.tally.unchanged = done - len(inserted_flags)
 
-    async def upsert_batch(
-        self, session: AsyncSession, batch: list[dict[str, Any]], issuers: dict[str, int]
-    ) -> None:
-        """SQLite: compare with the stored rows in Python, update the changed, executemany the new."""
-        await register_issuers(session, batch, issuers)
-        holder_ids = await register_holders(session, batch)
-        existing = await find_existing(session, batch)
-        new_rows = []
-        for record in batch:
-            values = credential_values(record, holder_ids[record["id_hash"]], issuers[record["issuer_usci"]])
-            current = existing.get((record["kind"], record["region_code"], record["number"]))
-            if current is None:
-                new_rows.append(values)
-            elif all(getattr(current, name) == values[name] for name in COMPARED_FIELDS):
-                self.tally.unchanged += 1
-            else:
-                for name in COMPARED_FIELDS:
-                    setattr(current, name, values[name])
-                current.version += 1
-                self.tally.updated += 1
-        await session.flush()  # updates first: the inserts below bypass the unit of work
-        if new_rows:
-            await session.execute(cast(Table, Credential.__table__).insert(), new_rows)
-            self.tally.inserted += len(new_rows)
-
-
-async def find_existing(
-    session: AsyncSession, batch: list[dict[str, Any]]
-) -> dict[tuple[str, str, str], Credential]:
-    """The batch's credentials already stored (SQLite path), one query per (kind, region) so that the unique
-    index serves it."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for record in batch:
-        groups.setdefault((record["kind"], record["region_code"]), []).append(record["number"])
-    found: dict[tuple[str, str, str], Credential] = {}
-    for (kind, region), numbers in groups.items():
-        rows = await session.scalars(
-            select(Credential).where(
-                Credential.kind == kind, Credential.region_code == region, Credential.number.in_(numbers)
-            )
+    async def commit_batched(self, session: AsyncSession) -> None:
+        """SQLite: batches through the driver's executemany, compared with the stored rows in Python."""
+        issuers: dict[str, int] = {}
+        counts = batched.Counts()
+        done = 0
+        for lines in self.clean_line_batches():
+            await batched.upsert_batch(session, lines, issuers, counts)
+            done += len(lines)
+            await self.progress("commit", done)
+        self.tally.inserted, self.tally.updated, self.tally.unchanged = (
+            counts.inserted,
+            counts.updated,
+            counts.unchanged,
         )
-        found.update({(kind, region, c.number): c for c in rows.all()})
-    return found
-
-
-def credential_values(record: dict[str, Any], holder_id: int, issuer_id: int) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    values = {name: record[name] for name in COMPARED_FIELDS[2:]}
-    return values | {
-        "kind": record["kind"],
-        "region_code": record["region_code"],
-        "number": record["number"],
-        "holder_id": holder_id,
-        "issuer_id": issuer_id,
-        "status": "active",
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-async def register_issuers(
-    session: AsyncSession, batch: list[dict[str, Any]], issuers: dict[str, int]
-) -> None:
-    wanted = {r["issuer_usci"]: r for r in batch if r["issuer_usci"] not in issuers}
-    if not wanted:
-        return
-    found = await session.execute(
-        select(Organisation.usci, Organisation.id).where(Organisation.usci.in_(wanted))
-    )
-    issuers.update(dict(found.all()))
-    for usci, record in wanted.items():
-        if usci not in issuers:
-            # First sighting registers the issuer; its level defaults to city (API.md).
-            org = Organisation(
-                usci=usci,
-                name=record["issuer_name"],
-                region_code=record["region_code"],
-                level=record["issuer_level"] or "city",
-            )
-            session.add(org)
-            await session.flush()
-            issuers[usci] = org.id
-
-
-def holder_columns(record: dict[str, Any]) -> dict[str, Any]:
-    """A new holder row from a staged one (the same columns as app.registry.service.new_holder_values)."""
-    return {
-        "id_type": record["id_type"],
-        "id_hash": record["id_hash"],
-        "id_cipher": record["id_cipher"],
-        "id_masked": record["id_masked"],
-        "name": record["holder_name"],
-        "birth_date": record["birth_date"],
-        "sex": record["sex"],
-        "created_at": datetime.now(UTC),
-    }
-
-
-async def register_holders(session: AsyncSession, batch: list[dict[str, Any]]) -> dict[str, int]:
-    hashes = {r["id_hash"] for r in batch}
-    ids = dict(
-        (await session.execute(select(Holder.id_hash, Holder.id).where(Holder.id_hash.in_(hashes)))).all()
-    )
-    fresh: dict[str, dict[str, Any]] = {}
-    for record in batch:
-        if record["id_hash"] in ids or record["id_hash"] in fresh:
-            continue
-        fresh[record["id_hash"]] = holder_columns(record)
-    if fresh:
-        await session.execute(cast(Table, Holder.__table__).insert(), list(fresh.values()))
-        found = await session.execute(
-            select(Holder.id_hash, Holder.id).where(Holder.id_hash.in_(list(fresh)))
-        )
-        ids.update(dict(found.all()))
-    return ids
 
 
 STAGING_TABLE = """

@@ -139,9 +139,7 @@ def decode_line(line: str) -> dict[str, Any]:
         if field == NULL:
             record[name] = None
             continue
-        if "\\" in field:
-            field = _ESCAPED.sub(lambda match: _UNESCAPES.get(match[1], match[1]), field)
-        record[name] = field
+        record[name] = unescape(field) if "\\" in field else field
     for name in DATE_COLUMNS:
         if record[name] is not None:
             record[name] = date.fromisoformat(record[name])
@@ -151,6 +149,10 @@ def decode_line(line: str) -> dict[str, Any]:
     if record["entitlements"] is not None:
         record["entitlements"] = json.loads(record["entitlements"])
     return record
+
+
+def unescape(field: str) -> str:
+    return _ESCAPED.sub(lambda match: _UNESCAPES.get(match[1], match[1]), field)
 
 
 def row_of_line(line: str) -> int:
