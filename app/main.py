@@ -15,7 +15,7 @@ from app.audit import routes as audit_routes
 from app.audit.writer import AuditWriter
 from app.clients import routes as client_routes
 from app.clients.service import SecretCache
-from app.db import Transactions, create_engine, create_sessionmaker, read_only_connections
+from app.db import Transactions, create_engine, create_read_engine, create_sessionmaker
 from app.errors import install_error_handlers, problem_responses, register_problem_schema
 from app.imports import routes as import_routes
 from app.keys import KeyStore
@@ -46,7 +46,8 @@ async def start_services(
     settings: Settings = app.state.settings
     # Verification only reads (its audit event goes through the group-commit writer): in production it gets
     # connections without a transaction of their own; tests read through their rolled-back connection.
-    reads = transactions or read_only_connections(engine)
+    app.state.read_engine = None if transactions else create_read_engine(engine, settings.db_pool_size)
+    reads = transactions or app.state.read_engine.connect
     transactions = transactions or engine.begin
     app.state.engine, app.state.transactions = engine, transactions
     app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             yield
         finally:
             await app.state.rate_limiter.counter.close()
+            if app.state.read_engine is not None and app.state.read_engine.dialect.name != "sqlite":
+                await app.state.read_engine.dispose()  # a pool of its own (SQLite's shares the engine's)
             if engine is None:
                 await app.state.engine.dispose()
 

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     # How long a process uses its copy of the recognition rules before re-reading them (admin edits made
     # through another process reach this one within this time; edits through this one apply at once).
     rules_refresh_seconds: float = Field(default=30.0, ge=0)
-    db_pool_size: int = 10
+    # Connections per worker process and pool (fixed pools; on PostgreSQL one for writes and one for
+    # verification's reads: see app.db).
+    db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "info"
 
     @model_validator(mode="after")
