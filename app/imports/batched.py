@@ -130,8 +130,8 @@ def is_unchanged(current: Sequence[Any], holder_id: int, issuer_id: int, values:
 
 def stored_timestamp(connection: AsyncConnection) -> Any:
     """Now, in the form the timestamp columns store it (made by their own type)."""
-    column_type = Credential.__table__.c.created_at.type
-    process = column_type.bind_processor(connection.dialect)
+    dialect = connection.dialect
+    process = Credential.__table__.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
     now = datetime.now(UTC)
     return process(now) if process is not None else now
 

@@ -3,10 +3,13 @@ with the same values is unchanged, on both databases, for every kind."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import card_payload, skill_payload, title_payload
 from tests.imports.test_import import flatten, to_csv, upload
@@ -34,3 +37,23 @@ async def test_an_api_credential_imported_again_is_unchanged(
     stored = (await client.get(f"/v1/credentials/{kind}/{payload['region']}/{payload['number']}")).json()
     assert (stored["version"], stored["issued_on"]) == (2, "2022-06-02")
     assert stored.get("entitlements", []) == payload.get("entitlements", [])
+
+
+async def test_timestamps_are_stored_as_the_orm_stores_them(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The SQLite commit writes its rows through the driver: their stored text must be the ORM's."""
+    made, imported = title_payload(), title_payload()
+    assert (await client.post("/v1/credentials", json=made)).status_code == 201
+    job = (await upload(client, "title", to_csv("title", [flatten(imported)]), mode="commit")).json()
+    assert job["inserted"] == 1
+    query = text(
+        "SELECT c.created_at, c.updated_at, h.created_at, c.issued_on FROM credentials c "
+        "JOIN holders h ON h.id = c.holder_id WHERE c.number = :number"
+    )
+    api_row = (await session.execute(query, {"number": made["number"]})).one()
+    import_row = (await session.execute(query, {"number": imported["number"]})).one()
+    for api_value, import_value in zip(api_row, import_row, strict=True):
+        assert type(api_value) is type(import_value)
+        if isinstance(api_value, str):  # SQLite: compare the stored text's shape
+            assert re.sub("[0-9]", "0", api_value) == re.sub("[0-9]", "0", import_value)
