@@ -277,3 +277,33 @@ _VALIDATORS: Mapping[IdType, Callable[[str, date], str]] = MappingProxyType(
         IdType.HMT_PERMIT: _validate_hmt_permit,
     }
 )
+
+
+# The weighted sum of 17 ASCII digits taken from their bytes: each byte is 48 more than its digit.
+_ASCII_ZERO_WEIGHT = ord("0") * sum(RESIDENT_ID_WEIGHTS)
+_CHECK_CHARACTERS = frozenset("0123456789X")
+
+
+def parse_canonical_resident_id(
+    number: str, today: date
+) -> tuple[str, date, Literal["male", "female"]] | None:
+    """What parse_resident_id decodes, for the common input only: 18 characters already in canonical form.
+
+    Returns (number, birth date, sex), or None for anything else, including every invalid number: the caller
+    then runs parse_resident_id, which says what is wrong. For bulk imports, where it is called per row and
+    costs a third of parse_resident_id. `today` may be earlier than the real date, never later.
+    """
+    if len(number) != 18 or not number.isascii() or not number[:17].isdigit():
+        return None
+    if number[17] not in _CHECK_CHARACTERS or number[:2] not in MAINLAND_PROVINCE_CODES:
+        return None
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
+    if born > today or born < EARLIEST_BIRTH_DATE:
+        return None
+    total = sum(map(operator.mul, number[:17].encode(), RESIDENT_ID_WEIGHTS)) - _ASCII_ZERO_WEIGHT
+    if RESIDENT_ID_CHECK_MAP[total % 11] != number[17]:
+        return None
+    return number, born, "male" if int(number[16]) % 2 == 1 else "female"

@@ -14,11 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from app.domain.codes import IssuerLevel, validate_occupation_code, validate_title_code
 from app.domain.errors import DomainError
-from app.domain.identity import IdType, parse_resident_id, validate_document_number
+from app.domain.identity import (
+    IdType,
+    parse_canonical_resident_id,
+    parse_resident_id,
+    validate_document_number,
+)
 from app.domain.masking import normalize_person_name
 from app.domain.skill_number import validate_skill_number
 from app.domain.uscc import validate_uscc
@@ -154,6 +159,9 @@ _REGION: Final = re.compile(r"[A-Z]{2}")
 _CARD_SYSTEM: Final = re.compile(r"[a-z][a-z0-9-]{1,31}")
 _CARD_CLASS: Final = re.compile(r"[A-Za-z0-9-]{1,16}")
 _ENTITLEMENT: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_REGION_AT: Final = CleanRow._fields.index("region")
+_NUMBER: Final = CleanRow._fields.index("number")
+_ISSUED_ON: Final = CleanRow._fields.index("issued_on")
 _SKILL_LEVELS: Final = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
 _ID_TYPES: Final = {member.value: member for member in IdType}
 _ISSUER_LEVELS: Final = frozenset(member.value for member in IssuerLevel)
@@ -166,16 +174,29 @@ _usci = lru_cache(maxsize=4096)(validate_uscc)
 def check_row_fast(kind: str, row: int, values: Values, tables: CodeTables, today: date) -> CleanRow | None:
     """The row as the models would accept it, or None when that is not certain (the models then decide).
 
-    `today` must not be later than the day the models compare against: a date after it is left to them.
+    `today` must not be later than the days the models compare against (UTC for dates, the local day for the
+    birth date in an ID number): a date after it is left to them.
     """
     try:
-        common = check_common(kind, row, values, tables, today)
-        return _KIND_CHECKS[kind](common, values, tables, today)
+        return _KIND_CHECKS[kind](check_common(kind, row, values, tables, today), values, tables, today)
     except (_Unsure, DomainError, ValueError):
         return None
 
 
-def check_common(kind: str, row: int, values: Values, tables: CodeTables, today: date) -> CleanRow:
+class _Common(NamedTuple):
+    """The fields every kind has: CleanRow's first thirteen, then what the holder's document decoded."""
+
+    head: tuple[Any, ...]
+    birth_date: date | None
+    sex: str | None
+
+
+_NO_TITLE: Final = (None,) * 5
+_NO_SKILL: Final = (None,) * 5
+_NO_CARD: Final = (None,) * 3
+
+
+def check_common(kind: str, row: int, values: Values, tables: CodeTables, today: date) -> _Common:
     """The fields every kind has, with the window check of CredentialIn."""
     region = required(values["region"])
     if not _REGION.fullmatch(region) or region not in tables.regions:
@@ -186,64 +207,66 @@ def check_common(kind: str, row: int, values: Values, tables: CodeTables, today:
     if valid_until is not None and valid_until < (valid_from or issued_on):
         raise _Unsure
     id_type, id_number, birth_date, sex = holder_document(
-        values["holder_id_type"], values["holder_id_number"]
+        values["holder_id_type"], values["holder_id_number"], today
     )
-    return CleanRow(
-        row=row,
-        kind=kind,
-        region=region,
-        number=text(values["number"], 64),
-        holder_name=normalize_person_name(text(values["holder_name"], 50)),
-        id_type=id_type,
-        id_number=id_number,
-        issuer_name=text(values["issuer_name"], 200),
-        issuer_usci=_usci(bounded(values["issuer_usci"], 40)),
-        issuer_level=issuer_level(values["issuer_level"]),
-        issued_on=issued_on,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        birth_date=birth_date,
-        sex=sex,
+    head = (
+        row,
+        kind,
+        region,
+        text(values["number"], 64),
+        normalize_person_name(text(values["holder_name"], 50)),
+        id_type,
+        id_number,
+        text(values["issuer_name"], 200),
+        _usci(bounded(values["issuer_usci"], 40)),
+        issuer_level(values["issuer_level"]),
+        issued_on,
+        valid_from,
+        valid_until,
     )
+    return _Common(head, birth_date, sex)
 
 
-def check_title(common: CleanRow, values: Values, tables: CodeTables, today: date) -> CleanRow:
+# Each kind builds its CleanRow in one go, positionally: a row is made millions of times.
+def check_title(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
     obtained_on = past_date(values["obtained_on"], today)
-    if obtained_on > common.issued_on:
+    if obtained_on > common.head[_ISSUED_ON]:
         raise _Unsure
     title_code = _title_code(bounded(values["title_code"], 10))
     if title_code not in tables.title_codes:
         raise _Unsure
-    return common._replace(
-        title_code=title_code,
-        specialty=optional_text(values["specialty"], 100),
-        obtained_on=obtained_on,
-        approval_no=optional_text(values["approval_no"], 100),
-        review_body=optional_text(values["review_body"], 200),
+    title = (
+        title_code,
+        optional_text(values["specialty"], 100),
+        obtained_on,
+        optional_text(values["approval_no"], 100),
+        optional_text(values["review_body"], 200),
     )
+    return CleanRow._make((*common.head, *title, *_NO_SKILL, *_NO_CARD, common.birth_date, common.sex))
 
 
-def check_skill(common: CleanRow, values: Values, tables: CodeTables, today: date) -> CleanRow:
+def check_skill(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
     level = _SKILL_LEVELS.get(required(values["level"]))
     if level is None or level not in tables.skill_levels:
         raise _Unsure
-    parsed = validate_skill_number(common.number, level)
-    return common._replace(
-        number=parsed.number,
-        occupation_code=_occupation_code(bounded(values["occupation_code"], 20)),
-        occupation_name=text(values["occupation_name"], 100),
-        skill_level=level,
-        work_type=optional_text(values["work_type"], 100),
-        number_format=parsed.format_name,
+    parsed = validate_skill_number(common.head[_NUMBER], level)
+    head = (*common.head[:_NUMBER], parsed.number, *common.head[_NUMBER + 1 :])
+    skill = (
+        _occupation_code(bounded(values["occupation_code"], 20)),
+        text(values["occupation_name"], 100),
+        level,
+        optional_text(values["work_type"], 100),
+        parsed.format_name,
     )
+    return CleanRow._make((*head, *_NO_TITLE, *skill, *_NO_CARD, common.birth_date, common.sex))
 
 
-def check_card(common: CleanRow, values: Values, tables: CodeTables, today: date) -> CleanRow:
+def check_card(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
     system, card_class = required(values["card_system"]), required(values["card_class"])
     if not _CARD_SYSTEM.fullmatch(system) or not _CARD_CLASS.fullmatch(card_class):
         raise _Unsure
     if (
-        tables.card_system_regions.get(system) != common.region
+        tables.card_system_regions.get(system) != common.head[_REGION_AT]
         or (system, card_class) not in tables.card_classes
     ):
         raise _Unsure
@@ -251,10 +274,11 @@ def check_card(common: CleanRow, values: Values, tables: CodeTables, today: date
     known = tables.card_services.get(system, frozenset())
     if len(entitlements) > 100 or not all(_ENTITLEMENT.fullmatch(e) and e in known for e in entitlements):
         raise _Unsure
-    return common._replace(card_system=system, card_class=card_class, entitlements=entitlements)
+    card = (system, card_class, entitlements)
+    return CleanRow._make((*common.head, *_NO_TITLE, *_NO_SKILL, *card, common.birth_date, common.sex))
 
 
-_KIND_CHECKS: Mapping[str, Callable[[CleanRow, Values, CodeTables, date], CleanRow]] = {
+_KIND_CHECKS: Mapping[str, Callable[[_Common, Values, CodeTables, date], CleanRow]] = {
     "title": check_title,
     "skill": check_skill,
     "card": check_card,
@@ -309,7 +333,7 @@ def past_date(value: str | None, today: date) -> date:
 
 
 def holder_document(
-    id_type_value: str | None, raw_number: str | None
+    id_type_value: str | None, raw_number: str | None, today: date
 ) -> tuple[str, str, date | None, str | None]:
     """(id type, normalised number, birth date, sex): HolderIn's check, decoding a resident ID only once."""
     id_type = IdType.RESIDENT_ID if id_type_value is None else _ID_TYPES.get(id_type_value)
@@ -317,6 +341,9 @@ def holder_document(
         raise _Unsure
     raw = bounded(raw_number, 40)
     if id_type is IdType.RESIDENT_ID:
+        canonical = parse_canonical_resident_id(raw, today)
+        if canonical is not None:
+            return id_type.value, *canonical
         resident = parse_resident_id(raw)
         return id_type.value, resident.number, resident.birth_date, resident.sex
     return id_type.value, validate_document_number(id_type, raw), None, None

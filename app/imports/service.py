@@ -225,7 +225,8 @@ class ImportRun:
         """
         async with self.sessionmaker() as session:
             tables = await load_code_tables(session)
-        today = datetime.now(UTC).date()
+        # Dates are compared with the UTC day, ID birth dates with the local one: the earlier serves both.
+        today = min(datetime.now(UTC).date(), date.today())
         numbers: dict[bytes, int] = {}
         holders: dict[bytes, tuple[str, int]] = {}
         pending: list[tuple[CleanRow, str]] = []

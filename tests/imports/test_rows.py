@@ -14,6 +14,8 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from app.domain.errors import DomainError
+from app.domain.identity import parse_canonical_resident_id, parse_resident_id
 from app.imports.parsing import COLUMNS, RawRow, RowProblem
 from app.imports.rows import CodeTables, check_row_fast
 from app.imports.service import flatten_payload, validate_row, validate_row_with_models
@@ -246,3 +248,36 @@ def test_dates_after_the_import_started_are_left_to_the_models() -> None:
     assert check_row_fast("title", 1, values, TABLES, TODAY - timedelta(days=1)) is None
     assert check_row_fast("title", 1, values, TABLES, TODAY) is not None
     assert isinstance(validate_row("title", RawRow(1, values), TABLES, TODAY)[0].issued_on, date)  # type: ignore[union-attr]
+
+
+@st.composite
+def id_numbers(draw: st.DrawFn) -> str:
+    """Valid resident ID numbers, some with one character changed, swapped in or cut off."""
+    number = resident_id(serial=draw(st.integers(0, 100_000)))
+    position = draw(st.integers(0, 17))
+    replacement = draw(st.sampled_from("0123456789Xx５ ٣-"))
+    edit = draw(st.sampled_from(["keep", "replace", "cut", "future"]))
+    if edit == "replace":
+        number = number[:position] + replacement + number[position + 1 :]
+    elif edit == "cut":
+        number = number[:position]
+    elif edit == "future":
+        number = (
+            number[:6] + (TODAY + timedelta(days=draw(st.integers(-2, 2)))).strftime("%Y%m%d") + number[14:]
+        )
+    return number
+
+
+@hypothesis_settings(max_examples=1500)
+@given(number=id_numbers())
+def test_the_canonical_resident_id_path_agrees_with_parse_resident_id(number: str) -> None:
+    fast = parse_canonical_resident_id(number, TODAY)
+    try:
+        parsed = parse_resident_id(number)
+    except DomainError:
+        assert fast is None
+        return
+    if fast is not None:
+        assert fast == (parsed.number, parsed.birth_date, parsed.sex)
+    elif len(number) == 18 and number == parsed.number and parsed.birth_date <= TODAY:
+        pytest.fail("a canonical valid number missed the fast path")
