@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app import health
 from app.audit import routes as audit_routes
 from app.audit.writer import AuditWriter
+from app.cards import routes as card_routes
+from app.cards.publisher import StatusListPublisher
 from app.clients import routes as client_routes
 from app.clients.service import SecretCache
 from app.db import Transactions, create_engine, create_read_engine, create_sessionmaker
@@ -29,8 +31,10 @@ from app.settings import Settings, get_settings
 from app.tracing import RequestIdMiddleware
 from app.verification import routes as verification_routes
 from app.verification import rules_admin
+from app.verification.card_token import CardTokenVerifier
 from app.verification.rules import RuleBook
 from app.verification.service import Verifier
+from app.web import routes as web_routes
 
 
 async def start_services(
@@ -69,6 +73,23 @@ async def start_services(
         rules=app.state.rule_book,
         audit=AuditWriter(transactions),
         issuer=settings.public_url,
+        receipt_ttl=timedelta(days=settings.receipt_ttl_days),
+    )
+    app.state.status_lists = StatusListPublisher(
+        reads=reads,
+        keys=keys,
+        issuer=settings.public_url,
+        ttl=timedelta(seconds=settings.status_list_ttl_seconds),
+        valid_for=timedelta(days=settings.status_list_valid_days),
+    )
+    app.state.card_verifier = CardTokenVerifier(
+        keys=keys,
+        transactions=transactions,
+        status_lists=app.state.status_lists,
+        rules=app.state.rule_book,
+        audit=app.state.verifier.audit,
+        issuer=settings.public_url,
+        regions=settings.regions,
         receipt_ttl=timedelta(days=settings.receipt_ttl_days),
     )
     app.state.secret_cache = SecretCache()
@@ -110,6 +131,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(registry_routes.router)
     app.include_router(import_routes.router)
     app.include_router(verification_routes.router)
+    app.include_router(card_routes.router)
+    app.include_router(card_routes.lists_router)
+    app.include_router(web_routes.router)
     app.include_router(rules_admin.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -371,3 +371,30 @@ class ImportRowError(Base):
     column: Mapped[str | None] = mapped_column(String(64))
     code: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
+
+
+class StatusList(Base):
+    """A region's published status lists (one bitstring per purpose, all the same size).
+
+    `revision` moves with every status change of a card, in the change's own transaction: a node rebuilds a
+    list only when it moved, and the next list published after a change always shows it.
+    """
+
+    __tablename__ = "status_lists"
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StatusListEntry(Base):
+    """A card's place in its region's status lists: drawn at random, never given to another card."""
+
+    __tablename__ = "status_list_entries"
+    __table_args__ = (UniqueConstraint("region_code", "list_index"),)
+
+    credential_id: Mapped[int] = mapped_column(ForeignKey("credentials.id"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("status_lists.region_code"))
+    list_index: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

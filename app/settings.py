@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # Connections per worker process and pool (fixed pools; on PostgreSQL one for writes and one for
     # verification's reads: see app.db).
     db_pool_size: int = Field(default=10, ge=1)
+    # Card tokens live as long as the card's validity, and at most this long for cards without an end date.
+    card_token_max_days: int = Field(default=3 * 365, ge=1)
+    # Status lists: how long a copy may be used before it is fetched again (the list's `ttl`), and how long
+    # a signed list stays valid for offline checking when no fresher one can be had.
+    status_list_ttl_seconds: int = Field(default=300, ge=1)
+    status_list_valid_days: int = Field(default=7, ge=1)
     log_level: str = "info"
 
     @model_validator(mode="after")

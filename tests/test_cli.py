@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,29 +13,12 @@ import httpx
 import jwt
 import pytest
 
-HUREN = [sys.executable, "-m", "app.cli"]
+from tests.processes import fetch_token, free_port, huren_env, run_huren, serve
 
 
 @pytest.fixture(scope="module")
 def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("cli")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
-    env.update(
-        HUREN_DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'cli.db'}",
-        HUREN_KEY_REFRESH_SECONDS="1",
-        COLUMNS="200",
-    )
-    return env
-
-
-def run_huren(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*HUREN, *args], env=env, capture_output=True, text=True, timeout=240, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return huren_env(tmp_path_factory.mktemp("cli") / "cli.db", HUREN_KEY_REFRESH_SECONDS="1")
 
 
 @pytest.fixture(scope="module")
@@ -69,36 +47,8 @@ def test_demo_loads_once_and_prints_how_to_use_it(cli_env: dict[str, str], demo_
 def server(
     cli_env: dict[str, str], demo_output: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
-    process = subprocess.Popen(
-        [*HUREN, "serve", "--host", "127.0.0.1", "--port", str(port)], env=cli_env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"huren serve did not answer: {Path(log.name).read_text()[-2000:]}")
+    with serve(cli_env, free_port(), tmp_path_factory.mktemp("serve") / "serve.log") as base:
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
-        log.close()
-
-
-def fetch_token(server: str, client_id: str, secret: str) -> str:
-    answer = httpx.post(
-        f"{server}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["access_token"]
-    return token
 
 
 def test_serve_answers_with_the_demo_data(server: str) -> None:

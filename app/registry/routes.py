@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 
 from app.audit.service import record_request_event
+from app.cards.service import bump_revision
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.ratelimit import rate_limited
@@ -88,6 +89,7 @@ async def change_status(
     request: Request,
     session: SessionDep,
     principal: RegistryWriter,
+    background: BackgroundTasks,
 ) -> CredentialAnswer:
     record = await service.change_status(
         session,
@@ -105,4 +107,11 @@ async def change_status(
         object_ref=f"credential:{record.credential.id}",
         details={"status": payload.status},
     )
+    if kind == "card":
+        # The region's status lists move with the change, in its transaction; this process's copies are
+        # dropped now and again after the commit (a list rebuilt in between would still show the old bit).
+        await bump_revision(session, region)
+        publisher = request.app.state.status_lists
+        publisher.invalidate(region)
+        background.add_task(publisher.invalidate, region)
     return present_credential(record)

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends, Request
 from app.errors import problem_responses
 from app.ratelimit import charge_budget, rate_limited
 from app.security import Principal, require_scope
-from app.verification.schemas import BatchAnswer, BatchIn, VerifyAnswer, VerifyIn
+from app.verification.card_token import CardTokenVerifier
+from app.verification.schemas import (
+    BatchAnswer,
+    BatchIn,
+    CardTokenAnswer,
+    CardTokenIn,
+    VerifyAnswer,
+    VerifyIn,
+)
 from app.verification.service import Verifier
 
 router = APIRouter(
@@ -39,3 +47,14 @@ async def verify_batch(payload: BatchIn, request: Request, caller: Caller) -> Ba
         await charge_budget(request, caller, "verify", len(payload.items) - 1)
     request_id = getattr(request.state, "request_id", None)
     return BatchAnswer(results=await verifier_of(request).verify_batch(payload.items, caller, request_id))
+
+
+@router.post(
+    "/card-token",
+    response_model=CardTokenAnswer,
+    summary="Verify a talent card's QR token: signature, expiry, status list, recognition here",
+    responses=problem_responses(503),
+)
+async def verify_card_token(payload: CardTokenIn, request: Request, caller: Caller) -> CardTokenAnswer:
+    verifier: CardTokenVerifier = request.app.state.card_verifier
+    return await verifier.verify(payload.token, caller, getattr(request.state, "request_id", None))

@@ -131,3 +131,39 @@ class VerifyAnswer(BaseModel):
 
 class BatchAnswer(BaseModel):
     results: list[VerifyAnswer]
+
+
+class CardTokenIn(Input):
+    token: str = Field(min_length=1, max_length=4096)
+
+
+class TokenHolder(BaseModel):
+    name_masked: str
+
+
+class TokenCard(BaseModel):
+    """A card as its token states it: what a counter may see, checked against the issuer's signature."""
+
+    kind: Literal["card"] = "card"
+    region: str
+    number: str
+    status: str
+    card_system: str
+    card_class: str
+    card_class_name: str | None
+    holder: TokenHolder
+    valid_from: date | None
+    valid_until: date | None
+    issuer: str
+
+
+class CardTokenAnswer(BaseModel):
+    outcome: Outcome
+    checked_at: datetime
+    credential: TokenCard | None
+    recognition: RecognitionOut | None
+    successor: CredentialRef | None = None
+    checks: list[Check]
+    receipt: str
+    # How old the status list behind the answer is (W3C caching: a copy is used within its ttl).
+    status_list_age_seconds: float | None

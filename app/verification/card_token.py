@@ -1,0 +1,169 @@
+"""POST /v1/verify/card-token: a card's QR token checked as a counter would offline, answered as /v1/verify.
+
+The check itself is app.cards.offline (the same function third parties run): this node's JWKS (every key it
+ever had, so cards signed before a rotation still verify) and its status lists as published, cached within
+their ttl. What this adds: recognition in the caller's region, a receipt and the audit event.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from app.audit.service import PendingEvent
+from app.audit.writer import AuditWriter
+from app.cards.offline import OfflineResult, StatusListMissing, verify_card_token
+from app.cards.publisher import PURPOSES, StatusListPublisher
+from app.cards.status_list import Bitstring
+from app.cards.tokens import status_list_url
+from app.db import Transactions
+from app.domain.recognition import CredentialFacts
+from app.errors import AppError
+from app.keys import KeyStore
+from app.security import InvalidToken, Principal, read_header
+from app.verification.receipts import receipt_claims, reference_digest, sign_receipt
+from app.verification.rules import RuleBook
+from app.verification.schemas import CardTokenAnswer, Check, RecognitionOut, TokenCard, TokenHolder
+
+
+class StatusUnavailable(AppError):
+    status, slug, title = 503, "status-unavailable", "Status list unavailable"
+
+
+def day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else None
+
+
+class CardTokenVerifier:
+    def __init__(
+        self,
+        *,
+        keys: KeyStore,
+        transactions: Transactions,
+        status_lists: StatusListPublisher,
+        rules: RuleBook,
+        audit: AuditWriter,
+        issuer: str,
+        regions: list[str],
+        receipt_ttl: timedelta,
+    ) -> None:
+        self.keys, self.transactions, self.status_lists = keys, transactions, status_lists
+        self.rules, self.audit, self.issuer, self.regions = rules, audit, issuer, regions
+        self.receipt_ttl = receipt_ttl
+
+    async def own_lists(self) -> tuple[dict[str, Bitstring], float]:
+        """This node's lists (within their ttl), by URL, and the age of the oldest one used."""
+        lists: dict[str, Bitstring] = {}
+        oldest = datetime.now(UTC)
+        for region in self.regions:
+            for purpose in PURPOSES:
+                published = self.status_lists.cached(region, purpose) or await self.status_lists.current(
+                    region, purpose
+                )
+                lists[status_list_url(self.issuer, region, purpose)] = published.bits
+                oldest = min(oldest, published.built_at)
+        return lists, (datetime.now(UTC) - oldest).total_seconds()
+
+    async def check(self, token: str) -> tuple[OfflineResult, float]:
+        try:
+            kid = read_header(token, None).get("kid")
+        except InvalidToken:  # refused by the offline check below, with its reason
+            kid = None
+        if isinstance(kid, str):
+            await self.keys.find_public_key(self.transactions, kid)  # reloads keys once for a new kid
+        lists, age = await self.own_lists()
+        try:
+            return verify_card_token(token, self.keys.jwks, lists, issuers={self.issuer}), age
+        except StatusListMissing:
+            # Signed here, for a region this node does not publish: nothing to check the status against.
+            raise StatusUnavailable("no status list for the card's region is available here") from None
+
+    async def verify(self, token: str, caller: Principal, request_id: str | None) -> CardTokenAnswer:
+        result, age = await self.check(token)
+        claims = result.claims
+        checked_at = datetime.now(UTC)
+        recognition = None
+        checks = [Check(id=c.id, passed=c.passed, code=c.code) for c in result.checks]
+        card = None
+        reference = reference_digest("card", "", "")
+        if claims:
+            rules = await self.rules.rule_set()
+            region, number = str(claims["rg"]), str(claims["cn"])
+            reference = reference_digest("card", region, number)
+            facts = CredentialFacts(
+                kind="card",
+                region=region,
+                issuer_level="",
+                card_system=str(claims["cs"]),
+                card_class=str(claims["cc"]),
+            )
+            if result.outcome == "valid":
+                recognition = rules.recognise(facts, caller.region, checked_at.date())
+            card = TokenCard(
+                region=region,
+                number=number,
+                status="active" if result.outcome == "valid" else result.outcome,
+                card_system=facts.card_system or "",
+                card_class=facts.card_class or "",
+                card_class_name=rules.class_names.get((facts.card_system or "", facts.card_class or "")),
+                holder=TokenHolder(name_masked=str(claims.get("nm", ""))),
+                valid_from=day(claims.get("vf")),
+                valid_until=day(claims.get("vu")),
+                issuer=str(claims["iss"]),
+            )
+            checks.append(recognition_check(caller.region, region, result.outcome, recognition is not None))
+        receipt = sign_receipt(
+            receipt_claims(
+                issuer=self.issuer,
+                audience=caller.client_id,
+                reference=reference,
+                outcome=result.outcome,
+                checked_at=checked_at,
+                ttl=self.receipt_ttl,
+                caller_region=caller.region,
+                version=None,
+                recognition=recognition.mode.value if recognition else None,
+            ),
+            self.keys,
+        )
+        await self.audit.append(
+            [
+                PendingEvent(
+                    action="card.token_verified",
+                    outcome=result.outcome,
+                    client_id=caller.client_id,
+                    object_ref=f"ref:{reference}",
+                    request_id=request_id,
+                    details={"caller_region": caller.region},
+                    occurred_at=checked_at,
+                )
+            ]
+        )
+        return CardTokenAnswer(
+            outcome=result.outcome,
+            checked_at=checked_at,
+            credential=card,
+            recognition=(
+                RecognitionOut(
+                    target_region=recognition.target_region,
+                    mode=recognition.mode.value,
+                    equivalent=dict(recognition.equivalent),
+                    basis=recognition.basis,
+                    rule=recognition.rule,
+                )
+                if recognition
+                else None
+            ),
+            checks=checks,
+            receipt=receipt,
+            status_list_age_seconds=round(age, 1) if claims else None,
+        )
+
+
+def recognition_check(caller_region: str, region: str, outcome: str, found: bool) -> Check:
+    if caller_region == region:
+        return Check(id="recognition.rule", passed=True, code="recognition.home_region")
+    if found:
+        return Check(id="recognition.rule", passed=True, code="recognition.reciprocal")
+    code = "recognition.no_rule" if outcome == "valid" else "recognition.not_valid"
+    return Check(id="recognition.rule", passed=False, code=code)

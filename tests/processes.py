@@ -1,0 +1,79 @@
+"""Real `huren` processes for tests: the command line, and `huren serve` on a free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+HUREN = [sys.executable, "-m", "app.cli"]
+
+
+def huren_env(database: Path, **settings: str) -> dict[str, str]:
+    """The environment of a fresh node: our settings only (none inherited), a SQLite file of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
+    env.update(HUREN_DATABASE_URL=f"sqlite+aiosqlite:///{database}", COLUMNS="200", **settings)
+    return env
+
+
+def run_huren(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HUREN, *args], env=env, capture_output=True, text=True, timeout=240, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerFailed(RuntimeError):
+    pass
+
+
+@contextmanager
+def serve(env: dict[str, str], port: int, log_path: Path, timeout: float = 30.0) -> Iterator[str]:
+    """Run `huren serve` until the block ends; yields its base URL once /healthz answers."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*HUREN, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(base, process, log_path, timeout)
+            yield base
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerFailed(f"huren serve exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise ServerFailed(f"huren serve did not answer: {log_path.read_text()[-2000:]}")
+
+
+def fetch_token(server: str, client_id: str, secret: str, scope: str | None = None) -> str:
+    data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
+    answer = httpx.post(f"{server}/oauth/token", data=data, auth=(client_id, secret))
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token

@@ -1,0 +1,114 @@
+"""The counter page in a real browser (Debian chromium driven by Playwright) against a real `huren serve`.
+
+A Chongqing clerk signs in, scans a valid Sichuan card, a revoked one and a tampered token, and reads the
+answer on the page. Screenshots are kept under test-artifacts/ (CI keeps that folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import fetch_token, free_port, huren_env, run_huren, serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+if not Path(CHROMIUM).exists():
+    # .ci/run installs chromium and sets HUREN_REQUIRE_BROWSER, so CI can never skip this silently.
+    if os.environ.get("HUREN_REQUIRE_BROWSER"):
+        raise RuntimeError(f"chromium is required for the counter-page test and was not found at {CHROMIUM}")
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("counter")
+    port = free_port()
+    env = huren_env(folder / "counter.db", HUREN_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    demo = run_huren(env, "demo")
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    with serve(env, port, folder / "serve.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def cards(node: str) -> dict[str, str]:
+    """QR tokens of three Sichuan cards: one valid, one revoked after its token was made, one forged."""
+    admin = {"Authorization": f"Bearer {fetch_token(node, 'demo-admin', 'demo-admin-secret')}"}
+    page = httpx.get(
+        f"{node}/v1/credentials",
+        params={"kind": "card", "region": "SC", "status": "active", "limit": 20},
+        headers=admin,
+    )
+    numbers = [c["number"] for c in page.json()["items"] if c["valid_until"] > "2027"]
+    tokens = {}
+    for name, number in zip(("valid", "revoked"), numbers, strict=False):
+        issued = httpx.post(f"{node}/v1/cards/SC/{number}/token", headers=admin)
+        assert issued.status_code == 200, issued.text
+        tokens[name] = issued.json()["token"]
+    changed = httpx.post(
+        f"{node}/v1/credentials/card/SC/{numbers[1]}/status",
+        json={"status": "revoked", "reason": "伪造材料"},
+        headers=admin,
+    )
+    assert changed.status_code == 200, changed.text
+    head, body, signature = tokens["valid"].split(".")
+    tokens["tampered"] = f"{head}.{body[:-2]}{'A' if body[-2] != 'A' else 'B'}{body[-1]}.{signature}"
+    return tokens
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_a_clerk_checks_three_cards(node: str, cards: dict[str, str], browser: object) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1000, "height": 900})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{node}/counter")
+    page.fill("#client-id", "demo-counter-cq")
+    page.fill("#client-secret", "demo-counter-cq-secret")
+    page.click("#sign-in")
+    page.wait_for_selector("#scan", state="visible")
+    assert "demo-counter-cq" in page.inner_text("#who")
+
+    expectations = [
+        ("valid", "有效", "valid"),
+        ("revoked", "已撤销", "revoked"),
+        ("tampered", "无匹配", "no_match"),
+    ]
+    for name, label, outcome in expectations:
+        # A USB scanner types the token into the focused field and presses Enter.
+        page.focus("#scan")
+        page.keyboard.insert_text(cards[name])
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f"#outcome[data-outcome='{outcome}']", timeout=10_000)
+        assert page.inner_text("#outcome") == label
+        page.screenshot(path=str(ARTIFACTS / f"counter-{name}.png"), full_page=True)
+        if name == "valid":
+            facts = page.inner_text("#facts")
+            assert "天府英才卡" in facts  # the card class, by name
+            assert "*" in facts  # the holder's name, masked
+            assert "对等互认" in facts  # how Chongqing recognises it
+            assert page.is_visible("#services")
+            assert page.inner_text("#services").strip()
+        if name == "tampered":
+            assert page.inner_text("#facts").strip() == ""
+        assert page.input_value("#scan") == ""  # ready for the next card
+    assert errors == []
+    page.close()
