@@ -2,16 +2,16 @@
 
 A dict from a 16-byte digest to the first row costs ~140 bytes a key in CPython (two objects and a slot);
 an import of 10 million rows needs two such indexes. FirstSeen keeps each key in one fixed-size slot of a
-bytearray (linear probing, at most 60 % full), about 50 bytes a key for the numbers and 60 for the holders.
+bytearray (linear probing, at most half full), about 50 bytes a key for the numbers and 60 for the holders.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-_ROW_BYTES: Final = 4  # row numbers are capped far below 2**32 (HUREN_IMPORT_MAX_ROWS)
+_ROW_BYTES: Final = 4  # row numbers are capped far below 2**32 (HUREN_IMPORT_MAX_ROWS); slots index 16:20
 _EMPTY_ROW: Final = bytes(_ROW_BYTES)  # rows start at 1, so row 0 marks a free slot
-_MAX_FILL: Final = 0.6
+_MAX_FILL: Final = 0.5
 
 
 class FirstSeen:
@@ -31,22 +31,23 @@ class FirstSeen:
 
     def setdefault(self, key: bytes, row: int, tag: bytes = b"") -> tuple[int, bytes]:
         """(row, tag) of the key's first sighting; when this is it, they are stored and handed back."""
-        if len(key) != 16 or len(tag) != self.tag_bytes or not 0 < row < 1 << (8 * _ROW_BYTES):
+        entry = key + row.to_bytes(_ROW_BYTES, "little") + tag
+        if len(entry) != self.slot or len(key) != 16 or row <= 0:
             raise ValueError("a key has 16 bytes, a tag its fixed size, a row fits in 4 bytes and is > 0")
         if self.used >= (self.mask + 1) * _MAX_FILL:
             self.grow()
-        slots, slot = self.slots, self.slot
-        index = int.from_bytes(key[:8], "little") & self.mask
+        slots, slot, mask = self.slots, self.slot, self.mask
+        start = (int.from_bytes(key[:8], "little") & mask) * slot
         while True:
-            start = index * slot
-            if slots[start + 16 : start + 16 + _ROW_BYTES] == _EMPTY_ROW:
-                slots[start : start + slot] = key + row.to_bytes(_ROW_BYTES, "little") + tag
+            if slots[start + 16 : start + 20] == _EMPTY_ROW:
+                slots[start : start + slot] = entry
                 self.used += 1
                 return row, tag
             if slots[start : start + 16] == key:
-                first = int.from_bytes(slots[start + 16 : start + 16 + _ROW_BYTES], "little")
-                return first, bytes(slots[start + 16 + _ROW_BYTES : start + slot])
-            index = (index + 1) & self.mask
+                return int.from_bytes(slots[start + 16 : start + 20], "little"), bytes(
+                    slots[start + 20 : start + slot]
+                )
+            start = (start + slot) % len(slots)
 
     def grow(self) -> None:
         """Double the table and put every key back (keys are digests, so their bits spread evenly)."""

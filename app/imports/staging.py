@@ -65,6 +65,7 @@ STAGING_COLUMNS: Final = (
 )
 DATE_COLUMNS: Final = frozenset({"birth_date", "issued_on", "valid_from", "valid_until", "obtained_on"})
 NULL: Final = "\\N"
+_ID_TYPES: Final = {member.value: member for member in IdType}
 _ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _ESCAPED: Final = re.compile(r"\\(.)")
 _UNESCAPES: Final = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
@@ -82,17 +83,18 @@ def seal_numbers(vault: PersonalDataVault, rows: Sequence[CleanRow]) -> list[str
     return sealed
 
 
-def staging_values(row: CleanRow, id_hash: str, id_cipher: str) -> tuple[object, ...]:
-    """The staging-table row of a clean row, in STAGING_COLUMNS order."""
+def staging_values(row: CleanRow, id_hash: str, id_cipher: str) -> tuple[str | None, ...]:
+    """The staging-table row of a clean row as text (dates YYYY-MM-DD), in STAGING_COLUMNS order."""
     entitlements = json.dumps(list(row.entitlements)) if row.entitlements is not None else None
+    level = str(row.skill_level) if row.skill_level is not None else None
     return (
-        row.row,
+        str(row.row),
         id_hash,
         row.id_type,
         id_cipher,
-        mask_document_number(IdType(row.id_type), row.id_number),
+        mask_document_number(_ID_TYPES[row.id_type], row.id_number),
         row.holder_name,
-        row.birth_date,
+        iso(row.birth_date),
         row.sex,
         row.issuer_usci,
         row.issuer_name,
@@ -100,17 +102,17 @@ def staging_values(row: CleanRow, id_hash: str, id_cipher: str) -> tuple[object,
         row.kind,
         row.region,
         row.number,
-        row.issued_on,
-        row.valid_from,
-        row.valid_until,
+        row.issued_on.isoformat(),
+        iso(row.valid_from),
+        iso(row.valid_until),
         row.title_code,
         row.specialty,
-        row.obtained_on,
+        iso(row.obtained_on),
         row.approval_no,
         row.review_body,
         row.occupation_code,
         row.occupation_name,
-        row.skill_level,
+        level,
         row.work_type,
         row.number_format,
         row.card_system,
@@ -119,15 +121,22 @@ def staging_values(row: CleanRow, id_hash: str, id_cipher: str) -> tuple[object,
     )
 
 
-def encode_line(values: Sequence[object]) -> str:
+def iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def encode_line(values: Sequence[str | None]) -> str:
     """One COPY-text line. Validated text is printable, so escaping is rarely needed: each NULL marker brings
     one backslash and each field boundary one tab, so any other backslash, tab or line break shows in the
     counts, and only then is every field escaped."""
-    texts = [NULL if value is None else str(value) for value in values]
-    line = "\t".join(texts)
-    nulls = sum(value is None for value in values)
-    if line.count("\\") != nulls or line.count("\t") != len(texts) - 1 or "\n" in line or "\r" in line:
-        line = "\t".join(NULL if value is None else str(value).translate(_ESCAPES) for value in values)
+    line = "\t".join([NULL if value is None else value for value in values])
+    if (
+        line.count("\\") != values.count(None)
+        or line.count("\t") != len(values) - 1
+        or "\n" in line
+        or "\r" in line
+    ):
+        line = "\t".join([NULL if value is None else value.translate(_ESCAPES) for value in values])
     return line + "\n"
 
 
