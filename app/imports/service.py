@@ -366,6 +366,8 @@ class ImportRun:
         # ON COMMIT DROP cleans up after a real transaction; inside a savepoint (tests) it has not fired yet.
         await session.execute(text("DROP TABLE IF EXISTS import_staging"))
         await session.execute(text(STAGING_TABLE))
+        # Sorts and hash joins over all staged rows in memory, not in batches on disk (this transaction only).
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
@@ -389,10 +391,17 @@ class ImportRun:
         issuers: dict[str, int] = {}
         counts = batched.Counts()
         done = 0
-        for lines in self.clean_line_batches():
-            await batched.upsert_batch(session, lines, issuers, counts)
-            done += len(lines)
-            await self.progress("commit", done)
+        connection = await session.connection()
+        previous = int((await connection.exec_driver_sql("PRAGMA cache_size")).scalar_one())
+        await connection.exec_driver_sql(f"PRAGMA cache_size = {batched.COMMIT_CACHE_SIZE}")
+        try:
+            for lines in self.clean_line_batches():
+                await batched.upsert_batch(session, lines, issuers, counts)
+                done += len(lines)
+                await self.progress("commit", done)
+        finally:
+            # The connection goes back to the pool with the page cache it had.
+            await connection.exec_driver_sql(f"PRAGMA cache_size = {previous}")
         self.tally.inserted, self.tally.updated, self.tally.unchanged = (
             counts.inserted,
             counts.updated,

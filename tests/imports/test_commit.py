@@ -57,3 +57,14 @@ async def test_timestamps_are_stored_as_the_orm_stores_them(
         assert type(api_value) is type(import_value)
         if isinstance(api_value, str):  # SQLite: compare the stored text's shape
             assert re.sub("[0-9]", "0", api_value) == re.sub("[0-9]", "0", import_value)
+
+
+async def test_the_sqlite_commit_gives_its_connection_back_as_it_was(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    if session.bind.dialect.name != "sqlite":
+        pytest.skip("a SQLite page-cache setting")
+    before = (await session.execute(text("PRAGMA cache_size"))).scalar_one()
+    job = (await upload(client, "title", to_csv("title", [flatten(title_payload())]), mode="commit")).json()
+    assert job["inserted"] == 1
+    assert (await session.execute(text("PRAGMA cache_size"))).scalar_one() == before
