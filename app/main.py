@@ -74,6 +74,7 @@ async def start_services(
         audit=AuditWriter(transactions),
         issuer=settings.public_url,
         receipt_ttl=timedelta(days=settings.receipt_ttl_days),
+        no_match_floor=settings.verify_no_match_floor_ms / 1000,
     )
     app.state.status_lists = StatusListPublisher(
         reads=reads,

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # A receipt is kept as proof of an answer: its signature stays checkable (old keys stay in the JWKS) for
     # this long.
     receipt_ttl_days: int = Field(default=3650, ge=1)
+    # A no_match answer is never sent sooner than this after the request began, whatever its cause (unknown
+    # number or other holder), so response times do not tell the two apart (see app.verification.service).
+    verify_no_match_floor_ms: float = Field(default=10.0, ge=0, le=1000)
     # How long a process uses its copy of the recognition rules before re-reading them (admin edits made
     # through another process reach this one within this time; edits through this one apply at once).
     rules_refresh_seconds: float = Field(default=30.0, ge=0)

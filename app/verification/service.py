@@ -7,7 +7,9 @@ the ID number hashed before the look-up whatever it finds, and nothing else is r
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -203,9 +205,11 @@ class Verifier:
         audit: AuditWriter,
         issuer: str,
         receipt_ttl: timedelta,
+        no_match_floor: float = 0.0,
     ) -> None:
         self.reads, self.keys, self.vault, self.rules = reads, keys, vault, rules
         self.audit, self.issuer, self.receipt_ttl = audit, issuer, receipt_ttl
+        self.no_match_floor = no_match_floor
 
     def prepare(self, item: VerifyIn) -> Probe:
         number = normalize_document_number(item.number) if item.kind == "skill" else item.number
@@ -217,6 +221,7 @@ class Verifier:
         return Probe(item, number, number_format_known(item.kind, number), id_hash)
 
     async def verify(self, item: VerifyIn, caller: Principal, request_id: str | None) -> VerifyAnswer:
+        started = time.perf_counter()
         probe = self.prepare(item)
         rules = await self.rules.rule_set()
         today = datetime.now(UTC).date()
@@ -227,6 +232,11 @@ class Verifier:
                 decision.successor = await find_successor(conn, decision.row.id)
         answer, event = self.conclude(probe, decision, caller, request_id)
         await self.audit.append([event])
+        if decision.outcome == "no_match":
+            # A number that exists costs the database a heap fetch and the joins that an unknown one does not
+            # (measured: 0.24 ms on 10M credentials). Both causes answer no earlier than the floor, so the
+            # difference drowns in the wait; the wait holds no CPU and no connection.
+            await asyncio.sleep(self.no_match_floor - (time.perf_counter() - started))
         return answer
 
     async def verify_batch(

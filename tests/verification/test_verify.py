@@ -278,3 +278,19 @@ async def test_verify_needs_the_verify_scope(app: Any, anonymous: httpx.AsyncCli
     assert (await anonymous.post("/v1/verify", json=body)).status_code == 401
     reader = bearer(mint_token(app, "test-reader", "registry:read"))
     assert (await anonymous.post("/v1/verify", json=body, headers=reader)).status_code == 403
+
+
+async def test_no_match_answers_wait_for_the_floor_whatever_the_cause(
+    app: Any, hr_cq: httpx.AsyncClient, make_credential: MakeCredential
+) -> None:
+    import time
+
+    payload = await make_credential(title_payload("SC"))
+    app.state.verifier.no_match_floor = 0.3
+    for body in (ask(payload, name="李四"), ask(payload, number="NOPE")):
+        started = time.perf_counter()
+        assert (await verify(hr_cq, body))["outcome"] == "no_match"
+        assert time.perf_counter() - started >= 0.3
+    started = time.perf_counter()
+    assert (await verify(hr_cq, ask(payload)))["outcome"] == "valid"
+    assert time.perf_counter() - started < 0.3  # a match does not wait
