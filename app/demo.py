@@ -310,6 +310,9 @@ def print_demo_guide(console: Console, settings: Settings, counts: dict[str, int
     base = settings.public_url
     extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
     console.print(f"API docs:  {base}/docs")
+    console.print(
+        f"Counter:   {base}/counter  (sign in as demo-counter-cq / {demo_secret('demo-counter-cq')})"
+    )
     console.print(f"Health:    {base}/healthz")
     console.print("Get a token, then call the API with it:")
     console.print(
@@ -319,5 +322,10 @@ def print_demo_guide(console: Console, settings: Settings, counts: dict[str, int
     )
     console.print(
         f"  curl -H \"Authorization: Bearer $TOKEN\" '{base}/v1/credentials?kind=title&limit=3'",
+        soft_wrap=True,
+    )
+    console.print("A card's QR token for the counter page (paste it into the scan field):")
+    console.print(
+        f'  curl -s -X POST -H "Authorization: Bearer $TOKEN" {base}/v1/cards/SC/<SC card number>/token',
         soft_wrap=True,
     )
