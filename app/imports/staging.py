@@ -164,5 +164,8 @@ def unescape(field: str) -> str:
     return _ESCAPED.sub(lambda match: _UNESCAPES.get(match[1], match[1]), field)
 
 
-def row_of_line(line: str) -> int:
-    return int(line[: line.index("\t")])
+def row_of_line(line: str | bytes) -> int:
+    """The row number a scratch line starts with."""
+    if isinstance(line, str):
+        return int(line[: line.index("\t")])
+    return int(line[: line.index(b"\t")])

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import card_payload, skill_payload, title_payload
@@ -62,9 +62,30 @@ async def test_timestamps_are_stored_as_the_orm_stores_them(
 async def test_the_sqlite_commit_gives_its_connection_back_as_it_was(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    if session.bind.dialect.name != "sqlite":
+    if (await session.connection()).dialect.name != "sqlite":
         pytest.skip("a SQLite page-cache setting")
     before = (await session.execute(text("PRAGMA cache_size"))).scalar_one()
     job = (await upload(client, "title", to_csv("title", [flatten(title_payload())]), mode="commit")).json()
     assert job["inserted"] == 1
     assert (await session.execute(text("PRAGMA cache_size"))).scalar_one() == before
+
+
+async def test_skip_leaves_out_rows_rejected_after_they_were_written(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A duplicate found later rejects a row already in the scratch file: on_error=skip must not store it."""
+    rows = [flatten(title_payload()) for _ in range(5)]
+    rows.append({**flatten(title_payload()), "number": rows[0]["number"]})
+    rows.append(
+        {**flatten(title_payload()), "holder_id_number": rows[1]["holder_id_number"], "holder_name": "李四"}
+    )
+    job = (await upload(client, "title", to_csv("title", rows), mode="commit", on_error="skip")).json()
+    assert (job["status"], job["rejected"], job["inserted"]) == ("succeeded", 4, 3), job
+    numbers = [r["number"] for r in rows]
+    stored = await session.scalars(
+        text("SELECT number FROM credentials WHERE number IN :numbers").bindparams(
+            bindparam("numbers", expanding=True)
+        ),
+        {"numbers": numbers},
+    )
+    assert set(stored.all()) == {r["number"] for r in rows[2:5]}
