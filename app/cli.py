@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -40,6 +42,25 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 console = Console()
+
+
+@app.callback()
+def check_settings() -> None:
+    """huren 互认: Sichuan–Chongqing credential mutual recognition."""
+    # Every command reads the settings: a configuration that cannot work stops here with what is wrong in it,
+    # before anything starts (and never as a traceback).
+    try:
+        get_settings()
+    except (ValidationError, SettingsError) as exc:
+        problems = exc.errors() if isinstance(exc, ValidationError) else [{"msg": str(exc), "loc": ()}]
+        for problem in problems:
+            where = ".".join(str(part) for part in problem["loc"])
+            console.print(
+                f"[red]configuration error[/red] {('HUREN_' + where.upper() + ': ') if where else ''}"
+                f"{problem['msg']}",
+                soft_wrap=True,
+            )
+        raise typer.Exit(2) from None
 
 
 def ensure_sqlite_directory(settings: Settings) -> None:

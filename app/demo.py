@@ -219,7 +219,9 @@ async def load_demo(deps: ImportDeps, settings: Settings) -> dict[str, int]:
     an admin's later changes stand.
     """
     async with deps.sessionmaker() as session:
-        payloads = [p for region in ("SC", "CQ") for p in await build_payloads(session, region)]
+        # Only the regions this node holds: a node of one region never holds the other's people.
+        held = [region for region in ("SC", "CQ") if region in settings.regions]
+        payloads = [p for region in held for p in await build_payloads(session, region)]
     created = 0
     with tempfile.TemporaryDirectory() as scratch:
         for kind in ("title", "skill", "card"):
@@ -295,7 +297,7 @@ async def apply_demo_status(session: AsyncSession, kind: str, region: str, numbe
 
 
 def print_demo_guide(console: Console, settings: Settings, counts: dict[str, int]) -> None:
-    table = Table(title="demo data (both regions)")
+    table = Table(title=f"demo data ({' '.join(settings.regions)})")
     table.add_column("status")
     table.add_column("credentials", justify="right")
     for key, value in counts.items():

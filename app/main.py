@@ -19,6 +19,11 @@ from app.clients import routes as client_routes
 from app.clients.service import SecretCache
 from app.db import Transactions, create_engine, create_read_engine, create_sessionmaker
 from app.errors import install_error_handlers, problem_responses, register_problem_schema
+from app.federation import routes as federation_routes
+from app.federation.client import PeerClient
+from app.federation.forward import Dispatcher
+from app.federation.mirror import PeerMirror
+from app.federation.peers_in import PeerAuthenticator
 from app.imports import routes as import_routes
 from app.keys import KeyStore
 from app.limits import BodySizeLimit
@@ -83,6 +88,21 @@ async def start_services(
         ttl=timedelta(seconds=settings.status_list_ttl_seconds),
         valid_for=timedelta(days=settings.status_list_valid_days),
     )
+    peers = PeerClient(settings, keys) if settings.peers else None
+    app.state.peer_client = peers
+    app.state.peer_authenticator = (
+        PeerAuthenticator(peers=peers, own_issuer=settings.public_url, transactions=transactions)
+        if peers
+        else None
+    )
+    app.state.mirror = PeerMirror(peers, settings.peer_refresh_seconds) if peers else None
+    app.state.dispatcher = Dispatcher(
+        local=app.state.verifier,
+        peers=peers,
+        regions=settings.regions,
+        rules=app.state.rule_book,
+        audit=app.state.verifier.audit,
+    )
     app.state.card_verifier = CardTokenVerifier(
         keys=keys,
         transactions=transactions,
@@ -92,6 +112,7 @@ async def start_services(
         issuer=settings.public_url,
         regions=settings.regions,
         receipt_ttl=timedelta(days=settings.receipt_ttl_days),
+        mirror=app.state.mirror,
     )
     app.state.secret_cache = SecretCache()
     app.state.import_tasks = set()
@@ -104,9 +125,15 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start_services(app, engine or create_engine(settings))
+        if app.state.mirror is not None:
+            app.state.mirror.start()  # copies of the peers' keys and status lists, kept fresh
         try:
             yield
         finally:
+            if app.state.mirror is not None:
+                await app.state.mirror.stop()
+            if app.state.peer_client is not None:
+                await app.state.peer_client.close()
             await app.state.rate_limiter.counter.close()
             if app.state.read_engine is not None and app.state.read_engine.dialect.name != "sqlite":
                 await app.state.read_engine.dispose()  # a pool of its own (SQLite's shares the engine's)
@@ -135,6 +162,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(card_routes.router)
     app.include_router(card_routes.lists_router)
     app.include_router(web_routes.router)
+    app.include_router(federation_routes.router)
     app.include_router(rules_admin.router)
 
     @app.get("/metrics", include_in_schema=False)

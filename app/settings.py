@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,7 +69,48 @@ class Settings(BaseSettings):
     # a signed list stays valid for offline checking when no fresher one can be had.
     status_list_ttl_seconds: int = Field(default=300, ge=1)
     status_list_valid_days: int = Field(default=7, ge=1)
+    # Federation: the peer node of each region this node does not hold (region -> base URL), the issuer URL
+    # each peer signs with (defaults to its base URL, which differs when a gateway sits in front of it), and
+    # its trust anchor: a JWKS URL (default <base URL>/.well-known/jwks.json) or a pinned JWKS object.
+    peers: dict[str, str] = {}
+    peer_issuers: dict[str, str] = {}
+    peer_jwks: dict[str, str | dict[str, Any]] = {}
+    peer_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    peer_read_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    peer_max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Consecutive failures that open a peer's circuit, and how long it stays open before one trial request.
+    peer_breaker_failures: int = Field(default=5, ge=1)
+    peer_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    # How often copies of peers' keys and status lists are refreshed (at most: a list's ttl may be shorter).
+    peer_refresh_seconds: float = Field(default=300.0, gt=0)
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def check_federation(self) -> Settings:
+        """A configuration that cannot work is refused at start, saying what is wrong."""
+        problems = []
+        if not self.regions:
+            problems.append("HUREN_REGIONS is empty: a node holds at least one region")
+        for region in [*self.regions, *self.peers]:
+            if not re.fullmatch(r"[A-Z]{2}", region):
+                problems.append(f"{region!r} is not a region code (two capital letters, e.g. SC)")
+        for region in sorted(set(self.regions) & set(self.peers)):
+            problems.append(f"region {region} is both held here (HUREN_REGIONS) and a peer's (HUREN_PEERS)")
+        for region, url in {**self.peers, **self.peer_issuers}.items():
+            if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", url):
+                problems.append(f"the URL for {region} ({url!r}) is not an http(s) base URL")
+        for name, mapping in (("HUREN_PEER_ISSUERS", self.peer_issuers), ("HUREN_PEER_JWKS", self.peer_jwks)):
+            for region in sorted(set(mapping) - set(self.peers)):
+                problems.append(f"{name} names {region}, which is not in HUREN_PEERS")
+        for region, anchor in self.peer_jwks.items():
+            if isinstance(anchor, dict) and not isinstance(anchor.get("keys"), list):
+                problems.append(f'the pinned JWKS of {region} has no "keys" list')
+        if problems:
+            raise ValueError("federation settings: " + "; ".join(problems))
+        return self
+
+    def peer_issuer(self, region: str) -> str:
+        return self.peer_issuers.get(region, self.peers[region]).rstrip("/")
 
     @model_validator(mode="after")
     def check_secrets(self) -> Settings:

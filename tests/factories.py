@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date, timedelta
 from typing import Any
 
 from app.domain.identity import compute_resident_id_check
@@ -16,10 +17,12 @@ def next_serial() -> int:
 
 
 def resident_id(region: str = "SC", serial: int | None = None) -> str:
+    # One person per serial for ten million serials (birth day from the serial, sequence from the rest): tests
+    # that commit tens of thousands of factory holders must not hand a later test someone else's number.
     serial = next_serial() if serial is None else serial
     address = "510104" if region == "SC" else "500103"
-    birth = f"19{70 + serial % 30:02d}{1 + serial % 12:02d}{1 + serial % 28:02d}"
-    first17 = f"{address}{birth}{serial % 1000:03d}"
+    birth = date(1960, 1, 1) + timedelta(days=serial % 10_000)
+    first17 = f"{address}{birth:%Y%m%d}{serial // 10_000 % 1000:03d}"
     return first17 + compute_resident_id_check(first17)
 
 

@@ -77,3 +77,36 @@ def fetch_token(server: str, client_id: str, secret: str, scope: str | None = No
     answer.raise_for_status()
     token: str = answer.json()["access_token"]
     return token
+
+
+class Process:
+    """A server process that a test can stop and start again (same command, environment and log)."""
+
+    def __init__(
+        self, argv: list[str], env: dict[str, str], port: int, log_path: Path, cwd: Path | None = None
+    ):
+        self.argv, self.env, self.port, self.log_path, self.cwd = argv, env, port, log_path, cwd
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=log, cwd=self.cwd)
+        wait_healthy(self.url, self.process, self.log_path, timeout)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def huren_server(env: dict[str, str], port: int, log_path: Path) -> Process:
+    return Process([*HUREN, "serve", "--host", "127.0.0.1", "--port", str(port)], env, port, log_path)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Respons
 from app.audit.service import record_request_event
 from app.cards.service import bump_revision
 from app.db import SessionDep
-from app.errors import problem_responses
+from app.errors import invalid_field, problem_responses
+from app.models import Region
 from app.ratelimit import rate_limited
 from app.registry import service
 from app.registry.schemas import (
@@ -42,6 +43,10 @@ async def create_credential(
     session: SessionDep,
     principal: RegistryWriter,
 ) -> CredentialAnswer:
+    held = request.app.state.settings.regions
+    if payload.region not in held and await session.get(Region, payload.region) is not None:
+        # Another region's credentials (and the personal data with them) belong to that region's node.
+        raise invalid_field("region", "region.not_held", "this node does not hold that region's registry")
     record = await service.create_credential(session, request.app.state.vault, payload)
     record_request_event(
         request,

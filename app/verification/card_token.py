@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import jwt
+
 from app.audit.service import PendingEvent
 from app.audit.writer import AuditWriter
 from app.cards.offline import OfflineResult, StatusListMissing, verify_card_token
@@ -19,6 +21,7 @@ from app.cards.tokens import status_list_url
 from app.db import Transactions
 from app.domain.recognition import CredentialFacts
 from app.errors import AppError
+from app.federation.mirror import PeerMirror
 from app.keys import KeyStore
 from app.security import InvalidToken, Principal, read_header
 from app.verification.receipts import receipt_claims, reference_digest, sign_receipt
@@ -28,6 +31,15 @@ from app.verification.schemas import CardTokenAnswer, Check, RecognitionOut, Tok
 
 class StatusUnavailable(AppError):
     status, slug, title = 503, "status-unavailable", "Status list unavailable"
+
+
+def unverified_issuer(token: str) -> str | None:
+    """Which node's keys to check the token with; nothing in it is believed before that check."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    return issuer if isinstance(issuer, str) else None
 
 
 def day(value: Any) -> date | None:
@@ -46,10 +58,11 @@ class CardTokenVerifier:
         issuer: str,
         regions: list[str],
         receipt_ttl: timedelta,
+        mirror: PeerMirror | None = None,
     ) -> None:
         self.keys, self.transactions, self.status_lists = keys, transactions, status_lists
         self.rules, self.audit, self.issuer, self.regions = rules, audit, issuer, regions
-        self.receipt_ttl = receipt_ttl
+        self.receipt_ttl, self.mirror = receipt_ttl, mirror
 
     async def own_lists(self) -> tuple[dict[str, Bitstring], float]:
         """This node's lists (within their ttl), by URL, and the age of the oldest one used."""
@@ -65,6 +78,16 @@ class CardTokenVerifier:
         return lists, (datetime.now(UTC) - oldest).total_seconds()
 
     async def check(self, token: str) -> tuple[OfflineResult, float]:
+        issuer = unverified_issuer(token)
+        if issuer is not None and issuer != self.issuer and self.mirror is not None:
+            # A peer's card: its keys and lists as last copied here, usable while the peer is unreachable.
+            material = self.mirror.material_for(issuer)
+            if material is None:
+                raise StatusUnavailable(
+                    "no current copy of the issuing node's keys and status lists is held here"
+                )
+            jwks, lists, age = material
+            return verify_card_token(token, jwks, lists, issuers={issuer}), age
         try:
             kid = read_header(token, None).get("kid")
         except InvalidToken:  # refused by the offline check below, with its reason

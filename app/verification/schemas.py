@@ -127,10 +127,21 @@ class VerifyAnswer(BaseModel):
     successor: CredentialRef | None
     checks: list[Check]
     receipt: str
+    # The node that looked the credential up and signed the receipt: this one, or the peer holding the region.
+    answered_by: str | None = None
+
+
+class ItemProblem(BaseModel):
+    """A batch item that got no answer (its region's peer was unavailable): never a guess in its place."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
 
 
 class BatchAnswer(BaseModel):
-    results: list[VerifyAnswer]
+    results: list[VerifyAnswer | ItemProblem]
 
 
 class CardTokenIn(Input):

@@ -72,6 +72,16 @@ class Decision:
     successor: AnyRow | None = None
 
 
+def canonical_number(item: VerifyIn) -> str:
+    """The number as the registry stores it (skill numbers in their normalised spelling)."""
+    return normalize_document_number(item.number) if item.kind == "skill" else item.number
+
+
+def reference_of(item: VerifyIn) -> str:
+    """The credential reference a receipt binds: the same at every node that answers for the item."""
+    return reference_digest(item.kind, item.region, canonical_number(item))
+
+
 def check(check_id: str, passed: bool, code: str) -> Check:
     return Check(id=check_id, passed=passed, code=code)
 
@@ -212,7 +222,7 @@ class Verifier:
         self.no_match_floor = no_match_floor
 
     def prepare(self, item: VerifyIn) -> Probe:
-        number = normalize_document_number(item.number) if item.kind == "skill" else item.number
+        number = canonical_number(item)
         id_hash = (
             self.vault.hash_document(item.id_type.value, item.id_number)
             if item.id_number is not None
@@ -311,6 +321,7 @@ class Verifier:
             ),
             checks=decision.checks,
             receipt=sign_receipt(claims, self.keys),
+            answered_by=self.issuer,
         )
         event = PendingEvent(
             action="credential.verified",

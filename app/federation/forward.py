@@ -1,0 +1,167 @@
+"""Verification across nodes: items of regions held here are looked up here; the others go to their region's
+peer, whose signed answer is kept as it is, with this node's own recognition of the credential added.
+
+The peer is authoritative for its registry (outcome, credential, receipt); this node is authoritative for how
+its region recognises the credential, so it applies its own rules to the facts in the peer's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from app.audit.service import PendingEvent
+from app.audit.writer import AuditWriter
+from app.domain.codes import series_of_title_code
+from app.domain.recognition import CredentialFacts, Recognition
+from app.federation.client import PeerClient, PeerUnavailable
+from app.security import Principal
+from app.verification.rules import RuleBook
+from app.verification.schemas import (
+    Check,
+    ItemProblem,
+    RecognitionOut,
+    VerifiedCard,
+    VerifiedSkill,
+    VerifiedTitle,
+    VerifyAnswer,
+    VerifyIn,
+)
+from app.verification.service import Verifier, reference_of
+
+
+def facts_of_answer(credential: VerifiedTitle | VerifiedSkill | VerifiedCard) -> CredentialFacts:
+    kind, region, level = credential.kind, credential.region, credential.issuer.level
+    if isinstance(credential, VerifiedTitle):
+        return CredentialFacts(
+            kind,
+            region,
+            level,
+            title_code=credential.title_code,
+            title_series=series_of_title_code(credential.title_code),
+            title_level=credential.title_level,
+        )
+    if isinstance(credential, VerifiedSkill):
+        return CredentialFacts(kind, region, level, skill_level=credential.level)
+    return CredentialFacts(
+        kind, region, level, card_system=credential.card_system, card_class=credential.card_class
+    )
+
+
+def problem_of(exc: PeerUnavailable) -> ItemProblem:
+    return ItemProblem(type=f"/problems/{exc.slug}", title=exc.title, status=exc.status, detail=exc.detail)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        local: Verifier,
+        peers: PeerClient | None,
+        regions: Sequence[str],
+        rules: RuleBook,
+        audit: AuditWriter,
+    ) -> None:
+        self.local, self.peers, self.regions, self.rules, self.audit = (
+            local,
+            peers,
+            set(regions),
+            rules,
+            audit,
+        )
+
+    def peer_region(self, item: VerifyIn) -> str | None:
+        if item.region in self.regions or self.peers is None or item.region not in self.peers.peers:
+            return None
+        return item.region
+
+    async def verify(self, item: VerifyIn, caller: Principal, request_id: str | None) -> VerifyAnswer:
+        region = self.peer_region(item)
+        if region is None:
+            return await self.local.verify(item, caller, request_id)
+        assert self.peers is not None
+        answer = (await self.peers.verify_items(region, [item], caller))[0]
+        return (await self.adopt([(item, answer)], caller, request_id))[0]
+
+    async def verify_batch(
+        self, items: Sequence[VerifyIn], caller: Principal, request_id: str | None
+    ) -> list[VerifyAnswer | ItemProblem]:
+        results: list[VerifyAnswer | ItemProblem | None] = [None] * len(items)
+        by_region: dict[str | None, list[int]] = {}
+        for position, item in enumerate(items):
+            by_region.setdefault(self.peer_region(item), []).append(position)
+        local = by_region.pop(None, [])
+        if local:
+            for position, answer in zip(
+                local,
+                await self.local.verify_batch([items[i] for i in local], caller, request_id),
+                strict=True,
+            ):
+                results[position] = answer
+        for region, positions in by_region.items():
+            assert region is not None
+            assert self.peers is not None
+            group = [items[i] for i in positions]
+            try:
+                answers = await self.peers.verify_items(region, group, caller)
+            except PeerUnavailable as exc:
+                for position in positions:
+                    results[position] = problem_of(exc)
+                continue
+            adopted = await self.adopt(list(zip(group, answers, strict=True)), caller, request_id)
+            for position, answer in zip(positions, adopted, strict=True):
+                results[position] = answer
+        return [result for result in results if result is not None]
+
+    async def adopt(
+        self, pairs: list[tuple[VerifyIn, VerifyAnswer]], caller: Principal, request_id: str | None
+    ) -> list[VerifyAnswer]:
+        """The peer's answers, with this region's recognition in place of the peer's, and our audit events."""
+        rules = await self.rules.rule_set()
+        today = datetime.now(UTC).date()
+        adopted, events = [], []
+        for item, answer in pairs:
+            recognition = None
+            if answer.outcome == "valid" and answer.credential is not None:
+                recognition = rules.recognise(facts_of_answer(answer.credential), caller.region, today)
+            checks = [c for c in answer.checks if c.id != "recognition.rule"]
+            if answer.credential is not None:
+                checks.append(recognition_check(answer.outcome, recognition))
+            adopted.append(
+                answer.model_copy(
+                    update={
+                        "checks": checks,
+                        "recognition": (
+                            RecognitionOut(
+                                target_region=recognition.target_region,
+                                mode=recognition.mode.value,
+                                equivalent=dict(recognition.equivalent),
+                                basis=recognition.basis,
+                                rule=recognition.rule,
+                            )
+                            if recognition
+                            else None
+                        ),
+                    }
+                )
+            )
+            events.append(
+                PendingEvent(
+                    action="credential.verified_via_peer",
+                    outcome=answer.outcome,
+                    client_id=caller.client_id,
+                    object_ref=f"ref:{reference_of(item)}",
+                    request_id=request_id,
+                    details={"kind": item.kind, "region": item.region, "answered_by": answer.answered_by},
+                    occurred_at=datetime.now(UTC),
+                )
+            )
+        await self.audit.append(events)
+        return adopted
+
+
+def recognition_check(outcome: str, recognition: Recognition | None) -> Check:
+    if recognition is not None:
+        return Check(id="recognition.rule", passed=True, code=f"recognition.{recognition.mode.value}")
+    code = "recognition.no_rule" if outcome == "valid" else "recognition.not_valid"
+    return Check(id="recognition.rule", passed=False, code=code)

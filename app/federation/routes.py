@@ -1,0 +1,56 @@
+"""Inbound federation routes: a configured peer asks this node about credentials of regions it holds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.errors import NotFound, Unauthorized, problem_responses
+from app.federation.peers_in import PeerAuthenticator
+from app.security import Principal
+from app.verification.schemas import BatchIn, VerifyAnswer, VerifyIn
+from app.verification.service import Verifier
+
+router = APIRouter(prefix="/v1/federation", tags=["federation"], responses=problem_responses(401, 404))
+peer_bearer = HTTPBearer(auto_error=False, description="A peer node's signed assertion (typ huren-peer+jwt)")
+
+
+async def authenticate_peer(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(peer_bearer)]
+) -> Principal:
+    authenticator: PeerAuthenticator | None = request.app.state.peer_authenticator
+    if authenticator is None:
+        raise Unauthorized("this node has no peers")
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("a peer assertion is required")
+    principal = await authenticator.principal_for(credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+PeerCaller = Annotated[Principal, Depends(authenticate_peer)]
+
+
+def held_here(request: Request, items: list[VerifyIn]) -> None:
+    regions = set(request.app.state.settings.regions)
+    if any(item.region not in regions for item in items):
+        raise NotFound("this node does not hold the region asked about")
+
+
+@router.post("/verify", response_model=VerifyAnswer, summary="Verify for a peer node (the /v1/verify body)")
+async def verify_for_peer(payload: VerifyIn, request: Request, caller: PeerCaller) -> VerifyAnswer:
+    held_here(request, [payload])
+    verifier: Verifier = request.app.state.verifier
+    return await verifier.verify(payload, caller, getattr(request.state, "request_id", None))
+
+
+@router.post("/verify/batch", summary="Verify items for a peer node, answers in order")
+async def verify_batch_for_peer(
+    payload: BatchIn, request: Request, caller: PeerCaller
+) -> dict[str, list[VerifyAnswer]]:
+    held_here(request, payload.items)
+    verifier: Verifier = request.app.state.verifier
+    request_id = getattr(request.state, "request_id", None)
+    return {"results": await verifier.verify_batch(payload.items, caller, request_id)}
