@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +33,12 @@ from app.verification.schemas import VerifyAnswer, VerifyIn
 from app.verification.service import reference_of
 
 ASSERTION_SECONDS = 60
+# Few, kept-alive connections: httpcore checks every pooled connection on every request (a socket poll each),
+# so a large pool costs more per call than the queueing it saves; a closed one costs a handshake instead.
+POOL_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=30)
 RECEIPT_LEEWAY_SECONDS = 30
+MAX_BATCH = 1000  # what /v1/federation/verify/batch takes
+MAX_IN_FLIGHT = 4  # concurrent calls per client and peer
 
 
 class PeerUnavailable(AppError):
@@ -51,6 +58,16 @@ class Peer:
     breaker: CircuitBreaker
 
 
+@dataclass
+class Lane:
+    """The queue of one client's items for one peer."""
+
+    peer: Peer
+    caller: Principal
+    queue: deque[tuple[VerifyIn, asyncio.Future[VerifyAnswer]]] = field(default_factory=deque)
+    in_flight: int = 0
+
+
 class PeerClient:
     def __init__(
         self, settings: Settings, keys: KeyStore, transport: httpx.AsyncBaseTransport | None = None
@@ -66,10 +83,12 @@ class PeerClient:
         self.http = httpx.AsyncClient(
             timeout=timeout,
             follow_redirects=False,
-            transport=transport or httpx.AsyncHTTPTransport(retries=1),
+            transport=transport or httpx.AsyncHTTPTransport(retries=1, limits=POOL_LIMITS),
             headers={"User-Agent": "huren-node"},
         )
         self.peers: dict[str, Peer] = {}
+        self.lanes: dict[tuple[str, str, str], Lane] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
         for region, base_url in settings.peers.items():
             anchor = settings.peer_jwks.get(region, f"{base_url.rstrip('/')}/.well-known/jwks.json")
             self.peers[region] = Peer(
@@ -136,19 +155,49 @@ class PeerClient:
         return encode_token(PEER_ASSERTION, claims, self.keys)
 
     async def verify_items(self, region: str, items: list[VerifyIn], caller: Principal) -> list[VerifyAnswer]:
-        """The peer's checked answers for items of its region, in order; PeerUnavailable if there are none."""
+        """The peer's checked answers for items of its region, in order; PeerUnavailable if there are none.
+
+        Items from concurrent requests of one client travel together: each call to a peer costs this node more
+        in HTTP client work than the peer's look-up costs there, so while calls are in flight, new items queue
+        and leave as one batch (up to MAX_BATCH) as soon as a call slot frees up.
+        """
         peer = self.peers[region]
         if not peer.breaker.allows():
             raise PeerUnavailable(f"the node of region {region} is failing; calls are paused", region=region)
+        key = (region, caller.client_id, caller.region)
+        lane = self.lanes.get(key)
+        if lane is None:
+            lane = self.lanes[key] = Lane(peer, caller)
+        loop = asyncio.get_running_loop()
+        waiting = [loop.create_future() for _ in items]
+        lane.queue.extend(zip(items, waiting, strict=True))
+        while lane.in_flight < MAX_IN_FLIGHT and lane.queue:
+            lane.in_flight += 1
+            task = asyncio.create_task(self.drain(lane))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return list(await asyncio.gather(*(asyncio.shield(f) for f in waiting)))
+
+    async def drain(self, lane: Lane) -> None:
         try:
-            answers = await self.call_verify(peer, items, caller)
-        except PeerFailure as exc:
-            peer.breaker.record_failure()
-            raise PeerUnavailable(
-                f"the node of region {region} gave no usable answer: {exc}", region=region
-            ) from None
-        peer.breaker.record_success()
-        return answers
+            while lane.queue:
+                batch = [lane.queue.popleft() for _ in range(min(MAX_BATCH, len(lane.queue)))]
+                items = [item for item, _ in batch]
+                try:
+                    answers = await self.call_verify(lane.peer, items, lane.caller)
+                except PeerFailure as exc:
+                    lane.peer.breaker.record_failure()
+                    detail = f"the node of region {lane.peer.region} gave no usable answer: {exc}"
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(PeerUnavailable(detail, region=lane.peer.region))
+                    continue
+                lane.peer.breaker.record_success()
+                for (_, future), answer in zip(batch, answers, strict=True):
+                    if not future.done():
+                        future.set_result(answer)
+        finally:
+            lane.in_flight -= 1
 
     async def call_verify(self, peer: Peer, items: list[VerifyIn], caller: Principal) -> list[VerifyAnswer]:
         body = {"items": [item.model_dump(mode="json", exclude_none=True) for item in items]}

@@ -7,6 +7,8 @@ its region recognises the credential, so it applies its own rules to the facts i
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -80,8 +82,12 @@ class Dispatcher:
         if region is None:
             return await self.local.verify(item, caller, request_id)
         assert self.peers is not None
+        started = time.perf_counter()
         answer = (await self.peers.verify_items(region, [item], caller))[0]
-        return (await self.adopt([(item, answer)], caller, request_id))[0]
+        adopted = (await self.adopt([(item, answer)], caller, request_id))[0]
+        if adopted.outcome == "no_match":  # the same floor as a local no_match, for the same reason
+            await asyncio.sleep(self.local.no_match_floor - (time.perf_counter() - started))
+        return adopted
 
     async def verify_batch(
         self, items: Sequence[VerifyIn], caller: Principal, request_id: str | None
