@@ -1,7 +1,7 @@
 """Offline card-token verifications per second on one core, against openbadgeslib's verifier; and the time to
 publish a status list for 1,000,000 cards.
 
-    .venv/bin/pip install -e ".[bench]"         # openbadgeslib, the yardstick (not a dependency of the service)
+    .venv/bin/pip install -e ".[bench]"    # openbadgeslib: the yardstick, not a dependency of the service
     .venv/bin/python -m bench.card_verify --dsn postgresql://postgres@127.0.0.1:5432/huren_bench_10m
 
 Part 1 runs in this one process, single-threaded: huren's `app.cards.offline.verify_card_token` on a card
