@@ -202,3 +202,39 @@ async def test_a_redirecting_peer_is_not_followed(settings: Settings, sc_node: F
         await peers.verify_items("CQ", [item], Principal("sc-hr", "SC", frozenset({"verify"})))
     await peers.close()
     assert calls == [f"{PEER}/v1/federation/verify/batch"]
+
+
+async def test_an_unknown_kid_fetches_the_peer_jwks_at_most_once_per_cooldown(
+    peer_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    from app.federation.keys import PeerKeys
+
+    fetches: list[str] = []
+    published = {"keys": [jwk_of(peer_key, "cq-1")]}
+
+    async def fetch(url: str) -> dict[str, Any]:
+        fetches.append(url)
+        return {"keys": list(published["keys"])}  # a new document each time, as over the network
+
+    keys = PeerKeys(anchor=f"{PEER}/.well-known/jwks.json", fetch=fetch, miss_cooldown_seconds=60)
+    assert await keys.key_for("cq-1") is not None
+    assert len(fetches) == 1
+    for _ in range(5):  # made-up kids: one refetch, then none until the cooldown passes
+        assert await keys.key_for("forged") is None
+    assert len(fetches) == 2
+    rotated = ec.generate_private_key(ec.SECP256R1())
+    published["keys"].append(jwk_of(rotated, "cq-2"))
+    keys.last_miss_fetch -= 60  # the cooldown has passed: a rotated key is found with one fetch
+    assert await keys.key_for("cq-2") is not None
+    assert len(fetches) == 3
+
+
+async def test_pinned_peer_keys_are_never_fetched(peer_key: ec.EllipticCurvePrivateKey) -> None:
+    from app.federation.keys import PeerKeys
+
+    async def fetch(url: str) -> dict[str, Any]:
+        raise AssertionError("pinned keys must not be fetched")
+
+    keys = PeerKeys(anchor={"keys": [jwk_of(peer_key)]}, fetch=fetch)
+    assert await keys.key_for("cq-1") is not None
+    assert await keys.key_for("other") is None
