@@ -34,12 +34,11 @@ from bench.registry_get import (
     Server,
     WrkResult,
     fetch,
-    parse_wrk,
     prepare_like_serve,
     summarise_profile,
     wait_ready,
 )
-from bench.verify import run_wrk, sample_credentials, wait_posting, write_bodies
+from bench.verify import measure, run_wrk, sample_credentials, wait_posting, write_bodies
 
 
 async def create_database(dsn: str) -> None:
@@ -78,28 +77,6 @@ def client_token(server: Server, dsn: str, region: str) -> tuple[str, str]:
     if status != 200:
         raise SystemExit(f"POST /oauth/token answered {status}: {body[:300]!r}")
     return client["client_id"], str(json.loads(body)["access_token"])
-
-
-def measure(server: Server, args: argparse.Namespace, token: str, pair: int, name: str) -> WrkResult:
-    args.token = token
-    output, usage = run_wrk(server, args, args.duration, seed=pair)
-    requests, rps, latency, non_2xx, errors = parse_wrk(output)
-    (args.out / f"wrk-{args.stamp}-federation-{name}-{pair}.txt").write_text(output)
-    if non_2xx:
-        raise SystemExit(f"{name}, pair {pair}: {non_2xx} non-2xx answers; see {args.out}")
-    return WrkResult(
-        target=name,
-        pair=pair,
-        requests=requests,
-        requests_per_s=rps,
-        latency_ms=latency,
-        non_2xx=non_2xx,
-        socket_errors=errors,
-        server_cpu_us_per_request=usage.server_cpu_s / requests * 1e6,
-        postgres_cpu_us_per_request=usage.postgres_cpu_s / requests * 1e6,
-        db_transactions_per_request=usage.transactions / requests,
-        db_tuples_written_per_request=usage.tuples_written / requests,
-    )
 
 
 def profile_both(sc: Server, cq: Server, args: argparse.Namespace, cq_token: str, seconds: int = 8) -> None:
@@ -204,8 +181,8 @@ def main() -> None:
         for pair in range(1, args.runs + 1):
             order = ["local", "forwarded"] if pair % 2 else ["forwarded", "local"]
             for name in order:
-                server, token = tokens[name]
-                result = measure(server, args, token, pair, name)
+                server, args.token = tokens[name]
+                result = measure(server, args, pair)
                 results.append(result)
                 latency = result.latency_ms
                 print(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.domain.errors import DomainError
+
 MIN_ENTRIES = 131_072
 """The spec's minimum length (16 KiB of bits): smaller lists let the issuer tell which card is checked."""
 
@@ -37,20 +39,8 @@ _DECIMAL_INDEX = re.compile(r"[0-9]{1,18}")
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip wrapper only: a bare zlib or raw deflate stream is refused
 
 
-class StatusListError(ValueError):
-    """A status list or status entry broke a rule; `code` is stable and dotted, `message` is English prose."""
-
-    code: str
-    message: str
-
-    def __init__(self, code: str, message: str) -> None:
-        # Both in args so that the exception pickles (process pools) and compares by value in tests.
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+class StatusListError(DomainError):
+    """A status list or status entry broke a rule (a DomainError: stable dotted code, English message)."""
 
 
 class Bitstring:

@@ -32,6 +32,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.api_jws import PyJWS
 
+from app.domain.errors import DomainError
+
 VC_CONTEXT_V2 = "https://www.w3.org/ns/credentials/v2"
 CREDENTIAL_TYP = "vc+jwt"
 CREDENTIAL_CTY = "vc"
@@ -54,20 +56,8 @@ _DATE_TIME_STAMP = re.compile(
 )
 
 
-class VcJoseError(ValueError):
-    """A VC-JOSE token was refused; `code` is stable and dotted, `message` is English prose."""
-
-    code: str
-    message: str
-
-    def __init__(self, code: str, message: str) -> None:
-        # Both in args so that the exception pickles and compares by value.
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+class VcJoseError(DomainError):
+    """A VC-JOSE token was refused (a DomainError: stable dotted code, English message)."""
 
 
 def verify_vc_jwt(

@@ -15,21 +15,19 @@ from datetime import UTC, datetime
 from app.audit.service import PendingEvent
 from app.audit.writer import AuditWriter
 from app.domain.codes import series_of_title_code
-from app.domain.recognition import CredentialFacts, Recognition
+from app.domain.recognition import CredentialFacts
 from app.federation.client import PeerClient, PeerUnavailable
 from app.security import Principal
 from app.verification.rules import RuleBook
 from app.verification.schemas import (
-    Check,
     ItemProblem,
-    RecognitionOut,
     VerifiedCard,
     VerifiedSkill,
     VerifiedTitle,
     VerifyAnswer,
     VerifyIn,
 )
-from app.verification.service import Verifier, reference_of
+from app.verification.service import Verifier, present_recognition, recognition_check, reference_of
 
 
 def facts_of_answer(credential: VerifiedTitle | VerifiedSkill | VerifiedCard) -> CredentialFacts:
@@ -132,22 +130,12 @@ class Dispatcher:
                 recognition = rules.recognise(facts_of_answer(answer.credential), caller.region, today)
             checks = [c for c in answer.checks if c.id != "recognition.rule"]
             if answer.credential is not None:
-                checks.append(recognition_check(answer.outcome, recognition))
+                checks.append(recognition_check(answer.outcome, recognition, home=False))
             adopted.append(
                 answer.model_copy(
                     update={
                         "checks": checks,
-                        "recognition": (
-                            RecognitionOut(
-                                target_region=recognition.target_region,
-                                mode=recognition.mode.value,
-                                equivalent=dict(recognition.equivalent),
-                                basis=recognition.basis,
-                                rule=recognition.rule,
-                            )
-                            if recognition
-                            else None
-                        ),
+                        "recognition": present_recognition(recognition),
                     }
                 )
             )
@@ -164,10 +152,3 @@ class Dispatcher:
             )
         await self.audit.append(events)
         return adopted
-
-
-def recognition_check(outcome: str, recognition: Recognition | None) -> Check:
-    if recognition is not None:
-        return Check(id="recognition.rule", passed=True, code=f"recognition.{recognition.mode.value}")
-    code = "recognition.no_rule" if outcome == "valid" else "recognition.not_valid"
-    return Check(id="recognition.rule", passed=False, code=code)

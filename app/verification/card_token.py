@@ -26,7 +26,8 @@ from app.keys import KeyStore
 from app.security import InvalidToken, Principal, read_header
 from app.verification.receipts import receipt_claims, reference_digest, sign_receipt
 from app.verification.rules import RuleBook
-from app.verification.schemas import CardTokenAnswer, Check, RecognitionOut, TokenCard, TokenHolder
+from app.verification.schemas import CardTokenAnswer, Check, TokenCard, TokenHolder
+from app.verification.service import present_recognition, recognition_check
 
 
 class StatusUnavailable(AppError):
@@ -134,7 +135,7 @@ class CardTokenVerifier:
                 valid_until=day(claims.get("vu")),
                 issuer=str(claims["iss"]),
             )
-            checks.append(recognition_check(caller.region, region, result.outcome, recognition is not None))
+            checks.append(recognition_check(result.outcome, recognition, home=caller.region == region))
         receipt = sign_receipt(
             receipt_claims(
                 issuer=self.issuer,
@@ -166,27 +167,8 @@ class CardTokenVerifier:
             outcome=result.outcome,
             checked_at=checked_at,
             credential=card,
-            recognition=(
-                RecognitionOut(
-                    target_region=recognition.target_region,
-                    mode=recognition.mode.value,
-                    equivalent=dict(recognition.equivalent),
-                    basis=recognition.basis,
-                    rule=recognition.rule,
-                )
-                if recognition
-                else None
-            ),
+            recognition=present_recognition(recognition),
             checks=checks,
             receipt=receipt,
             status_list_age_seconds=round(age, 1) if claims else None,
         )
-
-
-def recognition_check(caller_region: str, region: str, outcome: str, found: bool) -> Check:
-    if caller_region == region:
-        return Check(id="recognition.rule", passed=True, code="recognition.home_region")
-    if found:
-        return Check(id="recognition.rule", passed=True, code="recognition.reciprocal")
-    code = "recognition.no_rule" if outcome == "valid" else "recognition.not_valid"
-    return Check(id="recognition.rule", passed=False, code=code)

@@ -108,6 +108,29 @@ def no_match(well_formed: bool) -> Decision:
     )
 
 
+def recognition_check(outcome: str, recognition: Recognition | None, *, home: bool) -> Check:
+    """The recognition.rule check: the caller's own region, the rule that applies, or why none does."""
+    if home:
+        return check("recognition.rule", True, "recognition.home_region")
+    if recognition is not None:
+        return check("recognition.rule", True, f"recognition.{recognition.mode.value}")
+    return check(
+        "recognition.rule", False, "recognition.no_rule" if outcome == "valid" else "recognition.not_valid"
+    )
+
+
+def present_recognition(recognition: Recognition | None) -> RecognitionOut | None:
+    if recognition is None:
+        return None
+    return RecognitionOut(
+        target_region=recognition.target_region,
+        mode=recognition.mode.value,
+        equivalent=dict(recognition.equivalent),
+        basis=recognition.basis,
+        rule=recognition.rule,
+    )
+
+
 def facts_of(row: AnyRow) -> CredentialFacts:
     return CredentialFacts(
         kind=row.kind,
@@ -138,13 +161,7 @@ def decide(row: AnyRow | None, probe: Probe, caller_region: str, rules: RuleSet,
     else:
         window = check("validity.window", True, "validity.within")
     recognition = rules.recognise(facts_of(row), caller_region, today) if outcome == "valid" else None
-    if caller_region == row.region_code:
-        recognised = check("recognition.rule", True, "recognition.home_region")
-    elif recognition is not None:
-        recognised = check("recognition.rule", True, f"recognition.{recognition.mode.value}")
-    else:
-        code = "recognition.no_rule" if outcome == "valid" else "recognition.not_valid"
-        recognised = check("recognition.rule", False, code)
+    recognised = recognition_check(outcome, recognition, home=caller_region == row.region_code)
     trusted = row.issuer_region == row.region_code
     checks = [
         check("format.number", True, "number.ok"),
@@ -297,17 +314,7 @@ class Verifier:
             outcome=decision.outcome,
             checked_at=checked_at,
             credential=present_credential(row, status_shown(decision)) if row is not None else None,
-            recognition=(
-                RecognitionOut(
-                    target_region=recognition.target_region,
-                    mode=recognition.mode.value,
-                    equivalent=dict(recognition.equivalent),
-                    basis=recognition.basis,
-                    rule=recognition.rule,
-                )
-                if recognition
-                else None
-            ),
+            recognition=present_recognition(recognition),
             successor=(
                 CredentialRef(
                     kind=successor.kind,
