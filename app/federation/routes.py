@@ -9,11 +9,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.errors import NotFound, Unauthorized, problem_responses
 from app.federation.peers_in import PeerAuthenticator
+from app.ratelimit import RateLimiter
 from app.security import Principal
 from app.verification.schemas import BatchIn, VerifyAnswer, VerifyIn
 from app.verification.service import Verifier
 
-router = APIRouter(prefix="/v1/federation", tags=["federation"], responses=problem_responses(401, 404))
+router = APIRouter(prefix="/v1/federation", tags=["federation"], responses=problem_responses(401, 404, 429))
 peer_bearer = HTTPBearer(auto_error=False, description="A peer node's signed assertion (typ huren-peer+jwt)")
 
 
@@ -33,15 +34,21 @@ async def authenticate_peer(
 PeerCaller = Annotated[Principal, Depends(authenticate_peer)]
 
 
-def held_here(request: Request, items: list[VerifyIn]) -> None:
+async def admit(request: Request, caller: Principal, items: list[VerifyIn]) -> None:
+    """Only regions held here; and each of the peer's clients within the per-client budget here too, so a
+    compromised peer cannot enumerate faster than a client could. (No per-address budget: all of a peer's
+    traffic comes from its node's address.)"""
     regions = set(request.app.state.settings.regions)
     if any(item.region not in regions for item in items):
         raise NotFound("this node does not hold the region asked about")
+    limiter: RateLimiter = request.app.state.rate_limiter
+    budget = request.app.state.settings.rate_limit_per_minute
+    await limiter.enforce(f"peer-client:{caller.region}:{caller.client_id}:verify", budget, len(items))
 
 
 @router.post("/verify", response_model=VerifyAnswer, summary="Verify for a peer node (the /v1/verify body)")
 async def verify_for_peer(payload: VerifyIn, request: Request, caller: PeerCaller) -> VerifyAnswer:
-    held_here(request, [payload])
+    await admit(request, caller, [payload])
     verifier: Verifier = request.app.state.verifier
     return await verifier.verify(payload, caller, getattr(request.state, "request_id", None))
 
@@ -50,7 +57,7 @@ async def verify_for_peer(payload: VerifyIn, request: Request, caller: PeerCalle
 async def verify_batch_for_peer(
     payload: BatchIn, request: Request, caller: PeerCaller
 ) -> dict[str, list[VerifyAnswer]]:
-    held_here(request, payload.items)
+    await admit(request, caller, payload.items)
     verifier: Verifier = request.app.state.verifier
     request_id = getattr(request.state, "request_id", None)
     return {"results": await verifier.verify_batch(payload.items, caller, request_id)}

@@ -238,3 +238,15 @@ async def test_pinned_peer_keys_are_never_fetched(peer_key: ec.EllipticCurvePriv
     keys = PeerKeys(anchor={"keys": [jwk_of(peer_key)]}, fetch=fetch)
     assert await keys.key_for("cq-1") is not None
     assert await keys.key_for("other") is None
+
+
+@pytest.mark.usefixtures("frozen_window")
+async def test_each_peer_client_has_a_budget_here_too(
+    sc_node: FastAPI, peer_key: ec.EllipticCurvePrivateKey
+) -> None:
+    sc_node.state.settings = sc_node.state.settings.model_copy(update={"rate_limit_per_minute": 3})
+    body = {"kind": "title", "region": "SC", "number": "T1", "name": "张三"}
+    statuses = [(await ask(sc_node, assertion(peer_key), body)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    other = (await ask(sc_node, assertion(peer_key, obo="cq-hr-2"), body)).status_code
+    assert other == 200
