@@ -76,6 +76,9 @@ class CodeTables:
     card_system_regions: Mapping[str, str]
     card_classes: frozenset[tuple[str, str]]
     card_services: Mapping[str, frozenset[str]]
+    # The regions this node holds (None: every region in the table): another region's people belong to the
+    # node of that region (federation), so its rows are refused here.
+    held: frozenset[str] | None = None
 
 
 class _Unsure(Exception):
@@ -132,6 +135,8 @@ def check_codes(row: CleanRow, tables: CodeTables) -> list[tuple[str, str, str]]
     found = []
     if row.region not in tables.regions:
         found.append(("region", "region.unknown", "no such region"))
+    elif tables.held is not None and row.region not in tables.held:
+        found.append(("region", "region.not_held", "this node does not hold that region's registry"))
     if row.kind == "title" and row.title_code not in tables.title_codes:
         found.append(("title_code", "title_code.unknown", "not in the title code table"))
     if row.kind == "skill" and row.skill_level not in tables.skill_levels:
@@ -201,6 +206,8 @@ def check_common(kind: str, row: int, values: Values, tables: CodeTables, today:
     region = required(values["region"])
     if not _REGION.fullmatch(region) or region not in tables.regions:
         raise _Unsure
+    if tables.held is not None and region not in tables.held:
+        raise _Unsure  # refused by check_codes, with the reason
     issued_on = past_date(values["issued_on"], today)
     valid_from = optional_date(values["valid_from"])
     valid_until = optional_date(values["valid_until"])

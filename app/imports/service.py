@@ -76,7 +76,7 @@ class RowError:
     message: str
 
 
-async def load_code_tables(session: AsyncSession) -> CodeTables:
+async def load_code_tables(session: AsyncSession, held: frozenset[str] | None = None) -> CodeTables:
     services: dict[str, set[str]] = {}
     for system, code in await session.execute(select(CardService.system_code, CardService.code)):
         services.setdefault(system, set()).add(code)
@@ -93,6 +93,7 @@ async def load_code_tables(session: AsyncSession) -> CodeTables:
             for system, code in await session.execute(select(CardClass.system_code, CardClass.code))
         ),
         card_services={system: frozenset(codes) for system, codes in services.items()},
+        held=held,
     )
 
 
@@ -213,6 +214,7 @@ class ImportRun:
     batch_rows: int
     max_rows: int
     progress: ProgressHook
+    held_regions: frozenset[str] | None = None
     tally: Tally = field(default_factory=Tally)
     errors: list[RowError] = field(default_factory=list)
     clean_rows: int = 0
@@ -234,7 +236,7 @@ class ImportRun:
         writer lock that the progress updates need.
         """
         async with self.sessionmaker() as session:
-            tables = await load_code_tables(session)
+            tables = await load_code_tables(session, self.held_regions)
         # Dates are compared with the UTC day, ID birth dates with the local one: the earlier serves both.
         today = min(datetime.now(UTC).date(), date.today())
         numbers, holders = FirstSeen(), FirstSeen(tag_bytes=16)
@@ -515,6 +517,7 @@ class ImportDeps:
     max_rows: int
     stale_after: timedelta
     dialect: str
+    held_regions: frozenset[str] | None = None
 
     @classmethod
     def build(
@@ -534,6 +537,7 @@ class ImportDeps:
             max_rows=settings.import_max_rows,
             stale_after=timedelta(seconds=settings.import_stale_seconds),
             dialect=dialect,
+            held_regions=frozenset(settings.regions),
         )
 
 
@@ -650,7 +654,14 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         await set_job_fields(deps, job_id, phase=phase, processed_rows=rows, heartbeat_at=datetime.now(UTC))
 
     run = ImportRun(
-        job, Path(job.file_path), deps.sessionmaker, deps.vault, deps.batch_rows, deps.max_rows, progress
+        job,
+        Path(job.file_path),
+        deps.sessionmaker,
+        deps.vault,
+        deps.batch_rows,
+        deps.max_rows,
+        progress,
+        held_regions=deps.held_regions,
     )
     status, problem = "succeeded", None
     try:

@@ -296,3 +296,20 @@ async def test_a_finished_job_is_not_resumed(client: httpx.AsyncClient) -> None:
     job = (await upload(client, "title", to_csv("title", valid_titles(1)))).json()
     response = await client.post(f"/v1/imports/{job['id']}/resume")
     assert response.status_code == 409
+
+
+async def test_rows_of_a_region_this_node_does_not_hold_are_refused(
+    client: httpx.AsyncClient, app: Any, session: AsyncSession
+) -> None:
+    # A Sichuan node: Chongqing's people belong to Chongqing's node (federation).
+    app.state.settings = app.state.settings.model_copy(update={"regions": ["SC"]})
+    rows = [flatten(title_payload("SC")), flatten(title_payload("CQ")), flatten(title_payload("SC"))]
+    response = await upload(client, "title", to_csv("title", rows), mode="commit", on_error="skip")
+    assert response.status_code == 201, response.text
+    assert (response.json()["inserted"], response.json()["rejected"]) == (2, 1)
+    errors = (await client.get(response.json()["errors_url"])).json()["errors"]
+    assert [(e["row"], e["column"], e["code"]) for e in errors] == [(2, "region", "region.not_held")]
+    assert await stored_numbers(session, [r["number"] for r in rows]) == {
+        rows[0]["number"],
+        rows[2]["number"],
+    }
