@@ -95,7 +95,7 @@ async def start_services(
         if peers
         else None
     )
-    app.state.mirror = PeerMirror(peers, settings.peer_refresh_seconds) if peers else None
+    app.state.mirror = PeerMirror(peers, settings.peer_refresh_seconds, transactions) if peers else None
     app.state.dispatcher = Dispatcher(
         local=app.state.verifier,
         peers=peers,

@@ -398,3 +398,14 @@ class StatusListEntry(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("status_lists.region_code"))
     list_index: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PeerDocument(Base):
+    """The last copy of a peer's JWKS or signed status list, so a restarted node can still check the peer's
+    cards while the peer is unreachable. Public documents only: nothing here is personal data."""
+
+    __tablename__ = "peer_documents"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete, insert, select
+
 from app.cards.publisher import PURPOSES
 from app.cards.status_list import Bitstring, StatusListError
 from app.cards.tokens import status_list_url
 from app.cards.vc_jose import VcJoseError, verify_vc_jwt
+from app.db import Transactions
 from app.federation.client import Peer, PeerClient, PeerFailure
+from app.models import PeerDocument
 
 log = logging.getLogger("huren.federation")
 
@@ -32,8 +37,10 @@ class ListCopy:
 
 
 class PeerMirror:
-    def __init__(self, client: PeerClient, refresh_seconds: float) -> None:
-        self.client, self.refresh_seconds = client, refresh_seconds
+    def __init__(
+        self, client: PeerClient, refresh_seconds: float, transactions: Transactions | None = None
+    ) -> None:
+        self.client, self.refresh_seconds, self.transactions = client, refresh_seconds, transactions
         self.lists: dict[str, ListCopy] = {}
         self.jwks: dict[str, dict[str, Any]] = {}  # issuer -> the JWKS last fetched from it
         self.task: asyncio.Task[None] | None = None
@@ -50,6 +57,7 @@ class PeerMirror:
             self.task = None
 
     async def run(self) -> None:
+        await self.load_saved()
         while True:
             for peer in self.client.peers.values():
                 await self.refresh_peer(peer)
@@ -64,6 +72,7 @@ class PeerMirror:
         try:
             if not peer.keys.pinned:
                 await peer.keys.refresh()
+                await self.save(jwks_key(peer), json.dumps(peer.keys.jwks), datetime.now(UTC))
             self.jwks[peer.issuer] = peer.keys.jwks
             for purpose in PURPOSES:
                 await self.refresh_list(peer, purpose)
@@ -73,7 +82,13 @@ class PeerMirror:
 
     async def refresh_list(self, peer: Peer, purpose: str) -> None:
         fetched = await self.client.get_text(f"{peer.base_url}/v1/status-lists/{peer.region}/{purpose}")
-        credential = verify_vc_jwt(fetched, peer.keys.jwks)
+        now = datetime.now(UTC)
+        self.accept_list(peer, purpose, fetched, now)
+        await self.save(status_list_url(peer.issuer, peer.region, purpose), fetched, now)
+
+    def accept_list(self, peer: Peer, purpose: str, token: str, fetched_at: datetime) -> None:
+        """Keep a signed list (fetched now, or saved earlier) once its signature and identity hold."""
+        credential = verify_vc_jwt(token, self.jwks.get(peer.issuer) or peer.keys.jwks)
         expected = status_list_url(peer.issuer, peer.region, purpose)
         subject = credential.get("credentialSubject", {})
         issuer = credential.get("issuer")
@@ -86,12 +101,40 @@ class PeerMirror:
         until = credential.get("validUntil")
         self.lists[expected] = ListCopy(
             bits=Bitstring.decode(str(subject.get("encodedList", ""))),
-            fetched_at=datetime.now(UTC),
+            fetched_at=fetched_at,
             valid_until=datetime.fromisoformat(until.replace("Z", "+00:00"))
             if isinstance(until, str)
             else None,
             ttl_seconds=float(subject.get("ttl", 300_000)) / 1000,
         )
+
+    async def save(self, url: str, body: str, fetched_at: datetime) -> None:
+        """Keep the copy in the database too: a node restarted while its peer is down still has it."""
+        if self.transactions is None:
+            return
+        async with self.transactions() as conn:
+            await conn.execute(delete(PeerDocument).where(PeerDocument.url == url))
+            await conn.execute(insert(PeerDocument).values(url=url, body=body, fetched_at=fetched_at))
+
+    async def load_saved(self) -> None:
+        """The copies saved by an earlier run, checked again exactly as if just fetched."""
+        if self.transactions is None:
+            return
+        async with self.transactions() as conn:
+            saved = {row.url: row for row in (await conn.execute(select(PeerDocument))).all()}
+        for peer in self.client.peers.values():
+            try:
+                jwks_doc = saved.get(jwks_key(peer))
+                if jwks_doc is not None and not peer.keys.pinned:
+                    self.jwks[peer.issuer] = json.loads(jwks_doc.body)
+                elif peer.keys.pinned:
+                    self.jwks[peer.issuer] = peer.keys.jwks
+                for purpose in PURPOSES:
+                    list_doc = saved.get(status_list_url(peer.issuer, peer.region, purpose))
+                    if list_doc is not None and peer.issuer in self.jwks:
+                        self.accept_list(peer, purpose, list_doc.body, list_doc.fetched_at)
+            except (ValueError, VcJoseError, StatusListError) as exc:
+                log.warning("peer %s: a saved copy was refused (%s)", peer.region, exc)
 
     def material_for(self, issuer: str) -> tuple[dict[str, Any], dict[str, Bitstring], float] | None:
         """The issuer's JWKS, usable copies of its lists and the age of the oldest; None without them."""
@@ -109,3 +152,7 @@ class PeerMirror:
             return None
         oldest = min(copy.fetched_at for copy in usable.values())
         return jwks, {url: copy.bits for url, copy in usable.items()}, (now - oldest).total_seconds()
+
+
+def jwks_key(peer: Peer) -> str:
+    return f"{peer.issuer}#jwks"

@@ -222,6 +222,13 @@ def test_sc_cards_verify_at_cq_with_sc_down_and_revocations_arrive_once_sc_is_ba
             f"{nodes['CQ'].url}/v1/verify", json=ask(sc_title), headers=bearer(nodes["CQ"], "demo-hr-cq")
         )
         assert direct.status_code == 503  # a registry look-up needs SC: never a guess
+        # CQ restarted while SC is still down: its saved copies come back with it.
+        nodes["CQ"].stop()
+        nodes["CQ"].start()
+        counter.update(bearer(nodes["CQ"], "demo-counter-cq"))
+        restarted = wait_for(outcome_at_cq, timeout=15)
+        assert restarted is not None
+        assert restarted["outcome"] == "valid"
     finally:
         nodes["SC"].start()
 
