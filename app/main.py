@@ -88,7 +88,9 @@ async def start_services(
         ttl=timedelta(seconds=settings.status_list_ttl_seconds),
         valid_for=timedelta(days=settings.status_list_valid_days),
     )
-    peers = PeerClient(settings, keys) if settings.peers else None
+    peers = (
+        PeerClient(settings, keys, metrics=getattr(app.state, "metrics", None)) if settings.peers else None
+    )
     app.state.peer_client = peers
     app.state.peer_authenticator = (
         PeerAuthenticator(peers=peers, own_issuer=settings.public_url, transactions=transactions)
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.settings = settings
     app.state.vault = PersonalDataVault.from_settings(settings)
     metrics = RequestMetrics()
+    app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(client_routes.token_router)

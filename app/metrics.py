@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +31,34 @@ class RequestMetrics:
             "Time to answer an HTTP request",
             ["method", "route"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+
+        # Federation: how calls to each peer end, how long they take, whether its circuit is open, and when
+        # the copies of its keys and status lists were last refreshed (age = now - that).
+        self.peer_calls = Counter(
+            "huren_peer_calls_total",
+            "Calls to peer nodes, by region and result (ok, failed, paused: circuit open)",
+            ["region", "result"],
+            registry=self.registry,
+        )
+        self.peer_seconds = Histogram(
+            "huren_peer_call_duration_seconds",
+            "Time of a call to a peer node",
+            ["region"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.peer_circuit_open = Gauge(
+            "huren_peer_circuit_open",
+            "1 while calls to the peer are paused",
+            ["region"],
+            registry=self.registry,
+        )
+        self.peer_copies_refreshed = Gauge(
+            "huren_peer_copies_refreshed_timestamp_seconds",
+            "When the copies of the peer's keys and status lists were last refreshed",
+            ["region"],
             registry=self.registry,
         )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from app.errors import AppError
 from app.federation.breaker import CircuitBreaker
 from app.federation.keys import PeerKeys
 from app.keys import KeyStore
+from app.metrics import RequestMetrics
 from app.security import PEER_ASSERTION, RECEIPT, Principal, encode_token, matches_typ, new_jti
 from app.settings import Settings
 from app.verification.schemas import VerifyAnswer, VerifyIn
@@ -70,9 +72,13 @@ class Lane:
 
 class PeerClient:
     def __init__(
-        self, settings: Settings, keys: KeyStore, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: Settings,
+        keys: KeyStore,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: RequestMetrics | None = None,
     ) -> None:
-        self.own_issuer, self.keys = settings.public_url.rstrip("/"), keys
+        self.own_issuer, self.keys, self.metrics = settings.public_url.rstrip("/"), keys, metrics
         self.max_bytes = settings.peer_max_response_bytes
         timeout = httpx.Timeout(
             connect=settings.peer_connect_timeout_seconds,
@@ -163,6 +169,7 @@ class PeerClient:
         """
         peer = self.peers[region]
         if not peer.breaker.allows():
+            self.count(region, "paused", peer)
             raise PeerUnavailable(f"the node of region {region} is failing; calls are paused", region=region)
         key = (region, caller.client_id, caller.region)
         lane = self.lanes.get(key)
@@ -183,21 +190,32 @@ class PeerClient:
             while lane.queue:
                 batch = [lane.queue.popleft() for _ in range(min(MAX_BATCH, len(lane.queue)))]
                 items = [item for item, _ in batch]
+                started = time.perf_counter()
                 try:
                     answers = await self.call_verify(lane.peer, items, lane.caller)
                 except PeerFailure as exc:
                     lane.peer.breaker.record_failure()
+                    self.count(lane.peer.region, "failed", lane.peer, time.perf_counter() - started)
                     detail = f"the node of region {lane.peer.region} gave no usable answer: {exc}"
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(PeerUnavailable(detail, region=lane.peer.region))
                     continue
                 lane.peer.breaker.record_success()
+                self.count(lane.peer.region, "ok", lane.peer, time.perf_counter() - started)
                 for (_, future), answer in zip(batch, answers, strict=True):
                     if not future.done():
                         future.set_result(answer)
         finally:
             lane.in_flight -= 1
+
+    def count(self, region: str, result: str, peer: Peer, seconds: float | None = None) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.peer_calls.labels(region, result).inc()
+        if seconds is not None:
+            self.metrics.peer_seconds.labels(region).observe(seconds)
+        self.metrics.peer_circuit_open.labels(region).set(1 if peer.breaker.state == "open" else 0)
 
     async def call_verify(self, peer: Peer, items: list[VerifyIn], caller: Principal) -> list[VerifyAnswer]:
         body = {"items": [item.model_dump(mode="json", exclude_none=True) for item in items]}

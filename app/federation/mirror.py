@@ -76,6 +76,8 @@ class PeerMirror:
             self.jwks[peer.issuer] = peer.keys.jwks
             for purpose in PURPOSES:
                 await self.refresh_list(peer, purpose)
+            if self.client.metrics is not None:
+                self.client.metrics.peer_copies_refreshed.labels(peer.region).set_to_current_time()
         except (PeerFailure, ValueError, VcJoseError, StatusListError, UnicodeDecodeError) as exc:
             # Keep the copies we have: they stay usable until their validUntil, and answers show their age.
             log.warning("peer %s: refresh failed (%s); keeping copies", peer.region, exc)

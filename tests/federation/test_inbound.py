@@ -186,6 +186,7 @@ def test_the_circuit_opens_after_repeated_failures_and_tries_again_after_the_coo
 
 async def test_a_redirecting_peer_is_not_followed(settings: Settings, sc_node: FastAPI) -> None:
     from app.federation.client import PeerClient, PeerUnavailable
+    from app.metrics import RequestMetrics
     from app.security import Principal
     from app.verification.schemas import VerifyIn
 
@@ -195,13 +196,23 @@ async def test_a_redirecting_peer_is_not_followed(settings: Settings, sc_node: F
         calls.append(str(request.url))
         return httpx.Response(302, headers={"Location": "https://evil.example/v1/federation/verify/batch"})
 
-    node = settings.model_copy(update={"regions": ["SC"], "public_url": OWN, "peers": {"CQ": PEER}})
-    peers = PeerClient(node, sc_node.state.keys, transport=httpx.MockTransport(redirect))
+    node = settings.model_copy(
+        update={"regions": ["SC"], "public_url": OWN, "peers": {"CQ": PEER}, "peer_breaker_failures": 1}
+    )
+    metrics = RequestMetrics()
+    peers = PeerClient(node, sc_node.state.keys, transport=httpx.MockTransport(redirect), metrics=metrics)
     item = VerifyIn(kind="title", region="CQ", number="T1", name="张三")
+    caller = Principal("sc-hr", "SC", frozenset({"verify"}))
     with pytest.raises(PeerUnavailable):
-        await peers.verify_items("CQ", [item], Principal("sc-hr", "SC", frozenset({"verify"})))
+        await peers.verify_items("CQ", [item], caller)
+    with pytest.raises(PeerUnavailable):  # the circuit is open now: no second call goes out
+        await peers.verify_items("CQ", [item], caller)
     await peers.close()
     assert calls == [f"{PEER}/v1/federation/verify/batch"]
+    sample = metrics.registry.get_sample_value
+    assert sample("huren_peer_calls_total", {"region": "CQ", "result": "failed"}) == 1
+    assert sample("huren_peer_calls_total", {"region": "CQ", "result": "paused"}) == 1
+    assert sample("huren_peer_circuit_open", {"region": "CQ"}) == 1
 
 
 async def test_an_unknown_kid_fetches_the_peer_jwks_at_most_once_per_cooldown(

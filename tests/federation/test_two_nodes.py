@@ -126,6 +126,9 @@ def test_cq_gets_the_sc_answer_with_sc_receipt_and_cq_recognition(
     cq_admin = bearer(nodes["CQ"], "demo-admin")
     listed = httpx.get(f"{nodes['CQ'].url}/v1/credentials", params={"region": "SC"}, headers=cq_admin)
     assert listed.json()["items"] == []
+    metrics = httpx.get(f"{nodes['CQ'].url}/metrics", headers=cq_admin).text
+    assert 'huren_peer_calls_total{region="SC",result="ok"}' in metrics
+    assert 'huren_peer_circuit_open{region="SC"} 0.0' in metrics
 
 
 @pytest.mark.parametrize("mode", ["tamper", "resign", "garbage", "huge"])
