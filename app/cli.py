@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -16,7 +17,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import append_pending_events, record_event, verify_chain
+from app.audit.service import append_pending_events, purge_events, record_event, verify_chain
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError
 from app.keys import ensure_signing_key, rotate_signing_key
@@ -253,6 +254,23 @@ def keys_rotate() -> None:
     console.print(
         f"new signing key {kid}; running workers pick it up within {settings.key_refresh_seconds} s"
     )
+
+
+@audit_app.command("purge")
+def audit_purge(
+    older_than_days: Annotated[
+        int | None, typer.Option(help="Remove events older than this (default: HUREN_AUDIT_RETENTION_DAYS)")
+    ] = None,
+) -> None:
+    """Remove audit events past their retention; the chain stays verifiable from the first kept event."""
+    settings = get_settings()
+    days = settings.audit_retention_days if older_than_days is None else older_than_days
+    if days < settings.audit_retention_days:
+        console.print(f"[red]events are kept at least {settings.audit_retention_days} days[/red]")
+        raise typer.Exit(2)
+    before = datetime.now(UTC) - timedelta(days=days)
+    removed = asyncio.run(in_session(settings, lambda session: purge_events(session, before)))
+    console.print(f"removed {removed} audit events older than {days} days")
 
 
 @audit_app.command("verify")

@@ -322,6 +322,10 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    # Where the kept chain starts: the last event removed by a retention purge (0 and the genesis hash before
+    # any purge). The first kept event must link to it.
+    base_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    base_hash: Mapped[str] = mapped_column(String(64), default="0" * 64, server_default="0" * 64)
 
 
 class ImportJob(Base):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -117,8 +117,10 @@ class ChainReport:
     reason: str | None = None
 
 
-async def stream_events(session: AsyncSession, batch: int = 5000) -> AsyncIterator[AuditEvent]:
-    last = 0
+async def stream_events(
+    session: AsyncSession, batch: int = 5000, after: int = 0
+) -> AsyncIterator[AuditEvent]:
+    last = after
     while True:
         rows = (
             await session.scalars(
@@ -134,9 +136,12 @@ async def stream_events(session: AsyncSession, batch: int = 5000) -> AsyncIterat
 
 
 async def verify_chain(session: AsyncSession) -> ChainReport:
-    """Walk the chain in sequence order; name the first event whose link does not hold."""
-    expected_seq, prev, checked = 1, GENESIS_HASH, 0
-    async for event in stream_events(session):
+    """Walk the chain in sequence order from where it starts (genesis, or the last purged event); name the
+    first event whose link does not hold."""
+    anchor = await session.scalar(select(AuditHead).where(AuditHead.id == 1))
+    base_seq, base_hash = (anchor.base_seq, anchor.base_hash) if anchor is not None else (0, GENESIS_HASH)
+    expected_seq, prev, checked = base_seq + 1, base_hash, 0
+    async for event in stream_events(session, after=base_seq):
         if event.seq != expected_seq:
             return ChainReport(False, checked, expected_seq, f"event {expected_seq} is missing")
         if event.prev_hash != prev:
@@ -169,3 +174,38 @@ def record_request_event(
         request_id=getattr(request.state, "request_id", None),
         details=details,
     )
+
+
+async def purge_events(session: AsyncSession, before: datetime) -> int:
+    """Remove the events that occurred before `before` (a retention purge) and keep the chain verifiable.
+
+    Only a prefix of the chain is removed: the newest removed event becomes the anchor (base_seq, base_hash)
+    that the first kept event links to. The purge itself is an audit event. On PostgreSQL the table's trigger
+    still refuses to delete anything younger than 183 days, whatever the caller asks.
+    """
+    head = await session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    if head is None:
+        raise RuntimeError("audit head missing: the database is not migrated")
+    # The longest prefix of the kept chain whose events are all older than `before`.
+    first_kept = await session.scalar(
+        select(func.min(AuditEvent.seq)).where(
+            AuditEvent.seq > head.base_seq, AuditEvent.occurred_at >= before
+        )
+    )
+    through = (first_kept - 1) if first_kept is not None else head.seq
+    if through <= head.base_seq:
+        return 0
+    last = (
+        await session.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq == through))
+    ).one()
+    removed = await session.execute(delete(AuditEvent).where(AuditEvent.seq <= last.seq))
+    count = int(getattr(removed, "rowcount", 0) or 0)
+    head.base_seq, head.base_hash = last.seq, last.hash
+    await session.flush()
+    record_event(
+        session,
+        "audit.purged",
+        object_ref=f"audit:{last.seq}",
+        details={"through_seq": last.seq, "removed": count, "before": before.isoformat()},
+    )
+    return count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,21 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
-from app.audit.service import append_pending_events, record_event, verify_chain
+from app.audit.service import (
+    PendingEvent,
+    append_pending_events,
+    link_events,
+    purge_events,
+    record_event,
+    verify_chain,
+)
 from app.db import install_sqlite_pragmas
 from app.migrate import upgrade_database
-from app.models import AuditEvent
+from app.models import AuditEvent, AuditHead
 from tests.factories import title_payload
+from tests.processes import huren_env, run_huren
 
 EVENTS = 12
 
@@ -158,3 +167,59 @@ def test_removing_the_newest_events_is_detected(chain_file: Path, tmp_path: Path
         conn.execute("DELETE FROM audit_events WHERE seq > ?", (EVENTS - 2,))
     report = verify_file(copy)
     assert (report.intact, report.broken_at) == (False, EVENTS - 1)
+
+
+async def old_and_new_chain(path: Path, old: int, new: int) -> AsyncEngine:
+    """A migrated SQLite file whose chain holds `old` events from 400 days ago, then `new` recent ones."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+    install_sqlite_pragmas(engine)
+    await upgrade_database(engine)
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    async with AsyncSession(engine) as session, session.begin():
+        head = await session.scalar(select(AuditHead).where(AuditHead.id == 1))
+        assert head is not None
+        pending = [
+            PendingEvent("test.old", "success", None, f"x:{i}", None, None, long_ago + timedelta(minutes=i))
+            for i in range(old)
+        ]
+        events = link_events(head.seq, head.hash, pending)
+        session.add_all(events)
+        head.seq, head.hash = events[-1].seq, events[-1].hash
+        for i in range(new):
+            record_event(session, "test.recent", object_ref=f"y:{i}")
+        await append_pending_events(session)
+    return engine
+
+
+async def test_a_retention_purge_removes_the_old_prefix_and_the_chain_still_verifies(tmp_path: Path) -> None:
+    engine = await old_and_new_chain(tmp_path / "purge.db", old=7, new=3)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            removed = await purge_events(session, datetime.now(UTC) - timedelta(days=183))
+            await append_pending_events(session)
+        assert removed == 7
+        async with AsyncSession(engine) as session:
+            actions = (await session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq))).all()
+            assert actions == ["test.recent"] * 3 + ["audit.purged"]
+            report = await verify_chain(session)
+            assert (report.intact, report.checked) == (True, 4)
+        async with AsyncSession(engine) as session, session.begin():  # nothing more to purge
+            assert await purge_events(session, datetime.now(UTC) - timedelta(days=183)) == 0
+        async with AsyncSession(engine) as session, session.begin():
+            # Removing the first kept event is still caught: it no longer links to the anchor.
+            await session.execute(text("DELETE FROM audit_events WHERE seq = 8"))
+        async with AsyncSession(engine) as session:
+            report = await verify_chain(session)
+            assert (report.intact, report.broken_at) == (False, 8)
+    finally:
+        await engine.dispose()
+
+
+def test_huren_audit_purge_refuses_to_cut_into_the_retention(tmp_path: Path) -> None:
+    env = huren_env(tmp_path / "cli.db")
+    refused = run_huren(env, "audit", "purge", "--older-than-days", "30")
+    assert refused.returncode == 2
+    assert "at least 183 days" in refused.stdout
+    done = run_huren(env, "audit", "purge")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "removed 0 audit events" in done.stdout
