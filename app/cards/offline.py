@@ -56,7 +56,12 @@ def refuse(code: str) -> OfflineResult:
 
 def find_key(jwks: Mapping[str, Any], kid: Any) -> Any | None:
     for jwk in jwks.get("keys", []):
-        if isinstance(jwk, Mapping) and jwk.get("kid") == kid and jwk.get("kty") == "EC":
+        if (
+            isinstance(kid, str)
+            and isinstance(jwk, Mapping)
+            and jwk.get("kid") == kid
+            and jwk.get("kty") == "EC"
+        ):
             return load_key(str(jwk.get("crv")), str(jwk.get("x")), str(jwk.get("y")))
     return None
 
@@ -125,6 +130,17 @@ def read_verified_claims(
     return claims
 
 
+def card_claims_well_formed(claims: Mapping[str, Any]) -> bool:
+    if not all(isinstance(claims.get(name), str) and claims[name] for name in ("cn", "rg", "cs", "cc")):
+        return False
+    try:
+        parse_day(claims.get("vf"))
+        parse_day(claims.get("vu"))
+    except ValueError:
+        return False
+    return isinstance(claims.get("exp"), int | float) and not isinstance(claims.get("exp"), bool)
+
+
 def parse_day(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else None
 
@@ -173,6 +189,9 @@ def verify_card_token(
         return refuse(verified)
     claims = verified
     checks = [Check("token.signature", True, "token.ok")]
+    if not card_claims_well_formed(claims):
+        # Signed, but not a card token this verifier understands: never a guess about it.
+        return OfflineResult("no_match", (*checks, Check("token.claims", False, "token.claims_invalid")))
     expired = float(claims["exp"]) + LEEWAY_SECONDS < now.timestamp()
     checks.append(Check("token.expiry", not expired, "token.expired" if expired else "token.current"))
     try:

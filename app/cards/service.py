@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cards.status_list import MIN_ENTRIES
@@ -41,12 +42,21 @@ async def find_card(session: AsyncSession, region: str, number: str) -> tuple[Cr
     return row[0], row[1]
 
 
+async def find_status_index(session: AsyncSession, credential_id: int) -> int | None:
+    return await session.scalar(
+        select(StatusListEntry.list_index).where(StatusListEntry.credential_id == credential_id)
+    )
+
+
 async def lock_status_list(session: AsyncSession, region: str) -> StatusList:
     """The region's list row, locked: allocations in one region happen one at a time."""
     found = await session.scalar(select(StatusList).where(StatusList.region_code == region).with_for_update())
     if found is None:
-        session.add(StatusList(region_code=region, capacity=MIN_ENTRIES, revision=0))
-        await session.flush()
+        try:
+            async with session.begin_nested():  # a concurrent first token in this region may create it too
+                session.add(StatusList(region_code=region, capacity=MIN_ENTRIES, revision=0))
+        except IntegrityError:
+            pass
         found = await session.scalar(
             select(StatusList).where(StatusList.region_code == region).with_for_update()
         )
@@ -60,17 +70,21 @@ async def ensure_status_index(session: AsyncSession, credential_id: int, region:
     The list doubles before it is half full, so a random draw hits a free index at least half the time and
     every list keeps an anonymity set of at least twice its cards.
     """
-    existing = await session.scalar(
-        select(StatusListEntry.list_index).where(StatusListEntry.credential_id == credential_id)
-    )
+    existing = await find_status_index(session, credential_id)
     if existing is not None:
         return existing
     status_list = await lock_status_list(session, region)
+    # Again under the lock: a concurrent request (a double click) may have given the card its index meanwhile.
+    existing = await find_status_index(session, credential_id)
+    if existing is not None:
+        return existing
     used = await session.scalar(
         select(func.count()).select_from(StatusListEntry).where(StatusListEntry.region_code == region)
     )
     if (used or 0) + 1 > status_list.capacity // 2:
         status_list.capacity *= 2
+        # A longer list: copies of the shorter one (here and at peers) must be rebuilt for new indexes.
+        status_list.revision += 1
     rng = secrets.SystemRandom()
     while True:
         candidates = [rng.randrange(status_list.capacity) for _ in range(PROBES_PER_ROUND)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from app.settings import Settings
 from app.verification.schemas import VerifyAnswer, VerifyIn
 from app.verification.service import reference_of
 
+log = logging.getLogger("huren.federation")
 ASSERTION_SECONDS = 60
 # Few, kept-alive connections: httpcore checks every pooled connection on every request (a socket poll each),
 # so a large pool costs more per call than the queueing it saves; a closed one costs a handshake instead.
@@ -80,6 +82,7 @@ class PeerClient:
     ) -> None:
         self.own_issuer, self.keys, self.metrics = settings.public_url.rstrip("/"), keys, metrics
         self.max_bytes = settings.peer_max_response_bytes
+        self.total_seconds = settings.peer_connect_timeout_seconds + 2 * settings.peer_read_timeout_seconds
         timeout = httpx.Timeout(
             connect=settings.peer_connect_timeout_seconds,
             read=settings.peer_read_timeout_seconds,
@@ -90,7 +93,8 @@ class PeerClient:
             timeout=timeout,
             follow_redirects=False,
             transport=transport or httpx.AsyncHTTPTransport(retries=1, limits=POOL_LIMITS),
-            headers={"User-Agent": "huren-node"},
+            # Identity encoding: the size cap counts what was sent, not what a compressed body inflates to.
+            headers={"User-Agent": "huren-node", "Accept-Encoding": "identity"},
         )
         self.peers: dict[str, Peer] = {}
         self.lanes: dict[tuple[str, str, str], Lane] = {}
@@ -125,9 +129,11 @@ class PeerClient:
 
     async def exchange(self, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, bytes]:
         try:
-            async with self.http.stream(method, url, **kwargs) as response:
-                return response, await self.read_body(response)
-        except httpx.TimeoutException:
+            # httpx's timeouts bound each read; this bounds the whole call (a peer trickling bytes).
+            async with asyncio.timeout(self.total_seconds):
+                async with self.http.stream(method, url, **kwargs) as response:
+                    return response, await self.read_body(response)
+        except (httpx.TimeoutException, TimeoutError):
             raise PeerFailure("the peer did not answer in time") from None
         except httpx.HTTPError:
             raise PeerFailure("the peer could not be reached") from None
@@ -193,13 +199,16 @@ class PeerClient:
                 started = time.perf_counter()
                 try:
                     answers = await self.call_verify(lane.peer, items, lane.caller)
-                except PeerFailure as exc:
+                except Exception as exc:  # whatever went wrong, every waiter gets an answer: never a hang
                     lane.peer.breaker.record_failure()
                     self.count(lane.peer.region, "failed", lane.peer, time.perf_counter() - started)
-                    detail = f"the node of region {lane.peer.region} gave no usable answer: {exc}"
+                    reason = exc if isinstance(exc, PeerFailure) else "the answer could not be processed"
+                    detail = f"the node of region {lane.peer.region} gave no usable answer: {reason}"
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(PeerUnavailable(detail, region=lane.peer.region))
+                    if not isinstance(exc, PeerFailure):
+                        log.warning("peer %s: unexpected failure %s", lane.peer.region, type(exc).__name__)
                     continue
                 lane.peer.breaker.record_success()
                 self.count(lane.peer.region, "ok", lane.peer, time.perf_counter() - started)
@@ -279,7 +288,7 @@ class PeerClient:
 def parse_object(raw: bytes) -> dict[str, Any]:
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nesting deep enough to exhaust the parser
         raise PeerFailure("the answer is not JSON") from None
     if not isinstance(document, dict):
         raise PeerFailure("the answer is not a JSON object")

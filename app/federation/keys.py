@@ -6,6 +6,7 @@ Keys are re-fetched every `refresh_seconds`; a kid this node has not seen trigge
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +30,8 @@ class PeerKeys:
         self.jwks: dict[str, Any] = anchor if isinstance(anchor, dict) else {"keys": []}
         self.fetched_at: float | None = None
         self.last_miss_fetch = -miss_cooldown_seconds
+        self.last_failure = -miss_cooldown_seconds
+        self.lock = asyncio.Lock()
 
     @property
     def pinned(self) -> bool:
@@ -42,10 +45,22 @@ class PeerKeys:
             self.jwks, self.fetched_at = fetched, time.monotonic()
 
     async def current(self) -> dict[str, Any]:
-        """The JWKS, fetched first when never fetched or older than refresh_seconds."""
+        """The JWKS, fetched first when never fetched or older than refresh_seconds.
+
+        One fetch at a time; a failed fetch waits out the miss cooldown before the next try, and meanwhile the
+        last good keys stay in use (a peer that is down must not turn every check into a timeout).
+        """
         stale = self.fetched_at is None or time.monotonic() - self.fetched_at >= self.refresh_seconds
-        if not self.pinned and stale:
-            await self.refresh()
+        if self.pinned or not stale or time.monotonic() - self.last_failure < self.miss_cooldown_seconds:
+            return self.jwks
+        async with self.lock:
+            if self.fetched_at is None or time.monotonic() - self.fetched_at >= self.refresh_seconds:
+                try:
+                    await self.refresh()
+                except Exception:
+                    self.last_failure = time.monotonic()
+                    if not self.jwks.get("keys"):
+                        raise  # nothing to fall back on
         return self.jwks
 
     async def key_for(self, kid: Any) -> Any | None:
@@ -62,7 +77,9 @@ class PeerKeys:
 
 def find_ec_key(jwks: dict[str, Any], kid: Any) -> Any | None:
     for jwk in jwks.get("keys", []):
-        if isinstance(jwk, dict) and jwk.get("kid") == kid and jwk.get("kty") == "EC" and "d" not in jwk:
+        if not isinstance(kid, str) or not isinstance(jwk, dict) or "d" in jwk:
+            continue
+        if jwk.get("kid") == kid and jwk.get("kty") == "EC":
             try:
                 return jwt.PyJWK(jwk, algorithm="ES256").key
             except jwt.PyJWTError:

@@ -7,6 +7,7 @@ this node, `typ` huren-peer+jwt, a lifetime of at most a few minutes, and its jt
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -20,6 +21,9 @@ from app.models import UsedAssertion
 from app.security import LEEWAY_SECONDS, PEER_ASSERTION, Principal, matches_typ, read_header
 
 MAX_LIFETIME_SECONDS = 300
+# What the audit and replay tables can hold: anything else is refused before it reaches them.
+CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+JTI = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 
 
 class PeerAuthenticator:
@@ -58,8 +62,15 @@ class PeerAuthenticator:
         if int(claims["exp"]) - int(claims["iat"]) > MAX_LIFETIME_SECONDS:
             raise Unauthorized("the peer assertion lives too long")
         # The peer speaks for its own region's clients only.
-        if claims.get("caller_region") != peer.region or not isinstance(claims.get("obo"), str):
+        obo, jti = claims.get("obo"), claims.get("jti")
+        if (
+            claims.get("caller_region") != peer.region
+            or not isinstance(obo, str)
+            or not CLIENT_ID.fullmatch(obo)
+        ):
             raise Unauthorized("the peer assertion names no client of the peer's region")
+        if not isinstance(jti, str) or not JTI.fullmatch(jti):
+            raise Unauthorized("the peer assertion's jti is not acceptable")
         await self.consume_jti(f"peer:{peer.region}", str(claims["jti"]), int(claims["exp"]))
         return Principal(client_id=claims["obo"], region=peer.region, scopes=frozenset({"verify"}))
 

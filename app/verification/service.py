@@ -269,6 +269,7 @@ class Verifier:
     async def verify_batch(
         self, items: Sequence[VerifyIn], caller: Principal, request_id: str | None
     ) -> list[VerifyAnswer]:
+        started = time.perf_counter()
         probes = [self.prepare(item) for item in items]
         rules = await self.rules.rule_set()
         today = datetime.now(UTC).date()
@@ -288,6 +289,9 @@ class Verifier:
                 decisions.append(decision)
         concluded = [self.conclude(p, d, caller, request_id) for p, d in zip(probes, decisions, strict=True)]
         await self.audit.append([event for _, event in concluded])
+        if any(answer.outcome == "no_match" for answer, _ in concluded):
+            # The same floor as a single no_match: a batch of one must not time what a single call hides.
+            await asyncio.sleep(self.no_match_floor - (time.perf_counter() - started))
         return [answer for answer, _ in concluded]
 
     def conclude(

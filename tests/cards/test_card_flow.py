@@ -257,3 +257,14 @@ async def test_the_counter_page_is_served_with_a_strict_policy(anonymous: httpx.
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
     assert (await anonymous.get("/counter/static/..%2Fpyproject.toml")).status_code == 404
+
+
+async def test_a_signed_token_without_card_claims_is_no_match(
+    app: FastAPI, client: httpx.AsyncClient, counter_sc: httpx.AsyncClient
+) -> None:
+    claims = claims_of(await issue(client, await make_card(client)))
+    for broken in ({k: v for k, v in claims.items() if k != "cc"}, {**claims, "vu": "2099-13-40"}):
+        body = await check(counter_sc, encode_token(CARD_TOKEN, broken, app.state.keys))
+        assert body["outcome"] == "no_match"
+        assert body["credential"] is None
+        assert {"id": "token.claims", "passed": False, "code": "token.claims_invalid"} in body["checks"]

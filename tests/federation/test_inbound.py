@@ -110,6 +110,8 @@ async def test_a_peer_assertion_gets_an_answer_with_a_receipt_for_the_peer_clien
         lambda key: assertion(key, caller_region="SC"),
         lambda key: assertion(key, exp=int(time.time()) - 120),
         lambda key: assertion(key, exp=int(time.time()) + 3600),
+        lambda key: assertion(key, obo="x" * 65),
+        lambda key: assertion(key, jti="j" * 201),
         lambda key: assertion(ec.generate_private_key(ec.SECP256R1())),
         lambda key: "not.a.token",
     ],
@@ -261,3 +263,25 @@ async def test_each_peer_client_has_a_budget_here_too(
     assert statuses == [200, 200, 200, 429]
     other = (await ask(sc_node, assertion(peer_key, obo="cq-hr-2"), body)).status_code
     assert other == 200
+
+
+async def test_a_peer_answer_that_breaks_the_parser_gives_peer_unavailable_not_a_hang(
+    settings: Settings, sc_node: FastAPI
+) -> None:
+    import asyncio
+
+    from app.federation.client import PeerClient, PeerUnavailable
+    from app.security import Principal
+    from app.verification.schemas import VerifyIn
+
+    def nested(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000)
+
+    node = settings.model_copy(update={"regions": ["SC"], "public_url": OWN, "peers": {"CQ": PEER}})
+    peers = PeerClient(node, sc_node.state.keys, transport=httpx.MockTransport(nested))
+    item = VerifyIn(kind="title", region="CQ", number="T1", name="张三")
+    with pytest.raises(PeerUnavailable):
+        await asyncio.wait_for(
+            peers.verify_items("CQ", [item], Principal("sc-hr", "SC", frozenset({"verify"}))), timeout=10
+        )
+    await peers.close()

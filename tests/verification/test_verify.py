@@ -295,3 +295,16 @@ async def test_no_match_answers_wait_for_the_floor_whatever_the_cause(
     started = time.perf_counter()
     assert (await verify(hr_cq, ask(payload)))["outcome"] == "valid"
     assert time.perf_counter() - started < 0.3  # a match does not wait
+
+
+async def test_a_batch_with_a_no_match_waits_for_the_floor_too(
+    app: Any, hr_cq: httpx.AsyncClient, make_credential: MakeCredential
+) -> None:
+    import time
+
+    payload = await make_credential(title_payload("SC"))
+    app.state.verifier.no_match_floor = 0.3
+    started = time.perf_counter()
+    answer = await hr_cq.post("/v1/verify/batch", json={"items": [ask(payload, name="李四")]})
+    assert answer.json()["results"][0]["outcome"] == "no_match"
+    assert time.perf_counter() - started >= 0.3
