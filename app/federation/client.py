@@ -278,6 +278,8 @@ class PeerClient:
             raise PeerFailure("the receipt's signature or claims do not hold") from None
         if claims.get("ref") != reference_of(item) or claims.get("outcome") != answer.outcome:
             raise PeerFailure("the receipt does not match the answer")
+        if claims.get("caller_region") != caller.region or answer.answered_by != peer.issuer:
+            raise PeerFailure("the answer is not the peer's answer to this caller")
         if answer.credential is not None and (answer.credential.region, answer.credential.kind) != (
             item.region,
             item.kind,
