@@ -10,11 +10,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import jwt
-
 from app.audit.service import PendingEvent
 from app.audit.writer import AuditWriter
-from app.cards.offline import OfflineResult, StatusListMissing, verify_card_token
+from app.cards.offline import OfflineResult, StatusListMissing, peek_claims, peek_header, verify_card_token
 from app.cards.publisher import PURPOSES, StatusListPublisher
 from app.cards.status_list import Bitstring
 from app.cards.tokens import status_list_url
@@ -23,7 +21,7 @@ from app.domain.recognition import CredentialFacts
 from app.errors import AppError
 from app.federation.mirror import PeerMirror
 from app.keys import KeyStore
-from app.security import InvalidToken, Principal, read_header
+from app.security import Principal
 from app.verification.receipts import receipt_claims, reference_digest, sign_receipt
 from app.verification.rules import RuleBook
 from app.verification.schemas import CardTokenAnswer, Check, TokenCard, TokenHolder
@@ -36,10 +34,7 @@ class StatusUnavailable(AppError):
 
 def unverified_issuer(token: str) -> str | None:
     """Which node's keys to check the token with; nothing in it is believed before that check."""
-    try:
-        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
-    except jwt.PyJWTError:
-        return None
+    issuer = (peek_claims(token) or {}).get("iss")
     return issuer if isinstance(issuer, str) else None
 
 
@@ -89,10 +84,7 @@ class CardTokenVerifier:
                 )
             jwks, lists, age = material
             return verify_card_token(token, jwks, lists, issuers={issuer}), age
-        try:
-            kid = read_header(token, None).get("kid")
-        except InvalidToken:  # refused by the offline check below, with its reason
-            kid = None
+        kid = (peek_header(token) or {}).get("kid")  # a malformed header is refused by the check below
         if isinstance(kid, str):
             await self.keys.find_public_key(self.transactions, kid)  # reloads keys once for a new kid
         lists, age = await self.own_lists()
