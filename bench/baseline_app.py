@@ -52,7 +52,7 @@ def columns(alias: str, names: list[str]) -> str:
     return ", ".join(f"{alias}.{name} AS {alias}_{name}" for name in names)
 
 
-# The statement app.registry.service.select_records() builds, written out (aliases differ, nothing else).
+# The statement app.registry.service.select_records() builds, written out (aliases, join order differ).
 LOOKUP_SQL = f"""
 SELECT {columns("c", CREDENTIAL_COLUMNS)}, {columns("h", HOLDER_COLUMNS)}, {columns("o", ISSUER_COLUMNS)},
        p.number AS p_number, {columns("t", TITLE_COLUMNS)}, sl.name AS sl_name, cc.name AS cc_name

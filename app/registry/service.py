@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -201,18 +201,15 @@ async def find_credential_id(session: AsyncSession, kind: str, region: str, numb
     )
 
 
-@cache
-def select_records() -> Select[Credential, Holder, Organisation, str, TitleCode, str, str]:
-    """Built once: constructing this six-way join costs milliseconds, far more than running it.
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
-    Outer joins: the last four are None where they do not apply (typing cannot say so per column).
-    """
-    previous = aliased(Credential)
+
+def join_answer_tables(query: SelectT) -> SelectT:
+    """The joins every credential answer needs: holder, issuer, and the code tables that name its title,
+    skill level and card class (outer: each applies to one kind only)."""
     return (
-        select(Credential, Holder, Organisation, previous.number, TitleCode, SkillLevel.name, CardClass.name)
-        .join(Holder, Holder.id == Credential.holder_id)
+        query.join(Holder, Holder.id == Credential.holder_id)
         .join(Organisation, Organisation.id == Credential.issuer_id)
-        .outerjoin(previous, previous.id == Credential.supersedes_id)
         .outerjoin(TitleCode, TitleCode.code == Credential.title_code)
         .outerjoin(SkillLevel, SkillLevel.level == Credential.skill_level)
         .outerjoin(
@@ -220,6 +217,18 @@ def select_records() -> Select[Credential, Holder, Organisation, str, TitleCode,
             (CardClass.system_code == Credential.card_system) & (CardClass.code == Credential.card_class),
         )
     )
+
+
+@cache
+def select_records() -> Select[Credential, Holder, Organisation, str, TitleCode, str, str]:
+    """Built once: constructing this six-way join costs milliseconds, far more than running it.
+
+    Outer joins: the last four are None where they do not apply (typing cannot say so per column).
+    """
+    previous = aliased(Credential)
+    return join_answer_tables(
+        select(Credential, Holder, Organisation, previous.number, TitleCode, SkillLevel.name, CardClass.name)
+    ).outerjoin(previous, previous.id == Credential.supersedes_id)
 
 
 @cache

@@ -15,6 +15,7 @@ from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import CardClass, Credential, Holder, Organisation, SkillLevel, TitleCode
+from app.registry.service import join_answer_tables
 
 MAX_SUCCESSOR_HOPS = 20
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
@@ -23,7 +24,7 @@ AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 @cache
 def select_candidates() -> AnySelect:
-    return (
+    return join_answer_tables(
         select(
             Credential.id,
             Credential.kind,
@@ -56,14 +57,6 @@ def select_candidates() -> AnySelect:
             TitleCode.series_code.label("title_series"),
             SkillLevel.name.label("level_name"),
             CardClass.name.label("card_class_name"),
-        )
-        .join(Holder, Holder.id == Credential.holder_id)
-        .join(Organisation, Organisation.id == Credential.issuer_id)
-        .outerjoin(TitleCode, TitleCode.code == Credential.title_code)
-        .outerjoin(SkillLevel, SkillLevel.level == Credential.skill_level)
-        .outerjoin(
-            CardClass,
-            (CardClass.system_code == Credential.card_system) & (CardClass.code == Credential.card_class),
         )
     )
 
