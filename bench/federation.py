@@ -24,59 +24,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from bench.load_registry import DEFAULT_DSN, database_name, maintenance_dsn, sqlalchemy_url
+from bench.load_registry import DEFAULT_DSN, recreate_database, sqlalchemy_url
 from bench.registry_get import (
     BENCH_DIR,
     REPO,
     UNLIMITED,
     Server,
     WrkResult,
-    fetch,
     prepare_like_serve,
     summarise_profile,
     wait_ready,
 )
-from bench.verify import measure, run_wrk, sample_credentials, wait_posting, write_bodies
-
-
-async def create_database(dsn: str) -> None:
-    name = database_name(dsn)
-    conn = await asyncpg.connect(maintenance_dsn(dsn))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-def client_token(server: Server, dsn: str, region: str) -> tuple[str, str]:
-    huren = Path(sys.executable).with_name("huren")
-    argv = [
-        str(huren),
-        "clients",
-        "create",
-        "--name",
-        f"bench-{region}",
-        "--region",
-        region,
-        "--scopes",
-        "verify",
-    ]
-    argv += ["--rate-limit", str(UNLIMITED), "--json"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
-    env["HUREN_DATABASE_URL"] = sqlalchemy_url(dsn)
-    created = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    if created.returncode != 0:
-        raise SystemExit(f"huren clients create failed: {created.stderr or created.stdout}")
-    client = json.loads(created.stdout.strip().splitlines()[-1])
-    form = {"grant_type": "client_credentials", "scope": "verify"}
-    form |= {"client_id": client["client_id"], "client_secret": client["client_secret"]}
-    status, body = fetch(server.url + "/oauth/token", "", form=form)
-    if status != 200:
-        raise SystemExit(f"POST /oauth/token answered {status}: {body[:300]!r}")
-    return client["client_id"], str(json.loads(body)["access_token"])
+from bench.verify import measure, obtain_verify_token, run_wrk, sample_credentials, wait_posting, write_bodies
 
 
 def profile_both(sc: Server, cq: Server, args: argparse.Namespace, cq_token: str, seconds: int = 8) -> None:
@@ -117,7 +76,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.out.mkdir(parents=True, exist_ok=True)
     args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    asyncio.run(create_database(args.cq_dsn))
+    asyncio.run(recreate_database(args.cq_dsn))
     for dsn in (args.dsn, args.cq_dsn):
         prepare_like_serve(dsn)
     credentials = [c for c in asyncio.run(sample_credentials(args.dsn, args.rows, 2 * args.sample, seed=3))]
@@ -170,8 +129,8 @@ def main() -> None:
         for server in (sc, cq):
             server.start()
             wait_ready(server, "/healthz", token="")
-        _, sc_token = client_token(sc, args.dsn, "SC")
-        _, cq_token = client_token(cq, args.cq_dsn, "CQ")
+        sc_token = obtain_verify_token(sc, args.dsn, "SC")
+        cq_token = obtain_verify_token(cq, args.cq_dsn, "CQ")
         wait_posting(sc, sc_token, sc_only[0])
         wait_posting(cq, cq_token, sc_only[0])
         tokens = {"local": (sc, sc_token), "forwarded": (cq, cq_token)}

@@ -121,12 +121,13 @@ def post_json(
         conn.close()
 
 
-def obtain_verify_token(app: Server, dsn: str) -> str:
-    """A token the way an HR system of Chongqing gets one: a registered client, then POST /oauth/token."""
+def obtain_verify_token(app: Server, dsn: str, region: str = "CQ") -> str:
+    """A token the way an HR system of `region` gets one: a registered client, then POST /oauth/token."""
     huren = Path(sys.executable).with_name("huren")
-    argv = [str(huren), "clients", "create", "--name", "bench-verify", "--region", "CQ", "--scopes", "verify"]
-    argv += ["--rate-limit", str(UNLIMITED), "--json"]
-    env = os.environ | {"HUREN_DATABASE_URL": sqlalchemy_url(dsn)}
+    argv = [str(huren), "clients", "create", "--name", f"bench-verify-{region}", "--region", region]
+    argv += ["--scopes", "verify", "--rate-limit", str(UNLIMITED), "--json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
+    env["HUREN_DATABASE_URL"] = sqlalchemy_url(dsn)
     created = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     if created.returncode != 0:
         raise SystemExit(f"huren clients create failed: {created.stderr or created.stdout}")
