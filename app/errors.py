@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.json_body import add_body_schemas
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("huren.errors")
 
@@ -217,6 +219,7 @@ def register_problem_schema(app: FastAPI) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
+            add_body_schemas(schemas)  # bodies the hot routes read themselves (app/json_body.py)
             # FastAPI documents its own 422 shape; ours is problem+json, so drop the unused default schemas.
             for path in spec.get("paths", {}).values():
                 for operation in path.values():

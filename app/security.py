@@ -9,8 +9,8 @@ elsewhere for a key (`jku`, `x5u`, `jwk`, `x5c`) and any `crit` extension are re
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -113,7 +113,7 @@ async def decode_token(
 
 
 def new_jti() -> str:
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # 128 random bits as uuid4 has, a fifth of its cost
 
 
 @dataclass(frozen=True)
@@ -213,9 +213,28 @@ async def authenticate(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("a bearer access token is required")
+    return await principal_of(request, credentials.credentials)
+
+
+async def principal_of(request: Request, token: str) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
-    principal = await authenticator.principal_for(credentials.credentials)
+    principal = await authenticator.principal_for(token)
     request.state.principal = principal
+    return principal
+
+
+async def authenticate_bearer(request: Request) -> Principal:
+    """`authenticate` as a plain call, for the hot routes that skip FastAPI's dependency solving."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("a bearer access token is required")
+    return await principal_of(request, token)
+
+
+def check_scope(principal: Principal, scope: str) -> Principal:
+    if scope not in principal.scopes:
+        raise Forbidden(f"this route needs the scope {scope}", required_scope=scope)
     return principal
 
 
@@ -223,12 +242,10 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
     if scope not in ALL_SCOPES:
         raise ValueError(f"unknown scope {scope}")
 
-    async def check_scope(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if scope not in principal.scopes:
-            raise Forbidden(f"this route needs the scope {scope}", required_scope=scope)
-        return principal
+    async def scoped(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        return check_scope(principal, scope)
 
-    return check_scope
+    return scoped
 
 
 def utc_timestamp() -> int:

@@ -4,7 +4,7 @@ and written into audit events, so an integrator's ticket can be matched to our r
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,7 +20,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"")
-        request_id = given.decode() if SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given.decode() if SANE_REQUEST_ID.match(given) else secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def add_header(message: Message) -> None:

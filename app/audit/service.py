@@ -51,22 +51,44 @@ def record_event(
     )
 
 
-def canonical_event(event: AuditEvent) -> bytes:
+def canonical_record(
+    seq: int,
+    occurred_at: datetime,
+    client_id: str | None,
+    action: str,
+    object_ref: str | None,
+    outcome: str,
+    request_id: str | None,
+    details: dict[str, Any] | None,
+) -> bytes:
     body = {
-        "seq": event.seq,
-        "occurred_at": event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "client_id": event.client_id,
-        "action": event.action,
-        "object_ref": event.object_ref,
-        "outcome": event.outcome,
-        "request_id": event.request_id,
-        "details": event.details,
+        "seq": seq,
+        "occurred_at": occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "client_id": client_id,
+        "action": action,
+        "object_ref": object_ref,
+        "outcome": outcome,
+        "request_id": request_id,
+        "details": details,
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def chain_hash(prev_hash: str, event: AuditEvent) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_event(event)).hexdigest()
+def canonical_event(event: AuditEvent) -> bytes:
+    return canonical_record(
+        event.seq,
+        event.occurred_at,
+        event.client_id,
+        event.action,
+        event.object_ref,
+        event.outcome,
+        event.request_id,
+        event.details,
+    )
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical).hexdigest()
 
 
 async def append_pending_events(session: AsyncSession) -> int:
@@ -83,26 +105,43 @@ async def append_pending_events(session: AsyncSession) -> int:
     return len(pending)
 
 
-def link_events(seq: int, prev: str, pending: Sequence[PendingEvent]) -> list[AuditEvent]:
-    """The links that follow the head (seq, prev): numbered in order, each hashing the one before."""
-    events = []
+def link_rows(seq: int, prev: str, pending: Sequence[PendingEvent]) -> list[dict[str, Any]]:
+    """The links that follow the head (seq, prev) as plain column values: numbered in order, each hashing
+    the one before. Plain values, not ORM objects: the group-commit writer inserts them as they are."""
+    rows = []
     for item in pending:
         seq += 1
-        event = AuditEvent(
-            seq=seq,
-            occurred_at=item.occurred_at,
-            client_id=item.client_id,
-            action=item.action,
-            object_ref=item.object_ref,
-            outcome=item.outcome,
-            request_id=item.request_id,
-            details=item.details,
-            prev_hash=prev,
+        canonical = canonical_record(
+            seq,
+            item.occurred_at,
+            item.client_id,
+            item.action,
+            item.object_ref,
+            item.outcome,
+            item.request_id,
+            item.details,
         )
-        event.hash = chain_hash(prev, event)
-        events.append(event)
-        prev = event.hash
-    return events
+        digest = chain_hash(prev, canonical)
+        rows.append(
+            {
+                "seq": seq,
+                "occurred_at": item.occurred_at,
+                "client_id": item.client_id,
+                "action": item.action,
+                "object_ref": item.object_ref,
+                "outcome": item.outcome,
+                "request_id": item.request_id,
+                "details": item.details,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    return rows
+
+
+def link_events(seq: int, prev: str, pending: Sequence[PendingEvent]) -> list[AuditEvent]:
+    return [AuditEvent(**row) for row in link_rows(seq, prev, pending)]
 
 
 def discard_pending_events(session: AsyncSession) -> None:
@@ -146,7 +185,7 @@ async def verify_chain(session: AsyncSession) -> ChainReport:
             return ChainReport(False, checked, expected_seq, f"event {expected_seq} is missing")
         if event.prev_hash != prev:
             return ChainReport(False, checked, event.seq, "does not link to the previous event")
-        if chain_hash(prev, event) != event.hash:
+        if chain_hash(prev, canonical_event(event)) != event.hash:
             return ChainReport(False, checked, event.seq, "content does not match its hash")
         prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
     head = await session.scalar(select(AuditHead).where(AuditHead.id == 1))

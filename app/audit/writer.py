@@ -15,11 +15,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import insert, select, update
 
-from app.audit.service import PendingEvent, link_events
+from app.audit.service import PendingEvent, link_rows
 from app.db import Transactions
 from app.models import AuditEvent, AuditHead
-
-EVENT_COLUMNS = tuple(column.key for column in AuditEvent.__table__.columns)
 
 
 class AuditWriter:
@@ -66,9 +64,8 @@ class AuditWriter:
                     select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
                 )
             ).one()
-            events = link_events(head.seq, head.hash, pending)
-            rows = [{name: getattr(event, name) for name in EVENT_COLUMNS} for event in events]
+            rows = link_rows(head.seq, head.hash, pending)
             await conn.execute(insert(AuditEvent), rows)
             await conn.execute(
-                update(AuditHead).where(AuditHead.id == 1).values(seq=events[-1].seq, hash=events[-1].hash)
+                update(AuditHead).where(AuditHead.id == 1).values(seq=rows[-1]["seq"], hash=rows[-1]["hash"])
             )

@@ -2,16 +2,19 @@
 
 Verification is the hot path. The registry API loads ORM entities; here one cached Core statement returns
 plain rows (no identity map, no unit of work), on a connection without a transaction of its own
-(see app.main).
+(see app.main). On PostgreSQL the single look-up goes one step further: the statement is compiled once and
+run by asyncpg on the same pooled connection, skipping SQLAlchemy's per-execution work (greenlet hop, cursor
+adaptation, result processing), which was a fifth of a verification's CPU. Both paths return `AnswerRow`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from functools import cache
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Dialect, Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import CardClass, Credential, Holder, Organisation, SkillLevel, TitleCode
@@ -20,6 +23,42 @@ from app.registry.service import join_answer_tables
 MAX_SUCCESSOR_HOPS = 20
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+
+class AnswerRow(NamedTuple):
+    """One credential as an answer shows it; the fields are select_candidates' columns, in order."""
+
+    id: int
+    kind: str
+    region_code: str
+    number: str
+    status: str
+    version: int
+    issued_on: date
+    valid_from: date | None
+    valid_until: date | None
+    title_code: str | None
+    specialty: str | None
+    occupation_code: str | None
+    occupation_name: str | None
+    skill_level: int | None
+    work_type: str | None
+    card_system: str | None
+    card_class: str | None
+    entitlements: list[str] | None
+    holder_name: str
+    holder_id_type: str
+    holder_id_hash: str
+    holder_id_masked: str
+    issuer_name: str
+    issuer_usci: str
+    issuer_level: str
+    issuer_region: str
+    title_name: str | None
+    title_level: str | None
+    title_series: str | None
+    level_name: str | None
+    card_class_name: str | None
 
 
 @cache
@@ -97,23 +136,39 @@ def select_successor() -> AnySelect:
     )
 
 
-async def find_one(conn: AsyncConnection, kind: str, region: str, number: str) -> AnyRow | None:
-    result = await conn.execute(select_one(), {"kind": kind, "region": region, "number": number})
-    return result.first()
+@cache
+def compiled_one(dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+    """select_one as the driver's SQL text and the order of its parameters, compiled once per dialect."""
+    compiled = select_one().compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+async def find_one(conn: AsyncConnection, kind: str, region: str, number: str) -> AnswerRow | None:
+    params = {"kind": kind, "region": region, "number": number}
+    if conn.dialect.driver == "asyncpg":
+        sql, order = compiled_one(conn.dialect)
+        # The connection is SQLAlchemy's, checked out of its pool (and, in tests, inside their transaction);
+        # asyncpg keeps the prepared statement, and the JSONB codec SQLAlchemy set on it decodes entitlements.
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None  # a checked-out connection always has its driver's
+        record = await raw.fetchrow(sql, *(params[name] for name in order))
+        return None if record is None else AnswerRow(*record)
+    row = (await conn.execute(select_one(), params)).first()
+    return None if row is None else AnswerRow(*row)
 
 
 async def find_many(
     conn: AsyncConnection, references: Iterable[tuple[str, str, str]]
-) -> dict[tuple[str, str, str], AnyRow]:
+) -> dict[tuple[str, str, str], AnswerRow]:
     """Every referenced credential that exists, in one query per (kind, region)."""
     groups: dict[tuple[str, str], set[str]] = {}
     for kind, region, number in references:
         groups.setdefault((kind, region), set()).add(number)
-    found: dict[tuple[str, str, str], AnyRow] = {}
+    found: dict[tuple[str, str, str], AnswerRow] = {}
     for (kind, region), numbers in groups.items():
         params = {"kind": kind, "region": region, "numbers": sorted(numbers)}
         for row in (await conn.execute(select_many(), params)).all():
-            found[(row.kind, row.region_code, row.number)] = row
+            found[(row.kind, row.region_code, row.number)] = AnswerRow(*row)
     return found
 
 

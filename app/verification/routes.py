@@ -1,15 +1,20 @@
-"""Verification routes: thin HTTP over app.verification.service."""
+"""Verification routes: thin HTTP over app.verification.service.
+
+These are the routes HR systems and counters call all day, so they skip FastAPI's per-request dependency
+solving and response re-validation (app/json_body.py): each takes the bare Request, admits the caller with
+plain calls (token, budget, scope: the same checks, in the same order, as the dependencies of other routes),
+reads its body in one validation pass and answers with the model's own JSON.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request, Response
 
 from app.errors import problem_responses
 from app.federation.forward import Dispatcher
-from app.ratelimit import charge_budget, rate_limited
-from app.security import Principal, require_scope
+from app.json_body import documented_body, json_answer, read_body
+from app.ratelimit import charge_budget
+from app.security import Principal, authenticate_bearer, check_scope
 from app.verification.card_token import CardTokenVerifier
 from app.verification.schemas import (
     BatchAnswer,
@@ -20,13 +25,14 @@ from app.verification.schemas import (
     VerifyIn,
 )
 
-router = APIRouter(
-    prefix="/v1/verify",
-    tags=["verification"],
-    responses=problem_responses(429),
-    dependencies=[Depends(rate_limited("verify"))],
-)
-Caller = Annotated[Principal, Depends(require_scope("verify"))]
+router = APIRouter(prefix="/v1/verify", tags=["verification"], responses=problem_responses(429))
+
+
+async def admit(request: Request) -> Principal:
+    """The caller's token, then one unit of its budgets on the verify routes, then the verify scope."""
+    caller = await authenticate_bearer(request)
+    await charge_budget(request, caller, "verify")
+    return check_scope(caller, "verify")
 
 
 def dispatcher_of(request: Request) -> Dispatcher:
@@ -35,21 +41,38 @@ def dispatcher_of(request: Request) -> Dispatcher:
     return dispatcher
 
 
+def request_id_of(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
 @router.post(
-    "", response_model=VerifyAnswer, summary="Verify one credential", responses=problem_responses(503)
+    "",
+    response_model=VerifyAnswer,
+    summary="Verify one credential",
+    responses=problem_responses(503),
+    openapi_extra=documented_body(VerifyIn),
 )
-async def verify(payload: VerifyIn, request: Request, caller: Caller) -> VerifyAnswer:
-    return await dispatcher_of(request).verify(payload, caller, getattr(request.state, "request_id", None))
+async def verify(request: Request) -> Response:
+    caller = await admit(request)
+    payload = await read_body(request, VerifyIn)
+    return json_answer(await dispatcher_of(request).verify(payload, caller, request_id_of(request)))
 
 
-@router.post("/batch", response_model=BatchAnswer, summary="Verify up to 1,000 credentials, answers in order")
-async def verify_batch(payload: BatchIn, request: Request, caller: Caller) -> BatchAnswer:
-    # The route dependency counted one request; each further item costs one more, so a batch is no way
-    # around the per-minute budget of single verifications.
+@router.post(
+    "/batch",
+    response_model=BatchAnswer,
+    summary="Verify up to 1,000 credentials, answers in order",
+    openapi_extra=documented_body(BatchIn),
+)
+async def verify_batch(request: Request) -> Response:
+    caller = await admit(request)
+    payload = await read_body(request, BatchIn)
+    # admit counted one request; each further item costs one more, so a batch is no way around the
+    # per-minute budget of single verifications.
     if len(payload.items) > 1:
         await charge_budget(request, caller, "verify", len(payload.items) - 1)
-    request_id = getattr(request.state, "request_id", None)
-    return BatchAnswer(results=await dispatcher_of(request).verify_batch(payload.items, caller, request_id))
+    results = await dispatcher_of(request).verify_batch(payload.items, caller, request_id_of(request))
+    return json_answer(BatchAnswer(results=results))
 
 
 @router.post(
@@ -57,7 +80,10 @@ async def verify_batch(payload: BatchIn, request: Request, caller: Caller) -> Ba
     response_model=CardTokenAnswer,
     summary="Verify a talent card's QR token: signature, expiry, status list, recognition here",
     responses=problem_responses(503),
+    openapi_extra=documented_body(CardTokenIn),
 )
-async def verify_card_token(payload: CardTokenIn, request: Request, caller: Caller) -> CardTokenAnswer:
+async def verify_card_token(request: Request) -> Response:
+    caller = await admit(request)
+    payload = await read_body(request, CardTokenIn)
     verifier: CardTokenVerifier = request.app.state.card_verifier
-    return await verifier.verify(payload.token, caller, getattr(request.state, "request_id", None))
+    return json_answer(await verifier.verify(payload.token, caller, request_id_of(request)))

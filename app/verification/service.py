@@ -26,7 +26,7 @@ from app.domain.status import CredentialStatus, effective_status
 from app.keys import KeyStore
 from app.privacy import PersonalDataVault
 from app.security import Principal
-from app.verification.lookup import AnyRow, find_many, find_one, find_successor
+from app.verification.lookup import AnswerRow, AnyRow, find_many, find_one, find_successor
 from app.verification.receipts import receipt_claims, reference_digest, sign_receipt
 from app.verification.rules import RuleBook, RuleSet
 from app.verification.schemas import (
@@ -67,7 +67,7 @@ class Probe:
 class Decision:
     outcome: str
     checks: list[Check]
-    row: AnyRow | None = None
+    row: AnswerRow | None = None
     recognition: Recognition | None = None
     successor: AnyRow | None = None
 
@@ -91,7 +91,7 @@ def number_format_known(kind: str, number: str) -> bool:
     return kind != "skill" or any(scheme.matches(number) for scheme in DEFAULT_FORMATS)
 
 
-def holder_matches(row: AnyRow, probe: Probe) -> bool:
+def holder_matches(row: AnswerRow, probe: Probe) -> bool:
     # Constant-time comparisons: how long a mismatch takes must not tell how much of a name was right.
     same_name = hmac.compare_digest(row.holder_name.encode(), probe.item.name.encode())
     same_id = probe.id_hash is None or hmac.compare_digest(row.holder_id_hash, probe.id_hash)
@@ -131,7 +131,7 @@ def present_recognition(recognition: Recognition | None) -> RecognitionOut | Non
     )
 
 
-def facts_of(row: AnyRow) -> CredentialFacts:
+def facts_of(row: AnswerRow) -> CredentialFacts:
     return CredentialFacts(
         kind=row.kind,
         region=row.region_code,
@@ -145,7 +145,7 @@ def facts_of(row: AnyRow) -> CredentialFacts:
     )
 
 
-def decide(row: AnyRow | None, probe: Probe, caller_region: str, rules: RuleSet, today: date) -> Decision:
+def decide(row: AnswerRow | None, probe: Probe, caller_region: str, rules: RuleSet, today: date) -> Decision:
     if row is None or not holder_matches(row, probe):
         return no_match(probe.well_formed)
     stored = CredentialStatus(row.status)
@@ -174,7 +174,7 @@ def decide(row: AnyRow | None, probe: Probe, caller_region: str, rules: RuleSet,
     return Decision(outcome, checks, row, recognition)
 
 
-def present_credential(row: AnyRow, shown_status: str) -> VerifiedTitle | VerifiedSkill | VerifiedCard:
+def present_credential(row: AnswerRow, shown_status: str) -> VerifiedTitle | VerifiedSkill | VerifiedCard:
     common: dict[str, Any] = {
         "region": row.region_code,
         "number": row.number,

@@ -272,6 +272,32 @@ async def test_bad_requests_are_422_naming_the_field_without_echoing_an_id(
     assert "510104199001011234" not in answer.text
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type", "code"),
+    [
+        (
+            b'{"kind": "title", "region": "SC", "number": "T1", "name": "510104199001011235"',
+            None,
+            "json_invalid",
+        ),
+        (b"", "application/json", "missing"),
+        (b'{"kind": "title"}', "text/plain", "content_type"),
+        (b"[1, 2]", "application/json; charset=utf-8", "model_type"),
+    ],
+)
+async def test_a_body_that_is_not_a_json_object_is_a_422_problem(
+    hr_cq: httpx.AsyncClient, content: bytes, content_type: str | None, code: str
+) -> None:
+    # The verify routes read their bodies themselves (app/json_body.py): the same problem shape as elsewhere.
+    headers = {"Content-Type": content_type} if content_type else {}
+    for path in ("/v1/verify", "/v1/verify/batch", "/v1/verify/card-token"):
+        answer = await hr_cq.post(path, content=content, headers=headers)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert [e["code"] for e in answer.json()["errors"]] == [code]
+        assert "510104199001011235" not in answer.text
+
+
 async def test_verify_needs_the_verify_scope(app: Any, anonymous: httpx.AsyncClient) -> None:
     from tests.conftest import bearer, mint_token
 
@@ -308,3 +334,10 @@ async def test_a_batch_with_a_no_match_waits_for_the_floor_too(
     answer = await hr_cq.post("/v1/verify/batch", json={"items": [ask(payload, name="李四")]})
     assert answer.json()["results"][0]["outcome"] == "no_match"
     assert time.perf_counter() - started >= 0.3
+
+
+def test_the_answer_row_has_the_look_up_columns_in_order() -> None:
+    # find_one builds AnswerRow positionally from either driver's row: names and order must agree.
+    from app.verification.lookup import AnswerRow, select_candidates
+
+    assert AnswerRow._fields == tuple(select_candidates().selected_columns.keys())
