@@ -56,6 +56,7 @@ async def start_services(
     settings: Settings = app.state.settings
     # Verification only reads (its audit event goes through the group-commit writer): in production it gets
     # connections without a transaction of their own; tests read through their rolled-back connection.
+    app.state.shared_connection = transactions is not None
     app.state.read_engine = None if transactions else create_read_engine(engine, settings.db_pool_size)
     reads = transactions or app.state.read_engine.connect
     transactions = transactions or engine.begin
@@ -160,13 +161,14 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     metrics = RequestMetrics()
     app.state.metrics = metrics
     install_error_handlers(app)
+    # Routes are matched in order: the verification routes, called all day, come first.
+    app.include_router(verification_routes.router)
     app.include_router(health.router)
     app.include_router(client_routes.token_router)
     app.include_router(client_routes.admin_router)
     app.include_router(audit_routes.router)
     app.include_router(registry_routes.router)
     app.include_router(import_routes.router)
-    app.include_router(verification_routes.router)
     app.include_router(card_routes.router)
     app.include_router(card_routes.lists_router)
     app.include_router(web_routes.router)

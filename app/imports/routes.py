@@ -40,6 +40,7 @@ def import_deps(request: Request) -> service.ImportDeps:
         transactions=state.transactions,
         vault=state.vault,
         dialect=state.engine.dialect.name,
+        own_connections=not state.shared_connection,
     )
 
 

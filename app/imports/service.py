@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,8 +32,15 @@ from app.imports import batched
 from app.imports.parsing import ImportFileError, ImportFormat, RawRow, iter_rows
 from app.imports.rows import CleanRow, CodeTables, check_codes, check_row_fast, clean_from_model
 from app.imports.seen import FirstSeen
+from app.imports.set_based import (
+    INSERT_HOLDERS,
+    INSERT_ISSUERS,
+    UPSERT_CREDENTIALS,
+    StreamedUpsert,
+    as_stream,
+    open_staging,
+)
 from app.imports.staging import (
-    COMPARED_FIELDS,
     STAGING_COLUMNS,
     encode_line,
     row_of_line,
@@ -62,6 +69,7 @@ ISSUER_COLUMNS = {"issuer_name": "name", "issuer_usci": "usci", "issuer_level": 
 MAX_STORED_ERRORS = 100_000
 # Batches of the scratch file per COPY on PostgreSQL (a progress step); a COPY per batch costs round trips.
 COPY_CHUNK_BATCHES = 10
+LineSink = Callable[[list[str]], Awaitable[None]]
 
 
 class ImportProblem(AppError):
@@ -183,12 +191,6 @@ class Tally:
 ProgressHook = Callable[[str, int], Awaitable[None]]
 
 
-async def as_stream(chunk: bytes) -> AsyncIterator[bytes]:
-    """A chunk as an asynchronous source for asyncpg's COPY. A file object would be read in a thread pool,
-    and the memory those reads took was kept by the process: ~170 MB more peak RSS at a million rows."""
-    yield chunk
-
-
 def number_key(row: CleanRow) -> bytes:
     """A 128-bit digest of the credential's key: the in-file index must stay small for millions of rows."""
     return hashlib.blake2b(f"{row.region}\x1f{row.number}".encode(), digest_size=16).digest()
@@ -215,6 +217,7 @@ class ImportRun:
     max_rows: int
     progress: ProgressHook
     held_regions: frozenset[str] | None = None
+    overlap: bool = True  # the streamed commit's chunks run beside validation (ImportDeps.own_connections)
     tally: Tally = field(default_factory=Tally)
     errors: list[RowError] = field(default_factory=list)
     clean_rows: int = 0
@@ -229,8 +232,8 @@ class ImportRun:
             if len(self.errors) < MAX_STORED_ERRORS:
                 self.errors.append(error)
 
-    async def validate(self) -> None:
-        """Pass 1: every row checked; clean rows to the scratch file.
+    async def validate(self, sink: LineSink | None = None, phase: str = "validate") -> None:
+        """Pass 1: every row checked; clean rows to the scratch file, or handed to `sink` (streamed commit).
 
         Database reads happen in short transactions, one per batch: on SQLite a long one would hold the
         writer lock that the progress updates need.
@@ -264,11 +267,11 @@ class ImportRun:
                     assert clean is not None
                     pending.append((clean, id_hash))
                 if len(pending) >= self.batch_rows:
-                    await self.flush_clean(pending, scratch)
+                    await self.flush_clean(pending, scratch, sink)
                 if self.tally.total % self.batch_rows == 0:
-                    await self.progress("validate", self.tally.total)
-            await self.flush_clean(pending, scratch)
-        await self.progress("validate", self.tally.total)
+                    await self.progress(phase, self.tally.total)
+            await self.flush_clean(pending, scratch, sink)
+        await self.progress(phase, self.tally.total)
 
     def check_duplicates(
         self,
@@ -292,7 +295,9 @@ class ImportRun:
             self.reject([RowError(first, "holder_name", "holder.name_conflict_in_file", message)])
         return found
 
-    async def flush_clean(self, pending: list[tuple[CleanRow, str]], scratch: IO[str]) -> None:
+    async def flush_clean(
+        self, pending: list[tuple[CleanRow, str]], scratch: IO[str], sink: LineSink | None
+    ) -> None:
         """Rows whose holder is already registered under another name are rejected; the rest are written."""
         if not pending:
             return
@@ -309,12 +314,16 @@ class ImportRun:
             else:
                 accepted.append((clean, id_hash))
         ciphers = seal_numbers(self.vault, [clean for clean, _ in accepted])
-        scratch.writelines(
+        lines = [
             encode_line(staging_values(clean, id_hash, cipher))
             for (clean, id_hash), cipher in zip(accepted, ciphers, strict=True)
-        )
+        ]
         self.clean_rows += len(accepted)
         pending.clear()
+        if sink is not None:
+            await sink(lines)
+        else:
+            scratch.writelines(lines)
 
     def clean_lines(self) -> Iterator[str]:
         """The scratch file's lines, less rows rejected after they were written (a duplicate later on)."""
@@ -334,6 +343,25 @@ class ImportRun:
         if batch:
             yield batch
 
+    async def validate_and_commit(self) -> None:
+        """Both passes as one (PostgreSQL, all-or-nothing): clean rows are upserted chunk by chunk while
+        validation goes on (app.imports.set_based), in one transaction that commits only if no row was
+        rejected. The job shows one phase, `commit`, counting the rows validated and fed."""
+        async with self.sessionmaker() as session:
+            upsert = StreamedUpsert(session, COPY_CHUNK_BATCHES * self.batch_rows, overlap=self.overlap)
+            await upsert.open()
+            try:
+                await self.validate(sink=upsert.feed, phase="commit")
+            except BaseException:
+                await upsert.cancel()
+                raise
+            if self.tally.rejected_rows:
+                await upsert.cancel()
+                await session.rollback()
+                return
+            self.tally.inserted, self.tally.updated, self.tally.unchanged = await upsert.finish()
+            await self.seal(session)
+
     async def commit(self) -> None:
         """Pass 2: all clean rows upserted in one transaction (set-based on PostgreSQL, batched on SQLite)."""
         async with self.sessionmaker() as session:
@@ -341,20 +369,24 @@ class ImportRun:
                 await self.commit_set_based(session)
             else:
                 await self.commit_batched(session)
-            record_event(
-                session,
-                "import.committed",
-                client_id=self.job.client_id,
-                object_ref=f"import:{self.job.id}",
-                details={
-                    "kind": self.job.kind,
-                    "inserted": self.tally.inserted,
-                    "updated": self.tally.updated,
-                    "unchanged": self.tally.unchanged,
-                },
-            )
-            await append_pending_events(session)
-            await session.commit()
+            await self.seal(session)
+
+    async def seal(self, session: AsyncSession) -> None:
+        """The import's audit event, then the commit that stores the rows and the event together."""
+        record_event(
+            session,
+            "import.committed",
+            client_id=self.job.client_id,
+            object_ref=f"import:{self.job.id}",
+            details={
+                "kind": self.job.kind,
+                "inserted": self.tally.inserted,
+                "updated": self.tally.updated,
+                "unchanged": self.tally.unchanged,
+            },
+        )
+        await append_pending_events(session)
+        await session.commit()
 
     def copy_chunks(self) -> Iterator[tuple[bytes, int]]:
         """The scratch file as COPY chunks of whole lines, each with its number of lines.
@@ -383,11 +415,7 @@ class ImportRun:
     async def commit_set_based(self, session: AsyncSession) -> None:
         """PostgreSQL: COPY the scratch file into a staging table, then one INSERT … ON CONFLICT per table."""
         connection = await session.connection()
-        # ON COMMIT DROP cleans up after a real transaction; inside a savepoint (tests) it has not fired yet.
-        await session.execute(text("DROP TABLE IF EXISTS import_staging"))
-        await session.execute(text(STAGING_TABLE))
-        # Sorts and hash joins over all staged rows in memory, not in batches on disk (this transaction only).
-        await session.execute(text("SET LOCAL work_mem = '64MB'"))
+        await open_staging(session)
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
@@ -429,59 +457,6 @@ class ImportRun:
         )
 
 
-STAGING_TABLE = """
-CREATE TEMP TABLE import_staging (
-    row_no integer, id_hash text, id_type text, id_cipher text, id_masked text, holder_name text,
-    birth_date date, sex text, issuer_usci text, issuer_name text, issuer_level text, kind text,
-    region_code text, number text, issued_on date, valid_from date, valid_until date, title_code text,
-    specialty text, obtained_on date, approval_no text, review_body text, occupation_code text,
-    occupation_name text, skill_level integer, work_type text, number_format text, card_system text,
-    card_class text, entitlements jsonb
-) ON COMMIT DROP
-"""
-# First sighting registers an issuer (level city unless given) and a holder; existing ones are kept.
-INSERT_ISSUERS = """
-INSERT INTO organisations (usci, name, region_code, level, created_at)
-SELECT DISTINCT ON (issuer_usci) issuer_usci, issuer_name, region_code, coalesce(issuer_level, 'city'), now()
-FROM import_staging ORDER BY issuer_usci
-ON CONFLICT (usci) DO NOTHING
-"""
-INSERT_HOLDERS = """
-INSERT INTO holders (id_type, id_hash, id_cipher, id_masked, name, birth_date, sex, created_at)
-SELECT DISTINCT ON (id_hash) id_type, id_hash, id_cipher, id_masked, holder_name, birth_date, sex, now()
-FROM import_staging ORDER BY id_hash
-ON CONFLICT (id_hash) DO NOTHING
-"""
-
-
-def build_upsert() -> str:
-    """One INSERT … ON CONFLICT for every staged credential: new ones inserted, changed ones updated with a
-    new version, identical ones left alone (and not returned). Built from constant column names only."""
-    fields = list(COMPARED_FIELDS)  # holder_id and issuer_id first, then the staged columns
-    staged = ", ".join(f"s.{f}" for f in fields[2:])
-    assignments = ", ".join(f"{f} = EXCLUDED.{f}" for f in fields)
-    current = ", ".join(f"credentials.{f}" for f in fields)
-    proposed = ", ".join(f"EXCLUDED.{f}" for f in fields)
-    # Every name in the text comes from COMPARED_FIELDS: no input reaches the statement.
-    # Counted in the database: a million returned rows would cost the importing process ~100 MB.
-    return (
-        "WITH written AS ("  # noqa: S608 (names from COMPARED_FIELDS only)
-        f"INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "
-        f"{', '.join(fields)}) "
-        f"SELECT s.kind, s.region_code, s.number, 'active', 1, now(), now(), h.id, o.id, {staged} "
-        "FROM import_staging s JOIN holders h ON h.id_hash = s.id_hash "
-        "JOIN organisations o ON o.usci = s.issuer_usci "
-        f"ON CONFLICT (kind, region_code, number) DO UPDATE SET {assignments}, "
-        "version = credentials.version + 1, updated_at = now() "
-        f"WHERE ({current}) IS DISTINCT FROM ({proposed}) "
-        "RETURNING (xmax = 0) AS inserted) "
-        "SELECT count(*) FILTER (WHERE inserted), count(*) FROM written"
-    )
-
-
-UPSERT_CREDENTIALS = build_upsert()
-
-
 @dataclass(frozen=True)
 class StoredFile:
     path: Path
@@ -518,6 +493,9 @@ class ImportDeps:
     stale_after: timedelta
     dialect: str
     held_regions: frozenset[str] | None = None
+    # Sessions on connections of their own, so the streamed commit can run beside validation's reads; tests
+    # bind every session to one connection, where it waits for each chunk instead.
+    own_connections: bool = True
 
     @classmethod
     def build(
@@ -528,8 +506,10 @@ class ImportDeps:
         transactions: Transactions,
         vault: PersonalDataVault,
         dialect: str,
+        own_connections: bool = True,
     ) -> ImportDeps:
         return cls(
+            own_connections=own_connections,
             sessionmaker=sessionmaker,
             transactions=transactions,
             vault=vault,
@@ -662,13 +642,18 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         deps.max_rows,
         progress,
         held_regions=deps.held_regions,
+        overlap=deps.own_connections,
     )
     status, problem = "succeeded", None
+    streamed = job.mode == "commit" and job.on_error != "skip" and deps.dialect == "postgresql"
     try:
-        await run.validate()
-        if job.mode == "commit" and (not run.tally.rejected_rows or job.on_error == "skip"):
-            await run.commit()
-        elif job.mode == "commit":
+        if streamed:
+            await run.validate_and_commit()  # committed only if no row was rejected
+        else:
+            await run.validate()
+            if job.mode == "commit" and (not run.tally.rejected_rows or job.on_error == "skip"):
+                await run.commit()
+        if job.mode == "commit" and run.tally.rejected_rows and job.on_error != "skip":
             status = "failed"
             problem = {
                 "code": "import.rows_rejected",

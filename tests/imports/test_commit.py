@@ -89,3 +89,30 @@ async def test_skip_leaves_out_rows_rejected_after_they_were_written(
         {"numbers": numbers},
     )
     assert set(stored.all()) == {r["number"] for r in rows[2:5]}
+
+
+async def test_a_commit_in_many_chunks_is_still_all_or_nothing(
+    app: Any, client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 5 rows: on PostgreSQL the streamed commit writes chunks of 50 while validation goes on, so
+    # the duplicate in the last row is found after five chunks are already in the transaction.
+    small = app.state.settings.model_copy(update={"import_batch_rows": 5, "import_inline_bytes": 10**7})
+    monkeypatch.setattr(app.state, "settings", small)
+    rows = [flatten(title_payload()) for _ in range(300)]
+    numbers = [row["number"] for row in rows]
+    late_duplicate = [*rows[:-1], {**rows[-1], "number": rows[2]["number"]}]
+
+    async def stored() -> int:
+        query = text("SELECT count(*) FROM credentials WHERE number IN :numbers").bindparams(
+            bindparam("numbers", expanding=True)
+        )
+        return int((await session.execute(query, {"numbers": numbers})).scalar_one())
+
+    job = (await upload(client, "title", to_csv("title", late_duplicate), mode="commit")).json()
+    assert (job["status"], job["rejected"]) == ("failed", 2), job
+    assert await stored() == 0
+    job = (await upload(client, "title", to_csv("title", rows), mode="commit")).json()
+    assert (job["status"], job["inserted"], job["updated"], job["unchanged"]) == ("succeeded", 300, 0, 0), job
+    assert await stored() == 300
+    job = (await upload(client, "title", to_csv("title", rows), mode="commit")).json()
+    assert (job["inserted"], job["updated"], job["unchanged"]) == (0, 0, 300), job
