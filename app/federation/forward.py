@@ -8,7 +8,6 @@ its region recognises the credential, so it applies its own rules to the facts i
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -27,7 +26,13 @@ from app.verification.schemas import (
     VerifyAnswer,
     VerifyIn,
 )
-from app.verification.service import Verifier, present_recognition, recognition_check, reference_of
+from app.verification.service import (
+    Verifier,
+    present_recognition,
+    recognition_check,
+    reference_of,
+    wait_until_floor,
+)
 
 
 def facts_of_answer(credential: VerifiedTitle | VerifiedSkill | VerifiedCard) -> CredentialFacts:
@@ -80,11 +85,11 @@ class Dispatcher:
         if region is None:
             return await self.local.verify(item, caller, request_id)
         assert self.peers is not None
-        started = time.perf_counter()
+        started = asyncio.get_running_loop().time()
         answer = (await self.peers.verify_items(region, [item], caller))[0]
         adopted = (await self.adopt([(item, answer)], caller, request_id))[0]
         if adopted.outcome == "no_match":  # the same floor as a local no_match, for the same reason
-            await asyncio.sleep(self.local.no_match_floor - (time.perf_counter() - started))
+            await wait_until_floor(started, self.local.no_match_floor)
         return adopted
 
     async def verify_batch(
