@@ -377,7 +377,7 @@ def main() -> None:
     finally:
         for server in (app, baseline):
             server.stop()
-    summary = summarise(results)
+    summary = summarise(results) if results else None  # --runs 0: the no_match timing only
     path = args.out / f"verify-{args.stamp}.json"
     document = {
         "benchmark": "verify",
@@ -390,9 +390,11 @@ def main() -> None:
         "profile": profile,
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    print()
-    print(markdown(results, summary))
-    print(f"\nmedian ratio app/baseline {summary['ratio_median']:.3f}; results in {path.relative_to(REPO)}")
+    if summary is not None:
+        print()
+        print(markdown(results, summary))
+        print(f"\nmedian ratio app/baseline {summary['ratio_median']:.3f}")
+    print(f"results in {path.relative_to(REPO)}")
     if parity:
         print(json.dumps(parity, indent=2))
     if profile:
