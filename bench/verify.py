@@ -291,6 +291,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", default="5s", help="wrk -d of the unmeasured warm-up of each server")
     parser.add_argument("--connections", type=int, default=32, help="wrk -c")
     parser.add_argument("--threads", type=int, default=1, help="wrk -t")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of each server")
     parser.add_argument("--timeout", default="10s", help="wrk --timeout")
     parser.add_argument("--parity", type=int, default=2000, help="no_match timings per cause (0: skip)")
     parser.add_argument("--profile", action="store_true", help="then sample the app with py-spy under load")
@@ -316,7 +317,7 @@ def main() -> None:
     credentials = asyncio.run(sample_credentials(args.dsn, args.rows, args.sample + 2 * args.parity, seed=1))
     args.bodies = args.out / f"verify-bodies-{args.stamp}.jsonl"
     mix = write_bodies(args.bodies, credentials[: args.sample], seed=2)
-    options = ["--workers", "1", "--loop", "uvloop", "--http", "httptools"]
+    options = ["--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools"]
     options += ["--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--no-server-header"]
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("HUREN_", "BENCH_"))}
     app = Server(
