@@ -13,15 +13,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import IO, Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import Select, String, any_, bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,7 +34,7 @@ from app.errors import AppError, NotFound, describe_validation_errors
 from app.imports import batched
 from app.imports.parsing import ImportFileError, ImportFormat, RawRow, iter_rows
 from app.imports.rows import CleanRow, CodeTables, check_codes, check_row_fast, clean_from_model
-from app.imports.seen import FirstSeen
+from app.imports.seen import InFileKeys, Repeat
 from app.imports.set_based import (
     INSERT_HOLDERS,
     INSERT_ISSUERS,
@@ -69,6 +72,7 @@ ISSUER_COLUMNS = {"issuer_name": "name", "issuer_usci": "usci", "issuer_level": 
 MAX_STORED_ERRORS = 100_000
 # Batches of the scratch file per COPY on PostgreSQL (a progress step); a COPY per batch costs round trips.
 COPY_CHUNK_BATCHES = 10
+PROGRESS_SECONDS = 0.25  # at most this often a job's progress is written (per phase)
 LineSink = Callable[[list[str]], Awaitable[None]]
 
 
@@ -191,6 +195,22 @@ class Tally:
 ProgressHook = Callable[[str, int], Awaitable[None]]
 
 
+def registered_elsewhere(row: int) -> RowError:
+    message = "a holder with this document number is registered under another name"
+    return RowError(row, "holder_name", "holder.name_mismatch", message)
+
+
+@cache
+def select_registered(dialect: str) -> Select[str, str]:
+    """The holders, among a batch's document hashes, already registered (with the name they have)."""
+    query = select(Holder.id_hash, Holder.name)
+    if dialect == "postgresql":
+        # One array parameter rather than one per hash: a third of the time for a batch of 2,000 (7.7 µs a row
+        # before, most of it binding and compiling the parameters).
+        return query.where(Holder.id_hash == any_(bindparam("hashes", type_=ARRAY(String))))
+    return query.where(Holder.id_hash.in_(bindparam("hashes", expanding=True)))
+
+
 def number_key(row: CleanRow) -> bytes:
     """A 128-bit digest of the credential's key: the in-file index must stay small for millions of rows."""
     return hashlib.blake2b(f"{row.region}\x1f{row.number}".encode(), digest_size=16).digest()
@@ -220,7 +240,6 @@ class ImportRun:
     overlap: bool = True  # the streamed commit's chunks run beside validation (ImportDeps.own_connections)
     tally: Tally = field(default_factory=Tally)
     errors: list[RowError] = field(default_factory=list)
-    clean_rows: int = 0
 
     def scratch_path(self) -> Path:
         return self.path.with_suffix(self.path.suffix + ".clean.tsv")
@@ -242,7 +261,20 @@ class ImportRun:
             tables = await load_code_tables(session, self.held_regions)
         # Dates are compared with the UTC day, ID birth dates with the local one: the earlier serves both.
         today = min(datetime.now(UTC).date(), date.today())
-        numbers, holders = FirstSeen(), FirstSeen(tag_bytes=16)
+        keys = InFileKeys(self.path.with_suffix(self.path.suffix + ".seen.sqlite"))
+        try:
+            await self.check_rows(keys, tables, today, sink, phase)
+            numbers, renamed = keys.find_repeats()
+        finally:
+            keys.close()
+        message = "the same credential number appears in rows {first} and {row}"
+        self.reject_repeats(numbers, "number", "number.duplicate_in_file", message)
+        message = "the same holder document number has different names in rows {first} and {row}"
+        self.reject_repeats(renamed, "holder_name", "holder.name_conflict_in_file", message)
+
+    async def check_rows(
+        self, keys: InFileKeys, tables: CodeTables, today: date, sink: LineSink | None, phase: str
+    ) -> None:
         pending: list[tuple[CleanRow, str]] = []
         file_format = cast(ImportFormat, self.job.file_format)
         with self.path.open("rb") as source, self.scratch_path().open("w", encoding="utf-8") as scratch:
@@ -260,7 +292,8 @@ class ImportRun:
                 clean, found = validate_row(self.job.kind, raw, tables, today)
                 if clean is not None:
                     id_hash = self.vault.hash_document(clean.id_type, clean.id_number)
-                    found += self.check_duplicates(clean, id_hash, numbers, holders)
+                    holder = holder_key(id_hash)
+                    keys.add(clean.row, number_key(clean), holder, name_digest(clean.holder_name))
                 if found:
                     self.reject(found)
                 else:
@@ -273,27 +306,13 @@ class ImportRun:
             await self.flush_clean(pending, scratch, sink)
         await self.progress(phase, self.tally.total)
 
-    def check_duplicates(
-        self,
-        clean: CleanRow,
-        id_hash: str,
-        numbers: FirstSeen,
-        holders: FirstSeen,
-    ) -> list[RowError]:
-        found = []
-        row = clean.row
-        first, _ = numbers.setdefault(number_key(clean), row)
-        if first != row:
-            message = f"the same credential number appears in rows {first} and {row}"
-            found.append(RowError(row, "number", "number.duplicate_in_file", message))
-            self.reject([RowError(first, "number", "number.duplicate_in_file", message)])
-        name = name_digest(clean.holder_name)
-        first, first_name = holders.setdefault(holder_key(id_hash), row, name)
-        if first_name != name:
-            message = f"the same holder document number has different names in rows {first} and {row}"
-            found.append(RowError(row, "holder_name", "holder.name_conflict_in_file", message))
-            self.reject([RowError(first, "holder_name", "holder.name_conflict_in_file", message)])
-        return found
+    def reject_repeats(self, repeats: Sequence[Repeat], column: str, code: str, template: str) -> None:
+        """Both rows of every repeat, each with the message naming the two."""
+        for repeat in repeats:
+            message = template.format(first=repeat.first, row=repeat.row)
+            self.reject(
+                [RowError(repeat.row, column, code, message), RowError(repeat.first, column, code, message)]
+            )
 
     async def flush_clean(
         self, pending: list[tuple[CleanRow, str]], scratch: IO[str], sink: LineSink | None
@@ -301,16 +320,16 @@ class ImportRun:
         """Rows whose holder is already registered under another name are rejected; the rest are written."""
         if not pending:
             return
-        hashes = {h for _, h in pending}
+        hashes = sorted({h for _, h in pending})
         async with self.sessionmaker() as session:
-            query = select(Holder.id_hash, Holder.name).where(Holder.id_hash.in_(hashes))
-            registered = dict((await session.execute(query)).all())
+            dialect = (await session.connection()).dialect.name
+            found = await session.execute(select_registered(dialect), {"hashes": hashes})
+            registered = {id_hash: name for id_hash, name in found}
         accepted: list[tuple[CleanRow, str]] = []
         for clean, id_hash in pending:
             known = registered.get(id_hash)
             if known is not None and known != clean.holder_name:
-                message = "a holder with this document number is registered under another name"
-                self.reject([RowError(clean.row, "holder_name", "holder.name_mismatch", message)])
+                self.reject([registered_elsewhere(clean.row)])
             else:
                 accepted.append((clean, id_hash))
         ciphers = seal_numbers(self.vault, [clean for clean, _ in accepted])
@@ -318,7 +337,6 @@ class ImportRun:
             encode_line(staging_values(clean, id_hash, cipher))
             for (clean, id_hash), cipher in zip(accepted, ciphers, strict=True)
         ]
-        self.clean_rows += len(accepted)
         pending.clear()
         if sink is not None:
             await sink(lines)
@@ -356,6 +374,8 @@ class ImportRun:
                 await upsert.cancel()
                 raise
             if self.tally.rejected_rows:
+                # Nothing is stored; the report is validation's (a chunk holding a repeated number may
+                # also have failed in the database, which changes nothing).
                 await upsert.cancel()
                 await session.rollback()
                 return
@@ -625,12 +645,19 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         problem=None,
     )
 
+    written: dict[str, float] = {}  # phase -> when its progress was last written
+
     async def progress(phase: str, rows: int) -> None:
         if on_progress is not None:
             await on_progress(phase, rows)
         # SQLite has one writer: while the commit transaction holds it, progress stays in memory.
         if phase == "commit" and deps.dialect == "sqlite":
             return
+        # A write per batch was a transaction every 2,000 rows; a reader polling the job needs less.
+        now = time.monotonic()
+        if now - written.get(phase, -PROGRESS_SECONDS) < PROGRESS_SECONDS:
+            return
+        written[phase] = now
         await set_job_fields(deps, job_id, phase=phase, processed_rows=rows, heartbeat_at=datetime.now(UTC))
 
     run = ImportRun(

@@ -135,7 +135,10 @@ class StreamedUpsert:
 
     async def send_pending(self) -> None:
         if self.failure is not None:
-            raise self.failure
+            # Validation goes on, so the caller still learns of every bad row (a repeated number within a
+            # chunk makes the upsert fail); finish() raises the failure.
+            self.pending, self.pending_rows = bytearray(), 0
+            return
         chunk, self.pending = bytes(self.pending), bytearray()
         self.staged, self.pending_rows = self.staged + self.pending_rows, 0
         await self.queue.put(chunk)
@@ -144,8 +147,7 @@ class StreamedUpsert:
             await self.queue.join()  # the session shares its connection with validation's reads
 
     async def write_chunks(self, driver: Any) -> None:
-        # After a failure it keeps taking chunks (and drops them), so a full queue never blocks `feed`; the
-        # failure is raised to the feeder at its next chunk, and the transaction is rolled back.
+        # After a failure it keeps taking chunks (and drops them), so a full queue never blocks `feed`.
         while (chunk := await self.queue.get()) is not None:
             try:
                 if self.failure is None:

@@ -1,40 +1,58 @@
-"""FirstSeen against a dict: the same first rows and tags through growth and probe collisions."""
+"""InFileKeys against a plain model of the same checks: the same repeated numbers and renamed holders."""
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
-import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.imports.seen import FirstSeen
+from app.imports.seen import InFileKeys, Repeat
 
 
 def digest(value: int) -> bytes:
     return hashlib.blake2b(str(value).encode(), digest_size=16).digest()
 
 
-@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 3)), max_size=2000))
-def test_first_seen_behaves_like_a_dict(sightings: list[tuple[int, int]]) -> None:
-    seen, model = FirstSeen(tag_bytes=2, capacity=4), dict[bytes, tuple[int, bytes]]()
-    for row, (key, tag) in enumerate(sightings, start=1):
-        entry = (row, tag.to_bytes(2, "little"))
-        assert seen.setdefault(digest(key), *entry) == model.setdefault(digest(key), entry)
-    assert len(seen) == len(model)
+def model(rows: list[tuple[int, int, int]]) -> tuple[list[Repeat], list[Repeat]]:
+    """What checking each row against the rows before it finds (the inline check this replaced)."""
+    numbers: dict[int, int] = {}
+    holders: dict[int, tuple[int, int]] = {}
+    repeated, renamed = [], []
+    for row, (number, holder, name) in enumerate(rows, start=1):
+        first = numbers.setdefault(number, row)
+        if first != row:
+            repeated.append(Repeat(first, row))
+        first, first_name = holders.setdefault(holder, (row, name))
+        if first_name != name:
+            renamed.append(Repeat(first, row))
+    return repeated, renamed
 
 
-def test_keys_that_share_a_slot_are_kept_apart() -> None:
-    seen = FirstSeen(capacity=4)
-    same_start = [bytes([1] * 8 + [n] * 8) for n in range(2)]  # equal first 8 bytes: the same home slot
-    assert seen.setdefault(same_start[0], 1) == (1, b"")
-    assert seen.setdefault(same_start[1], 2) == (2, b"")
-    assert seen.setdefault(same_start[0], 3) == (1, b"")
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(0, 2)), max_size=300))
+def test_in_file_keys_find_what_a_row_by_row_check_finds(
+    tmp_path: Path, rows: list[tuple[int, int, int]]
+) -> None:
+    keys = InFileKeys(tmp_path / "seen.sqlite")
+    try:
+        for row, (number, holder, name) in enumerate(rows, start=1):
+            keys.add(row, digest(number), digest(1000 + holder), digest(2000 + name))
+        assert keys.find_repeats() == model(rows)
+    finally:
+        keys.close()
+    assert not (tmp_path / "seen.sqlite").exists()
 
 
-@pytest.mark.parametrize(
-    ("key", "row", "tag"), [(b"short", 1, b""), (bytes(16), 0, b""), (bytes(16), 1, b"x")]
-)
-def test_bad_entries_are_refused(key: bytes, row: int, tag: bytes) -> None:
-    with pytest.raises(ValueError, match="16 bytes"):
-        FirstSeen().setdefault(key, row, tag)
+def test_keys_are_flushed_in_batches_and_the_file_is_private(tmp_path: Path) -> None:
+    keys = InFileKeys(tmp_path / "seen.sqlite")
+    try:
+        assert (tmp_path / "seen.sqlite").stat().st_mode & 0o077 == 0
+        for row in range(1, 12_001):  # more than two flushes
+            keys.add(row, digest(row % 10_000), digest(row), digest(0))
+        numbers, renamed = keys.find_repeats()
+    finally:
+        keys.close()
+    assert numbers == [Repeat(row - 10_000, row) for row in range(10_001, 12_001)]
+    assert renamed == []
