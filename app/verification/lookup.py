@@ -151,7 +151,15 @@ async def find_one(conn: AsyncConnection, kind: str, region: str, number: str) -
         # asyncpg keeps the prepared statement, and the JSONB codec SQLAlchemy set on it decodes entitlements.
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None  # a checked-out connection always has its driver's
-        record = await raw.fetchrow(sql, *(params[name] for name in order))
+        try:
+            record = await raw.fetchrow(sql, *(params[name] for name in order))
+        except Exception:
+            # SQLAlchemy's own error handling is bypassed here: without this, a connection PostgreSQL has
+            # dropped would go back to the pool and fail every verification that draws it. (Which error the
+            # driver raises for it varies: InterfaceError, InternalClientError, OSError; its state does not.)
+            if raw.is_closed():
+                await conn.invalidate()
+            raise
         return None if record is None else AnswerRow(*record)
     row = (await conn.execute(select_one(), params)).first()
     return None if row is None else AnswerRow(*row)

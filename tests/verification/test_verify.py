@@ -277,12 +277,14 @@ async def test_bad_requests_are_422_naming_the_field_without_echoing_an_id(
     [
         (
             b'{"kind": "title", "region": "SC", "number": "T1", "name": "510104199001011235"',
-            None,
+            "application/json",
             "json_invalid",
         ),
         (b"", "application/json", "missing"),
         (b'{"kind": "title"}', "text/plain", "content_type"),
+        (b'{"kind": "title"}', None, "content_type"),
         (b"[1, 2]", "application/json; charset=utf-8", "model_type"),
+        (b"\xef\xbb\xbf[1, 2]", "application/json", "model_type"),  # a UTF-8 BOM is read past
     ],
 )
 async def test_a_body_that_is_not_a_json_object_is_a_422_problem(
