@@ -195,6 +195,25 @@ class Tally:
 ProgressHook = Callable[[str, int], Awaitable[None]]
 
 
+@dataclass
+class Slots:
+    """A count of things running in this process, with a limit checked on taking (one event loop: no lock)."""
+
+    used: int = 0
+
+    def take(self, limit: int) -> bool:
+        if self.used >= limit:
+            return False
+        self.used += 1
+        return True
+
+    def give_back(self) -> None:
+        self.used -= 1
+
+
+STREAMED_COMMITS = Slots()
+
+
 def registered_elsewhere(row: int) -> RowError:
     message = "a holder with this document number is registered under another name"
     return RowError(row, "holder_name", "holder.name_mismatch", message)
@@ -209,15 +228,6 @@ def select_registered(dialect: str) -> Select[str, str]:
         # before, most of it binding and compiling the parameters).
         return query.where(Holder.id_hash == any_(bindparam("hashes", type_=ARRAY(String))))
     return query.where(Holder.id_hash.in_(bindparam("hashes", expanding=True)))
-
-
-def number_key(row: CleanRow) -> bytes:
-    """A 128-bit digest of the credential's key: the in-file index must stay small for millions of rows."""
-    return hashlib.blake2b(f"{row.region}\x1f{row.number}".encode(), digest_size=16).digest()
-
-
-def name_digest(name: str) -> bytes:
-    return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def holder_key(id_hash: str) -> bytes:
@@ -292,8 +302,8 @@ class ImportRun:
                 clean, found = validate_row(self.job.kind, raw, tables, today)
                 if clean is not None:
                     id_hash = self.vault.hash_document(clean.id_type, clean.id_number)
-                    holder = holder_key(id_hash)
-                    keys.add(clean.row, number_key(clean), holder, name_digest(clean.holder_name))
+                    number = f"{clean.region}\x1f{clean.number}"
+                    keys.add(clean.row, number, holder_key(id_hash), clean.holder_name)
                 if found:
                     self.reject(found)
                 else:
@@ -370,16 +380,16 @@ class ImportRun:
             await upsert.open()
             try:
                 await self.validate(sink=upsert.feed, phase="commit")
+                if self.tally.rejected_rows:
+                    # Nothing is stored; the report is validation's (a chunk holding a repeated number may
+                    # also have failed in the database, which changes nothing).
+                    await upsert.discard()
+                    await session.rollback()
+                    return
+                self.tally.inserted, self.tally.updated, self.tally.unchanged = await upsert.finish()
             except BaseException:
                 await upsert.cancel()
                 raise
-            if self.tally.rejected_rows:
-                # Nothing is stored; the report is validation's (a chunk holding a repeated number may
-                # also have failed in the database, which changes nothing).
-                await upsert.cancel()
-                await session.rollback()
-                return
-            self.tally.inserted, self.tally.updated, self.tally.unchanged = await upsert.finish()
             await self.seal(session)
 
     async def commit(self) -> None:
@@ -516,6 +526,7 @@ class ImportDeps:
     # Sessions on connections of their own, so the streamed commit can run beside validation's reads; tests
     # bind every session to one connection, where it waits for each chunk instead.
     own_connections: bool = True
+    pool_size: int = 10
 
     @classmethod
     def build(
@@ -530,6 +541,7 @@ class ImportDeps:
     ) -> ImportDeps:
         return cls(
             own_connections=own_connections,
+            pool_size=settings.db_pool_size,
             sessionmaker=sessionmaker,
             transactions=transactions,
             vault=vault,
@@ -672,7 +684,14 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         overlap=deps.own_connections,
     )
     status, problem = "succeeded", None
-    streamed = job.mode == "commit" and job.on_error != "skip" and deps.dialect == "postgresql"
+    streamed = (
+        job.mode == "commit"
+        and job.on_error != "skip"
+        and deps.dialect == "postgresql"
+        # Each streamed commit holds a pooled connection for its whole validation: at most a quarter of
+        # the pool, so imports alone never take it from requests. Beyond that, the two passes.
+        and STREAMED_COMMITS.take(max(1, deps.pool_size // 4))
+    )
     try:
         if streamed:
             await run.validate_and_commit()  # committed only if no row was rejected
@@ -697,6 +716,8 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
             "column": exc.column,
         }
     finally:
+        if streamed:
+            STREAMED_COMMITS.give_back()
         run.scratch_path().unlink(missing_ok=True)
     # The upload holds ID numbers in clear: it is kept only while its job may still need to run. A worker that
     # dies never gets here, so a stalled job keeps its file and can be resumed.

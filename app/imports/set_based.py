@@ -169,8 +169,7 @@ class StreamedUpsert:
         assert self.writer is not None
         if self.pending:
             await self.send_pending()
-        await self.queue.put(None)
-        await self.writer
+        await self.drain()
         if self.failure is not None:
             raise self.failure
         counts = await self.session.execute(
@@ -179,8 +178,26 @@ class StreamedUpsert:
         inserted, written = (int(value) for value in counts.one())
         return inserted, written - inserted, self.staged - written
 
+    async def drain(self) -> None:
+        """Let the writer finish what it was given and stop; its connection is then free again."""
+        if self.writer is not None and not self.writer.done():
+            await self.queue.put(None)
+            await self.writer
+
+    async def discard(self) -> None:
+        """Stop without writing what is still queued (rows were rejected: the owner rolls back). The chunk in
+        flight is let finish rather than cancelled, so the connection stays usable for the rollback."""
+        self.pending, self.pending_rows = bytearray(), 0
+        if self.failure is None:
+            self.failure = ImportDiscarded()  # the writer drops every chunk it takes from now on
+        await self.drain()
+
     async def cancel(self) -> None:
-        """Stop the writer (its owner then rolls the transaction back)."""
+        """Stop the writer at once (the task itself is being cancelled, or validation failed)."""
         if self.writer is not None and not self.writer.done():
             self.writer.cancel()
             await asyncio.gather(self.writer, return_exceptions=True)
+
+
+class ImportDiscarded(Exception):
+    """Marks a streamed commit whose remaining chunks are dropped."""

@@ -38,7 +38,7 @@ def test_in_file_keys_find_what_a_row_by_row_check_finds(
     keys = InFileKeys(tmp_path / "seen.sqlite")
     try:
         for row, (number, holder, name) in enumerate(rows, start=1):
-            keys.add(row, digest(number), digest(1000 + holder), digest(2000 + name))
+            keys.add(row, f"SC\x1f{number}", digest(holder), f"name {name}")
         assert keys.find_repeats() == model(rows)
     finally:
         keys.close()
@@ -50,9 +50,23 @@ def test_keys_are_flushed_in_batches_and_the_file_is_private(tmp_path: Path) -> 
     try:
         assert (tmp_path / "seen.sqlite").stat().st_mode & 0o077 == 0
         for row in range(1, 12_001):  # more than two flushes
-            keys.add(row, digest(row % 10_000), digest(row), digest(0))
+            keys.add(row, str(row % 10_000), digest(row), "张三")
         numbers, renamed = keys.find_repeats()
     finally:
         keys.close()
     assert numbers == [Repeat(row - 10_000, row) for row in range(10_001, 12_001)]
     assert renamed == []
+
+
+def test_names_and_numbers_cannot_be_found_again_by_hashing_guesses(tmp_path: Path) -> None:
+    keys = InFileKeys(tmp_path / "seen.sqlite")
+    try:
+        keys.add(1, "SC\x1fT-0001", digest(1), "张三")
+        keys.flush()
+        keys.db.commit()
+        stored = (tmp_path / "seen.sqlite").read_bytes()
+    finally:
+        keys.close()
+    for text in ("张三", "SC\x1fT-0001"):
+        assert text.encode() not in stored
+        assert hashlib.blake2b(text.encode(), digest_size=16).digest() not in stored
