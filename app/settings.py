@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Files up to this size are imported within the request (201); larger ones run as a job (202).
     import_inline_bytes: int = Field(default=1_048_576, ge=0)
     import_batch_rows: int = Field(default=2000, ge=1)
+    # PostgreSQL all-or-nothing imports up to this size stream their commit beside validation; larger files
+    # take two passes, whose one set-based statement inserts the holders in key order (see README).
+    import_stream_max_bytes: int = Field(default=256 * 1024**2, ge=0)
     # A running job whose worker has not written a heartbeat for this long is taken for dead.
     import_stale_seconds: int = Field(default=60, ge=5)
     # A receipt is kept as proof of an answer: its signature stays checkable (old keys stay in the JWKS) for

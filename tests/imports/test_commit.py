@@ -157,3 +157,19 @@ async def test_a_holder_named_twice_across_chunks_is_a_conflict_in_the_file(
         (1, "holder_name", "holder.name_conflict_in_file"),
         (120, "holder_name", "holder.name_conflict_in_file"),
     }
+
+
+async def test_a_file_over_the_streaming_limit_takes_two_passes(
+    app: Any, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.imports.service import ImportRun
+
+    async def not_streamed(self: ImportRun) -> None:
+        raise AssertionError("a file over HUREN_IMPORT_STREAM_MAX_BYTES was streamed")
+
+    monkeypatch.setattr(ImportRun, "validate_and_commit", not_streamed)
+    small = app.state.settings.model_copy(update={"import_stream_max_bytes": 10})
+    monkeypatch.setattr(app.state, "settings", small)
+    rows = [flatten(title_payload()) for _ in range(3)]
+    job = (await upload(client, "title", to_csv("title", rows), mode="commit")).json()
+    assert (job["status"], job["inserted"]) == ("succeeded", 3), job
