@@ -236,12 +236,14 @@ def time_no_match(app: Server, token: str, credentials: list[dict[str, str]], co
     finally:
         conn.close()
     unknown, other = timings["unknown_number"], timings["other_name"]
-    differences = []
-    for _ in range(1000):  # bootstrap the difference of medians
+    differences, mean_differences = [], []
+    for _ in range(1000):  # bootstrap the differences of medians and of means
         a = [rng.choice(unknown) for _ in unknown]
         b = [rng.choice(other) for _ in other]
         differences.append(statistics.median(a) - statistics.median(b))
+        mean_differences.append(statistics.fmean(a) - statistics.fmean(b))
     differences.sort()
+    mean_differences.sort()
 
     def describe(values: list[float]) -> dict[str, float]:
         ordered = sorted(values)
@@ -257,6 +259,11 @@ def time_no_match(app: Server, token: str, credentials: list[dict[str, str]], co
         "other_name": describe(other),
         "median_difference_ms": statistics.median(unknown) - statistics.median(other),
         "median_difference_95ci_ms": [differences[25], differences[974]],
+        # The wake-ups land on the event loop's millisecond ticks, so the medians can sit on a tick's edge
+        # and jump; the mean is the steadier figure there. The raw timings are kept for other tests.
+        "mean_difference_ms": statistics.fmean(unknown) - statistics.fmean(other),
+        "mean_difference_95ci_ms": [mean_differences[25], mean_differences[974]],
+        "timings_ms": timings,
     }
 
 
@@ -397,7 +404,7 @@ def main() -> None:
         print(f"\nmedian ratio app/baseline {summary['ratio_median']:.3f}")
     print(f"results in {path.relative_to(REPO)}")
     if parity:
-        print(json.dumps(parity, indent=2))
+        print(json.dumps({k: v for k, v in parity.items() if k != "timings_ms"}, indent=2))
     if profile:
         print("app profile, inclusive % of busy samples:")
         for name, pct in profile["inclusive_percent"][:45]:
