@@ -3,9 +3,11 @@ the valid rows with on_error=skip), with re-imports idempotent and changed rows 
 
 Two passes over the stored file. The first validates every row (domain rules, code tables, duplicates in the
 file, holders registered under another name) and writes the clean rows, already in the staging table's shape,
-to a scratch file; nothing is held per row in memory but two compact indexes. The second loads the scratch
-file and upserts it in ONE transaction, so a worker that dies mid-commit leaves nothing of the job, and
-running the job again is safe.
+to a scratch file; nothing is held per row in memory (the in-file duplicate keys go to a scratch SQLite index,
+app.imports.seen). The second loads the scratch file and upserts it in ONE transaction, so a worker that dies
+mid-commit leaves nothing of the job, and running the job again is safe. On PostgreSQL an all-or-nothing
+commit of a file up to HUREN_IMPORT_STREAM_MAX_BYTES makes the two passes one: the clean rows are fed to that
+one transaction while validation goes on (app.imports.set_based.StreamedUpsert).
 """
 
 from __future__ import annotations
