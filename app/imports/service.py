@@ -389,6 +389,9 @@ class ImportRun:
                     await session.rollback()
                     return
                 self.tally.inserted, self.tally.updated, self.tally.unchanged = await upsert.finish()
+            except ImportFileError:
+                await upsert.discard()  # the file's own fault (row cap, bad encoding): roll back cleanly
+                raise
             except BaseException:
                 await upsert.cancel()
                 raise

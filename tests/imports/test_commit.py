@@ -173,3 +173,21 @@ async def test_a_file_over_the_streaming_limit_takes_two_passes(
     rows = [flatten(title_payload()) for _ in range(3)]
     job = (await upload(client, "title", to_csv("title", rows), mode="commit")).json()
     assert (job["status"], job["inserted"]) == ("succeeded", 3), job
+
+
+async def test_a_file_over_the_row_cap_after_some_chunks_stores_nothing(
+    app: Any, client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL two chunks of 50 are in the transaction when row 121 breaks the cap of 120.
+    small = app.state.settings.model_copy(
+        update={"import_batch_rows": 5, "import_inline_bytes": 10**7, "import_max_rows": 120}
+    )
+    monkeypatch.setattr(app.state, "settings", small)
+    rows = [flatten(title_payload()) for _ in range(130)]
+    answer = await upload(client, "title", to_csv("title", rows), mode="commit")
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["code"] == "file.too_many_rows"
+    query = text("SELECT count(*) FROM credentials WHERE number IN :numbers").bindparams(
+        bindparam("numbers", expanding=True)
+    )
+    assert (await session.execute(query, {"numbers": [r["number"] for r in rows]})).scalar_one() == 0
