@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,40 +51,28 @@ def record_event(
     )
 
 
-def canonical_record(
-    seq: int,
-    occurred_at: datetime,
-    client_id: str | None,
-    action: str,
-    object_ref: str | None,
-    outcome: str,
-    request_id: str | None,
-    details: dict[str, Any] | None,
-) -> bytes:
-    body = {
-        "seq": seq,
-        "occurred_at": occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "client_id": client_id,
-        "action": action,
-        "object_ref": object_ref,
-        "outcome": outcome,
-        "request_id": request_id,
-        "details": details,
-    }
+# The columns a link's hash covers, besides the previous hash (the order here is not the order hashed).
+CHAINED_FIELDS = (
+    "seq",
+    "occurred_at",
+    "client_id",
+    "action",
+    "object_ref",
+    "outcome",
+    "request_id",
+    "details",
+)
+
+
+def canonical_record(values: Mapping[str, Any]) -> bytes:
+    """The bytes a link hashes: its CHAINED_FIELDS as sorted, compact JSON, the time in UTC to the µs."""
+    body = {name: values[name] for name in CHAINED_FIELDS}
+    body["occurred_at"] = values["occurred_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def canonical_event(event: AuditEvent) -> bytes:
-    return canonical_record(
-        event.seq,
-        event.occurred_at,
-        event.client_id,
-        event.action,
-        event.object_ref,
-        event.outcome,
-        event.request_id,
-        event.details,
-    )
+    return canonical_record({name: getattr(event, name) for name in CHAINED_FIELDS})
 
 
 def chain_hash(prev_hash: str, canonical: bytes) -> str:
@@ -111,32 +99,10 @@ def link_rows(seq: int, prev: str, pending: Sequence[PendingEvent]) -> list[dict
     rows = []
     for item in pending:
         seq += 1
-        canonical = canonical_record(
-            seq,
-            item.occurred_at,
-            item.client_id,
-            item.action,
-            item.object_ref,
-            item.outcome,
-            item.request_id,
-            item.details,
-        )
-        digest = chain_hash(prev, canonical)
-        rows.append(
-            {
-                "seq": seq,
-                "occurred_at": item.occurred_at,
-                "client_id": item.client_id,
-                "action": item.action,
-                "object_ref": item.object_ref,
-                "outcome": item.outcome,
-                "request_id": item.request_id,
-                "details": item.details,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
-        prev = digest
+        row = {"seq": seq, **{name: getattr(item, name) for name in CHAINED_FIELDS[1:]}}
+        row["prev_hash"] = prev
+        row["hash"] = prev = chain_hash(prev, canonical_record(row))
+        rows.append(row)
     return rows
 
 
