@@ -6,9 +6,16 @@ from __future__ import annotations
 import re
 import secrets
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SANE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
+
+
+def request_id_of(request: Request) -> str | None:
+    """The id RequestIdMiddleware gave this request (None where it did not run, as in some tests)."""
+    request_id: str | None = getattr(request.state, "request_id", None)
+    return request_id
 
 
 class RequestIdMiddleware:

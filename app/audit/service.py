@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from app.models import AuditEvent, AuditHead
+from app.tracing import request_id_of
 
 GENESIS_HASH = "0" * 64
 PENDING_KEY = "huren_audit_pending"
@@ -176,7 +177,7 @@ def record_request_event(
         action,
         client_id=client_id or (principal.client_id if principal else None),
         object_ref=object_ref,
-        request_id=getattr(request.state, "request_id", None),
+        request_id=request_id_of(request),
         details=details,
     )
 

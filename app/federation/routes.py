@@ -11,6 +11,7 @@ from app.errors import NotFound, Unauthorized, problem_responses
 from app.federation.peers_in import PeerAuthenticator
 from app.ratelimit import RateLimiter
 from app.security import Principal
+from app.tracing import request_id_of
 from app.verification.schemas import BatchIn, VerifyAnswer, VerifyIn
 from app.verification.service import Verifier
 
@@ -50,7 +51,7 @@ async def admit(request: Request, caller: Principal, items: list[VerifyIn]) -> N
 async def verify_for_peer(payload: VerifyIn, request: Request, caller: PeerCaller) -> VerifyAnswer:
     await admit(request, caller, [payload])
     verifier: Verifier = request.app.state.verifier
-    return await verifier.verify(payload, caller, getattr(request.state, "request_id", None))
+    return await verifier.verify(payload, caller, request_id_of(request))
 
 
 @router.post("/verify/batch", summary="Verify items for a peer node, answers in order")
@@ -59,5 +60,5 @@ async def verify_batch_for_peer(
 ) -> dict[str, list[VerifyAnswer]]:
     await admit(request, caller, payload.items)
     verifier: Verifier = request.app.state.verifier
-    request_id = getattr(request.state, "request_id", None)
+    request_id = request_id_of(request)
     return {"results": await verifier.verify_batch(payload.items, caller, request_id)}

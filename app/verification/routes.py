@@ -15,6 +15,7 @@ from app.federation.forward import Dispatcher
 from app.json_body import documented_body, json_answer, read_body
 from app.ratelimit import charge_budget
 from app.security import Principal, authenticate_bearer, check_scope
+from app.tracing import request_id_of
 from app.verification.card_token import CardTokenVerifier
 from app.verification.schemas import (
     BatchAnswer,
@@ -39,10 +40,6 @@ def dispatcher_of(request: Request) -> Dispatcher:
     """Local look-ups for regions held here, the peer node's signed answer for the others."""
     dispatcher: Dispatcher = request.app.state.dispatcher
     return dispatcher
-
-
-def request_id_of(request: Request) -> str | None:
-    return getattr(request.state, "request_id", None)
 
 
 @router.post(
