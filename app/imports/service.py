@@ -42,11 +42,11 @@ from app.imports.set_based import (
     INSERT_ISSUERS,
     UPSERT_CREDENTIALS,
     StreamedUpsert,
-    as_stream,
+    driver_of,
     open_staging,
+    stage_chunk,
 )
 from app.imports.staging import (
-    STAGING_COLUMNS,
     encode_line,
     row_of_line,
     seal_numbers,
@@ -449,17 +449,12 @@ class ImportRun:
 
     async def commit_set_based(self, session: AsyncSession) -> None:
         """PostgreSQL: COPY the scratch file into a staging table, then one INSERT … ON CONFLICT per table."""
-        connection = await session.connection()
         await open_staging(session)
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
+        driver = await driver_of(session)
         done = 0
         for chunk, lines in self.copy_chunks():
             # One COPY per chunk: progress is written between them (tests share this connection).
-            await driver.copy_to_table(
-                "import_staging", source=as_stream(chunk), columns=list(STAGING_COLUMNS), format="text"
-            )
+            await stage_chunk(driver, chunk)
             done += lines
             await self.progress("commit", done)
         await session.execute(text(INSERT_ISSUERS))

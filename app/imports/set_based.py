@@ -97,6 +97,19 @@ async def open_staging(session: AsyncSession) -> None:
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
+async def driver_of(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's (for COPY, which SQLAlchemy does not offer)."""
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver
+
+
+async def stage_chunk(driver: Any, chunk: bytes) -> None:
+    """COPY whole COPY-text lines into the staging table."""
+    columns = list(STAGING_COLUMNS)
+    await driver.copy_to_table("import_staging", source=as_stream(chunk), columns=columns, format="text")
+
+
 class StreamedUpsert:
     """Clean rows fed during validation, written chunk by chunk in the session's transaction by a writer task.
 
@@ -122,10 +135,7 @@ class StreamedUpsert:
         await open_staging(self.session)
         await self.session.execute(text("DROP TABLE IF EXISTS import_counts"))
         await self.session.execute(text(COUNTS_TABLE))
-        connection = await self.session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-        self.writer = asyncio.create_task(self.write_chunks(driver))
+        self.writer = asyncio.create_task(self.write_chunks(await driver_of(self.session)))
 
     async def feed(self, lines: list[str]) -> None:
         self.pending += "".join(lines).encode()
@@ -151,12 +161,7 @@ class StreamedUpsert:
         while (chunk := await self.queue.get()) is not None:
             try:
                 if self.failure is None:
-                    await driver.copy_to_table(
-                        "import_staging",
-                        source=as_stream(chunk),
-                        columns=list(STAGING_COLUMNS),
-                        format="text",
-                    )
+                    await stage_chunk(driver, chunk)
                     await driver.execute(CHUNK_SCRIPT)
             except Exception as exc:
                 self.failure = exc
