@@ -25,6 +25,7 @@ from app.federation.client import PeerClient
 from app.federation.forward import Dispatcher
 from app.federation.mirror import PeerMirror
 from app.federation.peers_in import PeerAuthenticator
+from app.hot_routes import HotRoutes
 from app.imports import routes as import_routes
 from app.keys import KeyStore
 from app.limits import BodySizeLimit
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     ) -> Response:
         return metrics.render(request)
 
+    app.add_middleware(HotRoutes, router=verification_routes.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/v1/imports": settings.import_max_bytes}

@@ -27,6 +27,7 @@ from app.verification.schemas import (
 )
 
 router = APIRouter(prefix="/v1/verify", tags=["verification"], responses=problem_responses(429))
+# Served by app.hot_routes.HotRoutes, past the app's router: each endpoint here takes only the request.
 
 
 async def admit(request: Request) -> Principal:
