@@ -24,9 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Transactions
+from app.jws import ES256
 from app.models import SigningKey
 
-SIGNING_ALG = "ES256"
+SIGNING_ALG = ES256  # the one algorithm of every token this node signs (app/security.py)
 UNKNOWN_KID_COOLDOWN_SECONDS = 1.0
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from app.db import Transactions
 from app.errors import Forbidden, Unauthorized
+from app.jws import sign_es256
 from app.keys import SIGNING_ALG, KeyStore
 from app.models import Client
 
@@ -57,7 +58,7 @@ class InvalidToken(Exception):
 
 def encode_token(kind: TokenKind, claims: Mapping[str, Any], keys: KeyStore) -> str:
     kid, private_key = keys.signing_key()
-    return jwt.encode(dict(claims), private_key, algorithm=SIGNING_ALG, headers={"typ": kind.typ, "kid": kid})
+    return sign_es256(claims, private_key, typ=kind.typ, kid=kid)
 
 
 def read_header(token: str, allowed_members: frozenset[str] | None) -> dict[str, Any]:
