@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -97,6 +97,25 @@ def create_read_engine(engine: AsyncEngine, pool_size: int) -> AsyncEngine:
     return create_async_engine(
         engine.url, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=0, pool_recycle=1800
     )
+
+
+@asynccontextmanager
+async def driver_connection(conn: AsyncConnection) -> AsyncIterator[Any]:
+    """The asyncpg connection under a checked-out SQLAlchemy one, for the hot statements run past SQLAlchemy
+    (in the connection's transaction, if it has one).
+
+    SQLAlchemy's own error handling is bypassed there: without the invalidation below, a connection that
+    PostgreSQL dropped would go back to the pool and fail every request that draws it. (Which error the driver
+    raises for it varies: InterfaceError, InternalClientError, OSError; its closed state does not.)
+    """
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None  # a checked-out connection always has its driver's
+    try:
+        yield raw
+    except Exception:
+        if raw.is_closed():
+            await conn.invalidate()
+        raise
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

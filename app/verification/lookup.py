@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypeAlias
 from sqlalchemy import Dialect, Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db import driver_connection
 from app.models import CardClass, Credential, Holder, Organisation, SkillLevel, TitleCode
 from app.registry.service import join_answer_tables
 
@@ -149,17 +150,8 @@ async def find_one(conn: AsyncConnection, kind: str, region: str, number: str) -
         sql, order = compiled_one(conn.dialect)
         # The connection is SQLAlchemy's, checked out of its pool (and, in tests, inside their transaction);
         # asyncpg keeps the prepared statement, and the JSONB codec SQLAlchemy set on it decodes entitlements.
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None  # a checked-out connection always has its driver's
-        try:
+        async with driver_connection(conn) as raw:
             record = await raw.fetchrow(sql, *(params[name] for name in order))
-        except Exception:
-            # SQLAlchemy's own error handling is bypassed here: without this, a connection PostgreSQL has
-            # dropped would go back to the pool and fail every verification that draws it. (Which error the
-            # driver raises for it varies: InterfaceError, InternalClientError, OSError; its state does not.)
-            if raw.is_closed():
-                await conn.invalidate()
-            raise
         return None if record is None else AnswerRow(*record)
     row = (await conn.execute(select_one(), params)).first()
     return None if row is None else AnswerRow(*row)
