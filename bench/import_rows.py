@@ -73,9 +73,13 @@ def write_csv(path: Path, rows: int, run: str) -> None:
             )
 
 
-def run_import(database_url: str, file: Path, import_dir: Path) -> dict[str, float]:
+def run_import(
+    database_url: str, file: Path, import_dir: Path, stream_max_mb: int | None = None
+) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
     env |= {"HUREN_DATABASE_URL": database_url, "HUREN_IMPORT_DIR": str(import_dir), "COLUMNS": "120"}
+    if stream_max_mb is not None:
+        env["HUREN_IMPORT_STREAM_MAX_BYTES"] = str(stream_max_mb * 1024**2)
     huren = str(Path(sys.executable).with_name("huren"))
     started = time.perf_counter()
     done = subprocess.run(
@@ -125,6 +129,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--targets", default="postgresql,sqlite")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "out")
+    parser.add_argument(
+        "--stream-max-mb",
+        type=int,
+        help="HUREN_IMPORT_STREAM_MAX_BYTES in MiB (default: the setting's); files up to it stream",
+    )
     return parser.parse_args()
 
 
@@ -150,7 +159,7 @@ def main() -> None:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{database}{suffix}").unlink(missing_ok=True)
             url = f"sqlite+aiosqlite:///{database}"
-        results[target] = run_import(url, file, work / "uploads")
+        results[target] = run_import(url, file, work / "uploads", args.stream_max_mb)
         figures = results[target]
         phases = ", ".join(
             f"{phase} {figures[f'{phase}_rows_per_s']:,.0f} rows/s"
@@ -170,7 +179,7 @@ def main() -> None:
             figures["ratio_to_raw_copy"] = figures["rows_per_s"] / floor
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (args.out / f"import_rows-{stamp}.json").write_text(
-        json.dumps({"rows": args.rows, "results": results}, indent=2)
+        json.dumps({"rows": args.rows, "stream_max_mb": args.stream_max_mb, "results": results}, indent=2)
     )
     print(json.dumps(results, indent=2))
     file.unlink()
