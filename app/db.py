@@ -101,8 +101,10 @@ def create_read_engine(engine: AsyncEngine, pool_size: int) -> AsyncEngine:
 
 @asynccontextmanager
 async def driver_connection(conn: AsyncConnection) -> AsyncIterator[Any]:
-    """The asyncpg connection under a checked-out SQLAlchemy one, for the hot statements run past SQLAlchemy
-    (in the connection's transaction, if it has one).
+    """The asyncpg connection under a checked-out SQLAlchemy one, for the hot statements run past SQLAlchemy.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN only with the first statement run through SQLAlchemy: until then,
+    statements sent here run in autocommit, whatever `engine.begin()` promised.
 
     SQLAlchemy's own error handling is bypassed there: without the invalidation below, a connection that
     PostgreSQL dropped would go back to the pool and fail every request that draws it. (Which error the driver

@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,7 +26,6 @@ LOCK_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_
 MOVE_HEAD = (
     update(AuditHead).where(AuditHead.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
-LOCK_HEAD_SQL = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 # One array per column, in LINK_COLUMNS' order. JSON goes as text and is cast: the codec SQLAlchemy puts on
 # its connections takes text too.
 LINK_COLUMNS = (*CHAINED_FIELDS, "prev_hash", "hash")
@@ -79,24 +79,27 @@ class AuditWriter:
         if not pending:
             return
         async with self.transactions() as conn:
-            if conn.dialect.driver == "asyncpg":
-                await write_on_driver(conn, pending)
-                return
+            # Through SQLAlchemy, whose asyncpg adapter opens the transaction only with its first statement:
+            # the lock is held, and what follows commits or rolls back with it.
             head = (await conn.execute(LOCK_HEAD)).one()
             rows = link_rows(head.seq, head.hash, pending)
+            if conn.dialect.driver == "asyncpg":
+                await write_on_driver(conn, rows)
+                return
             await conn.execute(insert(AuditEvent), rows)
             await conn.execute(MOVE_HEAD, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
 
 
-async def write_on_driver(conn: AsyncConnection, pending: Sequence[PendingEvent]) -> None:
-    """The same three statements on asyncpg itself, the batch's links bound as one array per column.
+async def write_on_driver(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """The links and the new head on asyncpg itself, in `conn`'s open transaction, one array per column.
 
     Through SQLAlchemy, binding each link's ten values one by one cost about as much as the look-up that the
     verification it records had made; asyncpg encodes each column's array in one go.
     """
     async with driver_connection(conn) as raw:
-        head = await raw.fetchrow(LOCK_HEAD_SQL)
-        rows = link_rows(head["seq"], head["hash"], pending)
+        # A statement sent here before SQLAlchemy's first would run outside any transaction, in autocommit.
+        if not raw.is_in_transaction():
+            raise RuntimeError("the audit links must be written inside the head lock's transaction")
         columns = {name: [row[name] for row in rows] for name in LINK_COLUMNS}
         # As SQLAlchemy's JSON type binds it, None included (JSON null).
         columns["details"] = [json.dumps(details) for details in columns["details"]]

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.audit import writer as writer_module
 from app.audit.service import PendingEvent, verify_chain
 from app.audit.writer import AuditWriter
 from app.models import AuditEvent
@@ -62,3 +66,20 @@ async def test_an_empty_batch_writes_nothing(connection: AsyncConnection, sessio
     count = len((await session.scalars(select(AuditEvent.seq))).all())
     await writer.write([])
     assert len((await session.scalars(select(AuditEvent.seq))).all()) == count
+
+
+async def test_a_failed_batch_on_postgresql_leaves_nothing_committed(
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real transactions, not the fixtures' savepoints: SQLAlchemy's asyncpg adapter opens one only with its
+    first statement, and links sent on the driver before it would have committed on their own."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the driver path is PostgreSQL's")
+    marker = f"ref:{secrets.token_hex(32)}"
+    # Fails after the links went in.
+    monkeypatch.setattr(writer_module, "MOVE_HEAD_SQL", "SELECT $1::bigint / 0, $2::text")
+    with pytest.raises(Exception, match="division by zero"):
+        await AuditWriter(engine.begin).write([replace(event(1, None), object_ref=marker)])
+    async with engine.connect() as conn:
+        stored = await conn.scalar(select(func.count()).where(AuditEvent.object_ref == marker))
+    assert stored == 0
