@@ -20,13 +20,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi.routing import APIRoute, APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-Handler = Callable[[Request, Exception], Awaitable[Response]]
+Handler = Callable[[Request, Exception], Any]
 
 
 class HotRoutes:
@@ -56,7 +57,10 @@ class HotRoutes:
             handler = self.handler_for(scope["app"], exc)
             if handler is None:
                 raise  # to ServerErrorMiddleware, as from the router: the 500 problem, and the log line
-            response = await handler(request, exc)
+            if inspect.iscoroutinefunction(handler):
+                response = await handler(request, exc)
+            else:  # as Starlette runs a plain function
+                response = await run_in_threadpool(handler, request, exc)
         await response(scope, receive, send)
 
     def handler_for(self, app: Any, exc: Exception) -> Handler | None:
@@ -98,8 +102,6 @@ def split_handlers(
     by_class: dict[type[BaseException], Handler] = {}
     by_status: dict[int, Handler] = {}
     for key, handler in handlers.items():
-        if not inspect.iscoroutinefunction(handler):
-            raise RuntimeError(f"the exception handler for {key!r} must be async to serve hot routes")
         if isinstance(key, int):
             if key != 500:
                 by_status[key] = handler

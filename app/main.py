@@ -162,7 +162,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     metrics = RequestMetrics()
     app.state.metrics = metrics
     install_error_handlers(app)
-    # Routes are matched in order: the verification routes, called all day, come first.
+    # Routes are matched in order: the verification routes, called all day, come first. HotRoutes serves them
+    # as their router declares them: include it without a prefix or dependencies of its own.
     app.include_router(verification_routes.router)
     app.include_router(health.router)
     app.include_router(client_routes.token_router)

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 
+from app.errors import AppError
 from app.federation.forward import Dispatcher
 from app.hot_routes import HotRoutes, check_endpoint
 from app.verification.routes import router
@@ -96,3 +98,25 @@ async def test_an_unexpected_error_on_a_hot_route_is_a_bare_500(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert PERSONAL_ID not in response.text
     assert "Traceback" not in response.text
+
+
+async def test_the_hot_routes_do_not_go_through_the_router(
+    anonymous: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(self: APIRoute, scope: object, receive: object, send: object) -> None:
+        raise AssertionError("routed")
+
+    monkeypatch.setattr(APIRoute, "handle", unreachable)
+    response = await anonymous.post("/v1/verify", json={})
+    assert response.status_code == 401  # answered, by the endpoint's own admission check
+
+
+async def test_a_plain_function_exception_handler_serves_hot_routes_too(
+    app: FastAPI, anonymous: httpx.AsyncClient
+) -> None:
+    def teapot(request: Request, exc: Exception) -> Response:
+        return Response("refused", status_code=418)
+
+    app.add_exception_handler(AppError, teapot)
+    response = await anonymous.post("/v1/verify", json={})
+    assert (response.status_code, response.text) == (418, "refused")
