@@ -38,7 +38,7 @@ def protected_header(typ: str, kid: str) -> bytes:
 def sign_es256(claims: Mapping[str, Any], key: ec.EllipticCurvePrivateKey, *, typ: str, kid: str) -> str:
     if not isinstance(key.curve, ec.SECP256R1):
         raise ValueError("ES256 signs with a P-256 key")
-    payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    payload = b64url(json.dumps(dict(claims), separators=(",", ":")).encode())  # json takes dicts only
     signing_input = protected_header(typ, kid) + b"." + payload
     r, s = decode_dss_signature(key.sign(signing_input, SIGNATURE))
     signature = r.to_bytes(P256_BYTES, "big") + s.to_bytes(P256_BYTES, "big")
