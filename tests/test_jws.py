@@ -27,7 +27,12 @@ def unpad(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-@given(claims=st.dictionaries(st.text(max_size=10), claims_values, max_size=6))
+# PyJWT checks the registered claims' types when it reads them; the signer leaves claims to its callers.
+REGISTERED = {"iss", "sub", "aud", "exp", "nbf", "iat", "jti"}
+claim_names = st.text(max_size=10).filter(lambda name: name not in REGISTERED)
+
+
+@given(claims=st.dictionaries(claim_names, claims_values, max_size=6))
 def test_pyjwt_reads_what_we_sign(claims: dict[str, object]) -> None:
     token = sign_es256(claims, KEY, typ="huren-receipt+jwt", kid="k1")
     assert jwt.get_unverified_header(token) == {"alg": "ES256", "kid": "k1", "typ": "huren-receipt+jwt"}
