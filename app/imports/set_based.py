@@ -38,6 +38,10 @@ CREATE TEMP TABLE import_staging (
 ) ON COMMIT DROP
 """
 # First sighting registers an issuer (level city unless given) and a holder; existing ones are kept.
+# Holders go in in file order, so their ids rise with the rows that name them: the upsert that follows meets
+# them in that order, and its foreign-key checks and holder_id index inserts walk the holders' key in order
+# instead of at random (inserted in id_hash order, the holder check alone took 37.5 s of a 3M-row commit,
+# 12.5 µs a row; the other foreign keys ~3 µs each).
 INSERT_ISSUERS = """
 INSERT INTO organisations (usci, name, region_code, level, created_at)
 SELECT DISTINCT ON (issuer_usci) issuer_usci, issuer_name, region_code, coalesce(issuer_level, 'city'), now()
@@ -46,8 +50,9 @@ ON CONFLICT (usci) DO NOTHING
 """
 INSERT_HOLDERS = """
 INSERT INTO holders (id_type, id_hash, id_cipher, id_masked, name, birth_date, sex, created_at)
-SELECT DISTINCT ON (id_hash) id_type, id_hash, id_cipher, id_masked, holder_name, birth_date, sex, now()
-FROM import_staging ORDER BY id_hash
+SELECT id_type, id_hash, id_cipher, id_masked, holder_name, birth_date, sex, now() FROM (
+    SELECT DISTINCT ON (id_hash) * FROM import_staging ORDER BY id_hash, row_no
+) AS first_rows ORDER BY row_no
 ON CONFLICT (id_hash) DO NOTHING
 """
 
