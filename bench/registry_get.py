@@ -475,6 +475,52 @@ def markdown(results: list[WrkResult], summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def server_options(workers: int, loop: str = "uvloop", http: str = "httptools") -> list[str]:
+    """uvicorn options for both servers of a run."""
+    options = ["--workers", str(workers), "--loop", loop, "--http", http]
+    # `huren serve` passes proxy_headers=False and server_header=False to uvicorn: so do both servers here.
+    return [*options, "--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--no-server-header"]
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without settings of ours that would leak into a server."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("HUREN_", "BENCH_"))}
+
+
+def app_environment(dsn: str) -> dict[str, str]:
+    """The app as `huren serve` would run it on the benchmark database: one token for the whole run, and no
+    429s (the limiter's bookkeeping still runs)."""
+    return clean_environment() | {
+        "HUREN_DATABASE_URL": sqlalchemy_url(dsn),
+        "HUREN_LOG_LEVEL": "warning",
+        "HUREN_ACCESS_TOKEN_TTL_SECONDS": "3600",
+        "HUREN_RATE_LIMIT_PER_MINUTE": str(UNLIMITED),
+        "HUREN_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": str(UNLIMITED),
+    }
+
+
+def run_pairs(
+    app: Server,
+    baseline: Server,
+    runs: int,
+    measure_one: Callable[[Server, int], WrkResult],
+    detail: Callable[[WrkResult], str],
+) -> list[WrkResult]:
+    """`runs` measured pairs, the order flipping every pair (baseline first in odd ones), a line each."""
+    results: list[WrkResult] = []
+    for pair in range(1, runs + 1):
+        for server in (baseline, app) if pair % 2 else (app, baseline):
+            result = measure_one(server, pair)
+            results.append(result)
+            print(
+                f"pair {pair} {server.name:>8}: {result.requests_per_s:9,.1f} req/s"
+                f"  p50 {result.latency_ms['p50']:.2f} ms  p99 {result.latency_ms['p99']:.2f} ms"
+                f"  server CPU {result.server_cpu_us_per_request:.0f} µs/req  {detail(result)}",
+                flush=True,
+            )
+    return results
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -527,24 +573,13 @@ def main() -> None:
         prepare_like_serve(args.dsn)
     env = environment(args, pg_version)
 
-    options = ["--workers", str(args.workers), "--loop", args.loop, "--http", args.http]
-    # `huren serve` passes proxy_headers=False and server_header=False to uvicorn: so do both servers here.
-    options += ["--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--no-server-header"]
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("HUREN_", "BENCH_"))}
+    options = server_options(args.workers, args.loop, args.http)
     app = Server(
         "app",
         "app.main:create_app",
         args.app_port,
-        base_env
-        | {
-            "HUREN_DATABASE_URL": sqlalchemy_url(args.dsn),
-            "HUREN_LOG_LEVEL": "warning",
-            # One token for the whole run, and no 429s: the limiter's bookkeeping still runs.
-            "HUREN_ACCESS_TOKEN_TTL_SECONDS": "3600",
-            "HUREN_RATE_LIMIT_PER_MINUTE": str(UNLIMITED),
-            "HUREN_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": str(UNLIMITED),
-            "HUREN_ADMIN_TOKEN": STATIC_TOKEN,
-        }
+        app_environment(args.dsn)
+        | {"HUREN_ADMIN_TOKEN": STATIC_TOKEN}
         | dict(item.split("=", 1) for item in args.app_env),
         args.out / "app.log",
         options,
@@ -554,7 +589,7 @@ def main() -> None:
         "baseline",
         "bench.baseline_app:create_app",
         args.baseline_port,
-        base_env | {"BENCH_DSN": args.dsn},
+        clean_environment() | {"BENCH_DSN": args.dsn},
         args.out / "baseline.log",
         options,
     )
@@ -573,18 +608,13 @@ def main() -> None:
         print(f"app and baseline answer the same documents for rows {compared}", flush=True)
         for server in (baseline, app):
             run_wrk(server, args, args.warmup, seed=0)
-        for pair in range(1, args.runs + 1):
-            order = (baseline, app) if pair % 2 else (app, baseline)
-            for server in order:
-                result = measure(server, args, pair, seed=pair)
-                results.append(result)
-                print(
-                    f"pair {pair} {server.name:>8}: {result.requests_per_s:9,.1f} req/s"
-                    f"  p50 {result.latency_ms['p50']:.2f} ms  p99 {result.latency_ms['p99']:.2f} ms"
-                    f"  server CPU {result.server_cpu_us_per_request:.0f} µs/req"
-                    f"  db xacts/req {result.db_transactions_per_request:.2f}",
-                    flush=True,
-                )
+        results = run_pairs(
+            app,
+            baseline,
+            args.runs,
+            lambda server, pair: measure(server, args, pair, seed=pair),
+            lambda result: f"db xacts/req {result.db_transactions_per_request:.2f}",
+        )
         if args.profile:
             profile = profile_app(app, args)
     finally:

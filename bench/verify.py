@@ -43,6 +43,8 @@ from bench.registry_get import (
     Server,
     Usage,
     WrkResult,
+    app_environment,
+    clean_environment,
     database_activity,
     database_facts,
     environment,
@@ -51,6 +53,8 @@ from bench.registry_get import (
     parse_wrk,
     postgres_cpu_seconds,
     prepare_like_serve,
+    run_pairs,
+    server_options,
     summarise,
     summarise_profile,
     wait_ready,
@@ -324,21 +328,12 @@ def main() -> None:
     credentials = asyncio.run(sample_credentials(args.dsn, args.rows, args.sample + 2 * args.parity, seed=1))
     args.bodies = args.out / f"verify-bodies-{args.stamp}.jsonl"
     mix = write_bodies(args.bodies, credentials[: args.sample], seed=2)
-    options = ["--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools"]
-    options += ["--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--no-server-header"]
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("HUREN_", "BENCH_"))}
+    options = server_options(args.workers)
     app = Server(
         "app",
         "app.main:create_app",
         args.app_port,
-        base_env
-        | {
-            "HUREN_DATABASE_URL": sqlalchemy_url(args.dsn),
-            "HUREN_LOG_LEVEL": "warning",
-            "HUREN_ACCESS_TOKEN_TTL_SECONDS": "3600",
-            "HUREN_RATE_LIMIT_PER_MINUTE": str(UNLIMITED),
-            "HUREN_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": str(UNLIMITED),
-        },
+        app_environment(args.dsn),
         args.out / "verify-app.log",
         options,
     )
@@ -346,7 +341,7 @@ def main() -> None:
         "baseline",
         "bench.verify_baseline:create_app",
         args.baseline_port,
-        base_env | {"BENCH_DSN": args.dsn},
+        clean_environment() | {"BENCH_DSN": args.dsn},
         args.out / "verify-baseline.log",
         options,
     )
@@ -367,17 +362,13 @@ def main() -> None:
         print(f"app and baseline agree on {compared} outcomes", flush=True)
         for server in (baseline, app):
             run_wrk(server, args, args.warmup, seed=0)
-        for pair in range(1, args.runs + 1):
-            for server in (baseline, app) if pair % 2 else (app, baseline):
-                result = measure(server, args, pair)
-                results.append(result)
-                print(
-                    f"pair {pair} {server.name:>8}: {result.requests_per_s:9,.1f} req/s"
-                    f"  p50 {result.latency_ms['p50']:.2f} ms  p99 {result.latency_ms['p99']:.2f} ms"
-                    f"  server CPU {result.server_cpu_us_per_request:.0f} µs/req"
-                    f"  tuples written/req {result.db_tuples_written_per_request:.2f}",
-                    flush=True,
-                )
+        results = run_pairs(
+            app,
+            baseline,
+            args.runs,
+            lambda server, pair: measure(server, args, pair),
+            lambda result: f"tuples written/req {result.db_tuples_written_per_request:.2f}",
+        )
         if args.parity:
             parity = time_no_match(app, args.token, credentials[args.sample :], args.parity)
         if args.profile:
