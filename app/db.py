@@ -99,6 +99,13 @@ def create_read_engine(engine: AsyncEngine, pool_size: int) -> AsyncEngine:
     )
 
 
+async def driver_of(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under a checked-out SQLAlchemy one (for COPY, or a hot statement)."""
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None  # a checked-out connection always has its driver's
+    return raw
+
+
 @asynccontextmanager
 async def driver_connection(conn: AsyncConnection) -> AsyncIterator[Any]:
     """The asyncpg connection under a checked-out SQLAlchemy one, for the hot statements run past SQLAlchemy.
@@ -110,8 +117,7 @@ async def driver_connection(conn: AsyncConnection) -> AsyncIterator[Any]:
     PostgreSQL dropped would go back to the pool and fail every request that draws it. (Which error the driver
     raises for it varies: InterfaceError, InternalClientError, OSError; its closed state does not.)
     """
-    raw = (await conn.get_raw_connection()).driver_connection
-    assert raw is not None  # a checked-out connection always has its driver's
+    raw = await driver_of(conn)
     try:
         yield raw
     except Exception:

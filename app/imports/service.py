@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import append_pending_events, record_event
-from app.db import Transactions
+from app.db import Transactions, driver_of
 from app.errors import AppError, NotFound, describe_validation_errors
 from app.imports import batched
 from app.imports.parsing import ImportFileError, ImportFormat, RawRow, iter_rows
@@ -42,7 +42,6 @@ from app.imports.set_based import (
     INSERT_ISSUERS,
     UPSERT_CREDENTIALS,
     StreamedUpsert,
-    driver_of,
     open_staging,
     stage_chunk,
 )
@@ -450,7 +449,7 @@ class ImportRun:
     async def commit_set_based(self, session: AsyncSession) -> None:
         """PostgreSQL: COPY the scratch file into a staging table, then one INSERT … ON CONFLICT per table."""
         await open_staging(session)
-        driver = await driver_of(session)
+        driver = await driver_of(await session.connection())  # for COPY, which SQLAlchemy does not offer
         done = 0
         for chunk, lines in self.copy_chunks():
             # One COPY per chunk: progress is written between them (tests share this connection).

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import driver_of
 from app.imports.staging import COMPARED_FIELDS, STAGING_COLUMNS
 
 
@@ -116,13 +117,6 @@ async def open_staging(session: AsyncSession) -> None:
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
-async def driver_of(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's (for COPY, which SQLAlchemy does not offer)."""
-    driver = (await (await session.connection()).get_raw_connection()).driver_connection
-    assert driver is not None
-    return driver
-
-
 async def stage_chunk(driver: Any, chunk: bytes) -> None:
     """COPY whole COPY-text lines into the staging table."""
     columns = list(STAGING_COLUMNS)
@@ -154,7 +148,9 @@ class StreamedUpsert:
         await open_staging(self.session)
         await self.session.execute(text("DROP TABLE IF EXISTS import_counts"))
         await self.session.execute(text(COUNTS_TABLE))
-        self.writer = asyncio.create_task(self.write_chunks(await driver_of(self.session)))
+        # COPY, which SQLAlchemy does not offer, and the script, on the driver in the session's transaction.
+        driver = await driver_of(await self.session.connection())
+        self.writer = asyncio.create_task(self.write_chunks(driver))
 
     async def feed(self, lines: list[str]) -> None:
         self.pending += "".join(lines).encode()
