@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     import_inline_bytes: int = Field(default=1_048_576, ge=0)
     import_batch_rows: int = Field(default=2000, ge=1)
     # PostgreSQL all-or-nothing imports up to this size stream their commit beside validation; larger files
-    # take two passes, whose one set-based statement inserts the holders in key order (see README).
+    # take two passes, faster once the indexes outgrow PostgreSQL's buffer cache (see README).
     import_stream_max_bytes: int = Field(default=256 * 1024**2, ge=0)
     # A running job whose worker has not written a heartbeat for this long is taken for dead.
     import_stale_seconds: int = Field(default=60, ge=5)

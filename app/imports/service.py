@@ -690,9 +690,8 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         and job.on_error != "skip"
         and deps.dialect == "postgresql"
         # Streaming pays while the tables' indexes stay in PostgreSQL's buffer cache. A large file's chunks
-        # each insert holders at random places of an index that no longer fits (10M rows, stock settings:
-        # 6,400 rows/s and falling, where two passes gave 8,000): one set-based pass inserts them in key
-        # order instead.
+        # each insert and probe holders at random places of an id_hash index that no longer fits (10M rows,
+        # stock settings: 7,100 rows/s and falling, where two passes gave 12,750; bench/RESULTS.md).
         and run.path.stat().st_size <= deps.stream_max_bytes
         # Each streamed commit holds a pooled connection for its whole validation: at most a quarter of
         # the pool, so imports alone never take it from requests. Beyond that, the two passes.
