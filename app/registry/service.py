@@ -6,11 +6,11 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -265,6 +265,23 @@ def decode_cursor(cursor: str) -> int:
         raise invalid_field("cursor", "cursor.invalid", "not a cursor this service issued", "query") from None
 
 
+def where_effective_status(status: CredentialStatus, today: date) -> ColumnElement[bool]:
+    """The SQL twin of `effective_status`: the credentials that answer with `status` today.
+
+    Filtering, counting and showing a status must agree, so a credential stored active (or suspended) past its
+    last valid day is listed as expired, not active. Every branch compares plain columns (no function of a
+    column), so the listing index on (kind, region_code, status, id) still narrows by status.
+    """
+    dated = (CredentialStatus.ACTIVE, CredentialStatus.SUSPENDED)
+    still_valid = or_(Credential.valid_until.is_(None), Credential.valid_until >= today)
+    if status in dated:
+        return and_(Credential.status == status.value, still_valid)
+    if status == CredentialStatus.EXPIRED:
+        lapsed = and_(Credential.status.in_([s.value for s in dated]), Credential.valid_until < today)
+        return or_(Credential.status == status.value, lapsed)
+    return Credential.status == status.value
+
+
 async def list_credentials(
     session: AsyncSession,
     *,
@@ -281,7 +298,7 @@ async def list_credentials(
     if region:
         query = query.where(Credential.region_code == region)
     if status:
-        query = query.where(Credential.status == status)
+        query = query.where(where_effective_status(CredentialStatus(status), datetime.now(UTC).date()))
     if cursor:
         query = query.where(Credential.id > decode_cursor(cursor))
     records = [CredentialRecord(*row) for row in (await session.execute(query)).all()]

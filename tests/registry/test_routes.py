@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Credential, Holder, Organisation, StatusChange
@@ -313,6 +313,44 @@ async def test_list_filters_by_status(client: httpx.AsyncClient) -> None:
     page = (await client.get("/v1/credentials", params={"status": "suspended", "limit": 100})).json()
     assert payload["number"] in [item["number"] for item in page["items"]]
     assert all(item["status"] == "suspended" for item in page["items"])
+
+
+async def listed(client: httpx.AsyncClient, status: str) -> dict[str, str]:
+    """Every card of CQ listed under `status`, number -> the status its answer shows."""
+    shown: dict[str, str] = {}
+    cursor = None
+    while True:
+        params = {"kind": "card", "region": "CQ", "status": status, "limit": 100}
+        page = await client.get(
+            "/v1/credentials", params={**params, **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status_code == 200, page.text
+        shown.update({item["number"]: item["status"] for item in page.json()["items"]})
+        if (cursor := page.json()["next_cursor"]) is None:
+            return shown
+
+
+async def test_status_filter_agrees_with_the_status_shown(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A card stored active or suspended past its last valid day answers `expired`: it is filtered as expired
+    too, never as active or suspended (one definition for filtering and showing)."""
+    dates = {"issued_on": "2019-01-01", "valid_from": "2019-01-01", "valid_until": "2020-12-31"}
+    lapsed, lapsed_suspended = card_payload(region="CQ", **dates), card_payload(region="CQ", **dates)
+    current, open_ended = card_payload(region="CQ"), card_payload(region="CQ", valid_until=None)
+    for payload in (lapsed, lapsed_suspended, current, open_ended):
+        assert (await client.post("/v1/credentials", json=payload)).status_code == 201
+    # Stored as suspended, as a suspension made before the card lapsed would have left it.
+    await session.execute(
+        update(Credential).where(Credential.number == lapsed_suspended["number"]).values(status="suspended")
+    )
+    by_status = {status: await listed(client, status) for status in ("active", "suspended", "expired")}
+    for status, shown in by_status.items():
+        assert set(shown.values()) <= {status}, (status, shown)
+    assert {lapsed["number"], lapsed_suspended["number"]} <= by_status["expired"].keys()
+    assert {current["number"], open_ended["number"]} <= by_status["active"].keys()
+    assert lapsed["number"] not in by_status["active"]
+    assert lapsed_suspended["number"] not in by_status["suspended"]
 
 
 async def test_status_follows_the_state_machine(client: httpx.AsyncClient, session: AsyncSession) -> None:
