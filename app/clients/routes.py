@@ -35,10 +35,10 @@ def read_basic(request: Request) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise service.invalid_client("malformed Basic credentials") from None
+        raise service.invalid_client("malformed Basic credentials", basic=True) from None
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise service.invalid_client("malformed Basic credentials")
+        raise service.invalid_client("malformed Basic credentials", basic=True)
     # RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
     return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
 
@@ -93,12 +93,17 @@ async def issue_token(
     if grant_type != "client_credentials":
         raise service.OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported")
     issuer = settings.public_url
-    authenticated = await service.authenticate_client(
-        session,
-        credentials,
-        cache=request.app.state.secret_cache,
-        audiences=[f"{issuer}/oauth/token", issuer],
-    )
+    try:
+        authenticated = await service.authenticate_client(
+            session,
+            credentials,
+            cache=request.app.state.secret_cache,
+            audiences=[f"{issuer}/oauth/token", issuer],
+        )
+    except service.OAuthError as exc:
+        if credentials.method == "client_secret_basic" and exc.error == "invalid_client":
+            raise service.invalid_client(exc.detail, basic=True) from None
+        raise
     client = authenticated.client
     scopes = service.grant_scopes(client, scope)
     if authenticated.assertion_jti:

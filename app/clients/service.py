@@ -35,7 +35,9 @@ from app.security import (
 HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "PS256", "RS256", "EdDSA")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-MAX_ASSERTION_LIFETIME = 300
+# RFC 7523 sets no limit; one hour is what standard client libraries (Authlib) sign by default. Each jti is
+# still accepted once, and kept until its assertion expires.
+MAX_ASSERTION_LIFETIME = 3600
 
 
 class OAuthError(AppError):
@@ -43,11 +45,18 @@ class OAuthError(AppError):
 
     def __init__(self, error: str, description: str, status: int = 400, **extra: Any) -> None:
         super().__init__(description, error=error, error_description=description, **extra)
+        self.error = error
         self.status, self.slug, self.title = status, error.replace("_", "-"), "OAuth 2.0 error"
 
 
-def invalid_client(description: str = "client authentication failed") -> OAuthError:
-    return OAuthError("invalid_client", description, 401, headers={"WWW-Authenticate": 'Basic realm="huren"'})
+def invalid_client(description: str = "client authentication failed", *, basic: bool = False) -> OAuthError:
+    """RFC 6749 §5.2: 401 with a Basic challenge only to a client that authenticated with Basic; any other
+    client gets 400, since a Basic challenge makes a browser open its own password dialog over the page."""
+    if basic:
+        return OAuthError(
+            "invalid_client", description, 401, headers={"WWW-Authenticate": 'Basic realm="huren"'}
+        )
+    return OAuthError("invalid_client", description, 400)
 
 
 def parse_scopes(raw: str) -> list[str]:
@@ -246,7 +255,7 @@ async def authenticate_by_assertion(
         raise invalid_client("the assertion's subject is not the client")
     expires = datetime.fromtimestamp(float(claims["exp"]), UTC)
     if expires - datetime.now(UTC) > timedelta(seconds=MAX_ASSERTION_LIFETIME + LEEWAY_SECONDS):
-        raise invalid_client("the client assertion lives too long (5 minutes at most)")
+        raise invalid_client("the client assertion lives too long (one hour at most)")
     jti = str(claims["jti"])
     if len(jti) > 200:
         raise invalid_client("jti too long")

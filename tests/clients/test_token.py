@@ -98,7 +98,7 @@ async def test_basic_credentials_are_form_decoded(
     [
         (GRANT, ("test-hr-cq", "wrong"), 401, "invalid_client"),
         (GRANT, ("nobody", TEST_SECRET), 401, "invalid_client"),
-        (GRANT, None, 401, "invalid_client"),
+        (GRANT, None, 400, "invalid_client"),
         ({"grant_type": "password"}, ("test-hr-cq", TEST_SECRET), 400, "unsupported_grant_type"),
         ({}, ("test-hr-cq", TEST_SECRET), 400, "unsupported_grant_type"),
         ({**GRANT, "scope": "verify admin"}, ("test-hr-cq", TEST_SECRET), 400, "invalid_scope"),
@@ -113,6 +113,29 @@ async def test_token_requests_refused(
     response = await anonymous.post(TOKEN_URL, data=data, auth=auth or httpx.USE_CLIENT_DEFAULT)
     assert_oauth_error(response, status, error)
     assert "access_token" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("how", "challenge"),
+    [
+        ("basic", 'Basic realm="huren"'),
+        ("post", None),
+        ("none", None),
+    ],
+)
+async def test_basic_challenge_only_answers_basic(
+    anonymous: httpx.AsyncClient, how: str, challenge: str | None
+) -> None:
+    """RFC 6749 §5.2: a failed Basic sign-in gets 401 and a Basic challenge; a client that sent its secret in
+    the form (as the counter page does) gets 400, with no challenge a browser would answer with a dialog."""
+    sent = {
+        "basic": {"data": GRANT, "auth": ("test-hr-cq", "wrong")},
+        "post": {"data": {**GRANT, "client_id": "test-hr-cq", "client_secret": "wrong"}},
+        "none": {"data": {**GRANT, "client_id": "test-hr-cq", "client_secret": ""}},
+    }[how]
+    response = await anonymous.post(TOKEN_URL, **sent)  # type: ignore[arg-type]
+    assert_oauth_error(response, 401 if challenge else 400, "invalid_client")
+    assert response.headers.get("www-authenticate") == challenge
 
 
 async def test_disabled_client_gets_no_token_and_loses_its_tokens(
@@ -176,7 +199,7 @@ async def test_private_key_jwt_replay_is_refused(
     client_id, private, kid = jwt_client
     token = assertion(private, kid, client_id)
     assert (await anonymous.post(TOKEN_URL, data=assertion_form(token))).status_code == 200
-    assert_oauth_error(await anonymous.post(TOKEN_URL, data=assertion_form(token)), 401, "invalid_client")
+    assert_oauth_error(await anonymous.post(TOKEN_URL, data=assertion_form(token)), 400, "invalid_client")
 
 
 def bad_assertions(client_id: str, private: Any, kid: str) -> dict[str, str]:
@@ -185,7 +208,7 @@ def bad_assertions(client_id: str, private: Any, kid: str) -> dict[str, str]:
     return {
         "wrong-audience": assertion(private, kid, client_id, aud="http://elsewhere/oauth/token"),
         "expired": assertion(private, kid, client_id, iat=now - 600, exp=now - 300),
-        "too-long-lived": assertion(private, kid, client_id, exp=now + 3600),
+        "too-long-lived": assertion(private, kid, client_id, exp=now + 3600 + 120),
         "other-key": assertion(other, kid, client_id),
         "no-jti": jwt.encode(
             {"iss": client_id, "sub": client_id, "aud": AUDIENCE, "exp": now + 60},
@@ -223,8 +246,9 @@ async def test_private_key_jwt_refusals(
     client_id, private, kid = jwt_client
     for name, token in bad_assertions(client_id, private, kid).items():
         response = await anonymous.post(TOKEN_URL, data=assertion_form(token))
-        assert response.status_code == 401, (name, response.text)
+        assert response.status_code == 400, (name, response.text)
         assert response.json()["error"] == "invalid_client", name
+        assert "www-authenticate" not in response.headers, name
 
 
 @pytest.fixture
@@ -247,7 +271,7 @@ async def test_parallel_replay_lets_exactly_one_through(live_app: FastAPI, engin
     transport = httpx.ASGITransport(app=live_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         answers = await asyncio.gather(*(http.post(TOKEN_URL, data=assertion_form(token)) for _ in range(6)))
-    assert sorted(a.status_code for a in answers) == [200] + [401] * 5
+    assert sorted(a.status_code for a in answers) == [200] + [400] * 5
 
 
 @pytest.mark.usefixtures("frozen_window")

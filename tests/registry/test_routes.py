@@ -318,16 +318,14 @@ async def test_list_filters_by_status(client: httpx.AsyncClient) -> None:
 async def listed(client: httpx.AsyncClient, status: str) -> dict[str, str]:
     """Every card of CQ listed under `status`, number -> the status its answer shows."""
     shown: dict[str, str] = {}
-    cursor = None
+    params: dict[str, str | int] = {"kind": "card", "region": "CQ", "status": status, "limit": 100}
     while True:
-        params = {"kind": "card", "region": "CQ", "status": status, "limit": 100}
-        page = await client.get(
-            "/v1/credentials", params={**params, **({"cursor": cursor} if cursor else {})}
-        )
+        page = await client.get("/v1/credentials", params=params)
         assert page.status_code == 200, page.text
         shown.update({item["number"]: item["status"] for item in page.json()["items"]})
-        if (cursor := page.json()["next_cursor"]) is None:
+        if page.json()["next_cursor"] is None:
             return shown
+        params["cursor"] = page.json()["next_cursor"]
 
 
 async def test_status_filter_agrees_with_the_status_shown(

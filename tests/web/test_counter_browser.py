@@ -112,3 +112,21 @@ def test_a_clerk_checks_three_cards(node: str, cards: dict[str, str], browser: o
         assert page.input_value("#scan") == ""  # ready for the next card
     assert errors == []
     page.close()
+
+
+def test_a_failed_sign_in_says_so_on_the_page(node: str, browser: object) -> None:
+    """A wrong secret shows the page's own message: no browser password dialog stands in the way
+    (a Basic challenge would open one, and headless Chromium would wait on it forever)."""
+    page = browser.new_page(locale="zh-CN")  # type: ignore[attr-defined]
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.type))
+    page.goto(f"{node}/counter")
+    page.fill("#client-id", "demo-counter-cq")
+    page.fill("#client-secret", "wrong-secret")
+    page.click("#sign-in")
+    page.wait_for_selector("#sign-in-error", state="visible", timeout=10_000)
+    assert "登录失败" in page.inner_text("#sign-in-error")
+    assert page.is_hidden("#scan")
+    assert dialogs == []
+    page.screenshot(path=str(ARTIFACTS / "counter-sign-in-failed.png"))
+    page.close()
