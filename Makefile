@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/huren demo
+	HUREN_PUBLIC_URL="$${HUREN_PUBLIC_URL:-http://$(HOST):$(PORT)}" $(BIN)/huren demo
 	@echo "Serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs; Ctrl-C stops)"
 	$(BIN)/huren serve --host $(HOST) --port $(PORT)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,6 +113,14 @@ def db_upgrade() -> None:
     console.print(f"database at head; reference rows added: {sum(added.values())}")
 
 
+def served_url(host: str, port: int) -> str:
+    """The base URL of `huren serve --host --port`. A wildcard address names no host a client could use:
+    such a node is reached on this machine's loopback unless HUREN_PUBLIC_URL says otherwise."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - read, not bound
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
@@ -122,6 +131,13 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    if "public_url" not in settings.model_fields_set:
+        # Unset, the node names itself by where it is served: tokens, receipts, card tokens' status-list URLs
+        # and private_key_jwt audiences then point at a port it listens on. The workers read the environment.
+        os.environ["HUREN_PUBLIC_URL"] = served_url(host, port)
+        get_settings.cache_clear()
+        settings = get_settings()
+    console.print(f"public URL: {settings.public_url}")
     asyncio.run(prepare_database(settings))
     uvicorn.run(
         "app.main:create_app",

@@ -66,6 +66,32 @@ def test_serve_answers_with_the_demo_data(server: str) -> None:
     assert httpx.get(f"{server}/v1/credentials").status_code == 401
 
 
+def test_an_unset_public_url_is_the_served_one(cli_env: dict[str, str], server: str) -> None:
+    """Without HUREN_PUBLIC_URL (cli_env sets none) the node names the port it serves on, not 8000: in token
+    and receipt issuers and in the status-list URLs inside card tokens."""
+    assert "HUREN_PUBLIC_URL" not in cli_env
+    token = fetch_token(server, "demo-admin", "demo-admin-secret")
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == server
+    headers = {"Authorization": f"Bearer {token}"}
+    card = httpx.get(
+        f"{server}/v1/credentials",
+        params={"kind": "card", "region": "SC", "status": "active", "limit": 1},
+        headers=headers,
+    ).json()["items"][0]
+    issued = httpx.post(f"{server}/v1/cards/SC/{card['number']}/token", headers=headers)
+    claims = jwt.decode(issued.json()["token"], options={"verify_signature": False})
+    assert claims["iss"] == server
+    list_urls = re.findall(r"https?://[^\"' ]+/v1/status-lists/[A-Z]{2}/\w+", json.dumps(claims))
+    assert list_urls, claims
+    assert all(url.startswith(f"{server}/") for url in list_urls)
+    answer = httpx.post(
+        f"{server}/v1/verify",
+        json={"kind": "card", "region": "SC", "number": card["number"], "name": "nobody"},
+        headers=headers,
+    ).json()
+    assert jwt.decode(answer["receipt"], options={"verify_signature": False})["iss"] == server
+
+
 def test_clients_create_list_disable(cli_env: dict[str, str], server: str) -> None:
     created = run_huren(
         cli_env,
