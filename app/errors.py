@@ -10,8 +10,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.json_body import add_body_schemas
 
@@ -164,6 +166,21 @@ def _location(err: Any) -> str:
     return str(loc[0]) if loc else "body"
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method served at the request's path (RFC 9110 §15.5.6). Starlette's router answers 405 with the
+    methods of the first route whose path matched, though other routes may serve the same path. Routes are
+    walked as FastAPI's OpenAPI generator walks them (included routers are kept as a tree)."""
+    path = request.scope["path"]
+    return sorted(
+        {
+            method
+            for context in iter_route_contexts(request.app.router.routes)
+            if context.path and compile_path(context.path)[0].fullmatch(path)
+            for method in context.methods or ()
+        }
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -195,6 +212,8 @@ def install_error_handlers(app: FastAPI) -> None:
         response = build_problem(exc.status_code, slug, phrase, detail, request.url.path)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -52,6 +52,23 @@ async def test_framework_errors_are_problem_json(
     assert body["type"].startswith("/problems/")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/credentials", "GET, POST"),  # two routes serve this path
+        ("DELETE", "/healthz", "GET"),
+        ("PATCH", "/v1/admin/recognition-rules/some-rule", "PUT"),
+        ("GET", "/v1/verify", "POST"),  # a hot route, answered past the router
+    ],
+)
+async def test_405_allow_lists_every_method_of_the_path(
+    anonymous: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await anonymous.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+
+
 async def test_unexpected_error_is_a_bare_500(app: FastAPI) -> None:
     async def explode() -> None:
         raise RuntimeError("510104198201130014 leaked")
