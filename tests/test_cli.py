@@ -92,6 +92,33 @@ def test_an_unset_public_url_is_the_served_one(cli_env: dict[str, str], server: 
     assert jwt.decode(answer["receipt"], options={"verify_signature": False})["iss"] == server
 
 
+def test_readme_try_it_is_true(server: str) -> None:
+    """README's "Try it" reads a card whose number comes from the list above it, and states the length of a
+    card token as it is (within 5 %)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    try_it = readme.split("## Try it", 1)[1].split("```", 2)[1]
+    listed = re.search(r"/v1/credentials\?kind=(\w+)&region=(\w+)", try_it)
+    read = re.search(r"/v1/credentials/(\w+)/(\w+)/<number from the list>", try_it)
+    assert listed, try_it
+    assert read, try_it
+    assert listed.groups() == read.groups(), try_it
+    stated = re.search(r"huren-card\+jwt`, about ([\d,]+) characters", readme)
+    assert stated, "README states the length of a card token"
+    headers = {"Authorization": f"Bearer {fetch_token(server, 'demo-admin', 'demo-admin-secret')}"}
+    lengths = []
+    for region in ("SC", "CQ"):
+        cards = httpx.get(
+            f"{server}/v1/credentials",
+            params={"kind": "card", "region": region, "status": "active", "limit": 5},
+            headers=headers,
+        ).json()["items"]
+        for card in cards:
+            issued = httpx.post(f"{server}/v1/cards/{region}/{card['number']}/token", headers=headers)
+            lengths.append(len(issued.json()["token"]))
+    typical = sorted(lengths)[len(lengths) // 2]
+    assert abs(typical - int(stated.group(1).replace(",", ""))) <= typical / 20, lengths
+
+
 def test_clients_create_list_disable(cli_env: dict[str, str], server: str) -> None:
     created = run_huren(
         cli_env,
