@@ -282,6 +282,21 @@ def where_effective_status(status: CredentialStatus, today: date) -> ColumnEleme
     return Credential.status == status.value
 
 
+def select_page(
+    *, kind: str | None, region: str | None, status: str | None, after: int | None, limit: int
+) -> Select[Credential, Holder, Organisation, str, TitleCode, str, str]:
+    query = select_records().order_by(Credential.id).limit(limit)
+    if kind:
+        query = query.where(Credential.kind == kind)
+    if region:
+        query = query.where(Credential.region_code == region)
+    if status:
+        query = query.where(where_effective_status(CredentialStatus(status), datetime.now(UTC).date()))
+    if after is not None:
+        query = query.where(Credential.id > after)
+    return query
+
+
 async def list_credentials(
     session: AsyncSession,
     *,
@@ -292,15 +307,8 @@ async def list_credentials(
     limit: int,
 ) -> tuple[list[CredentialRecord], str | None]:
     """Keyset pagination in id order: stable under concurrent inserts, and O(limit) at any depth."""
-    query = select_records().order_by(Credential.id).limit(limit + 1)
-    if kind:
-        query = query.where(Credential.kind == kind)
-    if region:
-        query = query.where(Credential.region_code == region)
-    if status:
-        query = query.where(where_effective_status(CredentialStatus(status), datetime.now(UTC).date()))
-    if cursor:
-        query = query.where(Credential.id > decode_cursor(cursor))
+    after = decode_cursor(cursor) if cursor else None
+    query = select_page(kind=kind, region=region, status=status, after=after, limit=limit + 1)
     records = [CredentialRecord(*row) for row in (await session.execute(query)).all()]
     if len(records) > limit:
         return records[:limit], encode_cursor(records[limit - 1].credential.id)
