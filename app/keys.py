@@ -37,7 +37,7 @@ def make_kid(public_jwk: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
 
 
-def seal_private_key(data_key: bytes, kid: str, pem: bytes) -> str:
+def wrap_private_key(data_key: bytes, kid: str, pem: bytes) -> str:
     nonce = os.urandom(12)
     sealed = AESGCM(data_key).encrypt(nonce, pem, kid.encode())
     return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode()
@@ -66,7 +66,7 @@ def new_signing_key(data_key: bytes) -> SigningKey:
     return SigningKey(
         kid=kid,
         alg=SIGNING_ALG,
-        private_key_cipher=seal_private_key(data_key, kid, pem),
+        private_key_cipher=wrap_private_key(data_key, kid, pem),
         public_jwk=jwk,
         created_at=datetime.now(UTC),
     )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app import health
 from app.audit import routes as audit_routes
 from app.audit.writer import AuditWriter
+from app.body_limit import BodySizeLimit
 from app.cards import routes as card_routes
 from app.cards.publisher import StatusListPublisher
 from app.clients import routes as client_routes
@@ -28,7 +29,6 @@ from app.federation.peers_in import PeerAuthenticator
 from app.hot_routes import HotRoutes
 from app.imports import routes as import_routes
 from app.keys import KeyStore
-from app.limits import BodySizeLimit
 from app.metrics import MetricsMiddleware, RequestMetrics
 from app.privacy import PersonalDataVault, decode_key
 from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RedisCounter

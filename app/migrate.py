@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -35,7 +34,3 @@ def run_downgrade(connection: Connection, revision: str = "base") -> None:
 async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as conn:
         await conn.run_sync(run_upgrade, revision)
-
-
-def upgrade_database_sync(engine: AsyncEngine) -> None:
-    asyncio.run(upgrade_database(engine))

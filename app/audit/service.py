@@ -111,10 +111,6 @@ def link_events(seq: int, prev: str, pending: Sequence[PendingEvent]) -> list[Au
     return [AuditEvent(**row) for row in link_rows(seq, prev, pending)]
 
 
-def discard_pending_events(session: AsyncSession) -> None:
-    session.info.pop(PENDING_KEY, None)
-
-
 @dataclass(frozen=True)
 class ChainReport:
     intact: bool

@@ -29,7 +29,7 @@ MAX_TOKEN_LENGTH = 4096
 
 
 @dataclass(frozen=True)
-class Check:
+class OfflineCheck:
     id: str
     passed: bool
     code: str
@@ -38,7 +38,7 @@ class Check:
 @dataclass(frozen=True)
 class OfflineResult:
     outcome: str  # valid | suspended | revoked | expired | no_match
-    checks: tuple[Check, ...]
+    checks: tuple[OfflineCheck, ...]
     claims: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -51,7 +51,7 @@ class StatusListMissing(LookupError):
 
 
 def refuse(code: str) -> OfflineResult:
-    return OfflineResult("no_match", (Check("token.signature", False, code),))
+    return OfflineResult("no_match", (OfflineCheck("token.signature", False, code),))
 
 
 def find_key(jwks: Mapping[str, Any], kid: Any) -> Any | None:
@@ -155,14 +155,14 @@ def parse_day(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else None
 
 
-def window_check(claims: Mapping[str, Any], now: datetime) -> Check:
+def window_check(claims: Mapping[str, Any], now: datetime) -> OfflineCheck:
     today = now.astimezone(UTC).date()
     valid_from, valid_until = parse_day(claims.get("vf")), parse_day(claims.get("vu"))
     if valid_until is not None and valid_until < today:
-        return Check("validity.window", False, "validity.ended")
+        return OfflineCheck("validity.window", False, "validity.ended")
     if valid_from is not None and valid_from > today:
-        return Check("validity.window", False, "validity.not_started")
-    return Check("validity.window", True, "validity.within")
+        return OfflineCheck("validity.window", False, "validity.not_started")
+    return OfflineCheck("validity.window", True, "validity.within")
 
 
 def status_bits(claims: Mapping[str, Any], lists: Mapping[str, Bitstring]) -> tuple[bool, bool]:
@@ -198,18 +198,22 @@ def verify_card_token(
     if isinstance(verified, str):
         return refuse(verified)
     claims = verified
-    checks = [Check("token.signature", True, "token.ok")]
+    checks = [OfflineCheck("token.signature", True, "token.ok")]
     if not card_claims_well_formed(claims):
         # Signed, but not a card token this verifier understands: never a guess about it.
-        return OfflineResult("no_match", (*checks, Check("token.claims", False, "token.claims_invalid")))
+        return OfflineResult(
+            "no_match", (*checks, OfflineCheck("token.claims", False, "token.claims_invalid"))
+        )
     expired = float(claims["exp"]) + LEEWAY_SECONDS < now.timestamp()
-    checks.append(Check("token.expiry", not expired, "token.expired" if expired else "token.current"))
+    checks.append(OfflineCheck("token.expiry", not expired, "token.expired" if expired else "token.current"))
     try:
         revoked, suspended = status_bits(claims, status_lists)
     except ValueError:
-        return OfflineResult("no_match", (*checks, Check("status.list", False, "status.reference_invalid")))
+        return OfflineResult(
+            "no_match", (*checks, OfflineCheck("status.list", False, "status.reference_invalid"))
+        )
     status_code = "status.revoked" if revoked else "status.suspended" if suspended else "status.clear"
-    checks.append(Check("status.list", not (revoked or suspended), status_code))
+    checks.append(OfflineCheck("status.list", not (revoked or suspended), status_code))
     window = window_check(claims, now)
     checks.append(window)
     if revoked:

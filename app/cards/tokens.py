@@ -12,8 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 CARD_AUDIENCE = "urn:huren:card"
-# Claim names: card number, region, card system, card class, masked name, valid from / until, status lists.
-CARD_CLAIMS = ("cn", "rg", "cs", "cc", "nm", "vf", "vu", "st")
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,8 @@ from app.imports.set_based import (
 )
 from app.imports.staging import (
     encode_line,
+    encrypt_numbers,
     row_of_line,
-    seal_numbers,
     staging_values,
 )
 from app.models import (
@@ -75,10 +75,6 @@ MAX_STORED_ERRORS = 100_000
 COPY_CHUNK_BATCHES = 10
 PROGRESS_SECONDS = 0.25  # at most this often a job's progress is written (per phase)
 LineSink = Callable[[list[str]], Awaitable[None]]
-
-
-class ImportProblem(AppError):
-    status, slug, title = 422, "import-rejected", "The file cannot be imported"
 
 
 @dataclass(frozen=True)
@@ -343,7 +339,7 @@ class ImportRun:
                 self.reject([registered_elsewhere(clean.row)])
             else:
                 accepted.append((clean, id_hash))
-        ciphers = seal_numbers(self.vault, [clean for clean, _ in accepted])
+        ciphers = encrypt_numbers(self.vault, [clean for clean, _ in accepted])
         lines = [
             encode_line(staging_values(clean, id_hash, cipher))
             for (clean, id_hash), cipher in zip(accepted, ciphers, strict=True)
@@ -394,7 +390,7 @@ class ImportRun:
             except BaseException:
                 await upsert.cancel()
                 raise
-            await self.seal(session)
+            await self.commit_with_audit(session)
 
     async def commit(self) -> None:
         """Pass 2: all clean rows upserted in one transaction (set-based on PostgreSQL, batched on SQLite)."""
@@ -403,9 +399,9 @@ class ImportRun:
                 await self.commit_set_based(session)
             else:
                 await self.commit_batched(session)
-            await self.seal(session)
+            await self.commit_with_audit(session)
 
-    async def seal(self, session: AsyncSession) -> None:
+    async def commit_with_audit(self, session: AsyncSession) -> None:
         """The import's audit event, then the commit that stores the rows and the event together."""
         record_event(
             session,

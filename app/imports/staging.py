@@ -71,7 +71,7 @@ _ESCAPED: Final = re.compile(r"\\(.)")
 _UNESCAPES: Final = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 
 
-def seal_numbers(vault: PersonalDataVault, rows: Sequence[CleanRow]) -> list[str]:
+def encrypt_numbers(vault: PersonalDataVault, rows: Sequence[CleanRow]) -> list[str]:
     """AES-GCM ciphers of the rows' ID numbers, as PersonalDataVault.encrypt_document writes them."""
     cipher = AESGCM(vault.data_key)
     nonces = os.urandom(12 * len(rows))  # one system call for the batch; each nonce is still fresh randomness

@@ -9,7 +9,7 @@ adaptation, result processing), which was a fifth of a verification's CPU. Both 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 from functools import cache
 from typing import Any, NamedTuple, TypeAlias
@@ -182,7 +182,3 @@ async def find_successor(conn: AsyncConnection, credential_id: int) -> AnyRow | 
             break
         latest, previous = row, row.id
     return latest
-
-
-def references_of(items: Sequence[Any]) -> list[tuple[str, str, str]]:
-    return [(item.kind, item.region, item.number) for item in items]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.domain.identity import IdType
 from app.imports.rows import CleanRow, check_row_fast
-from app.imports.staging import STAGING_COLUMNS, decode_line, encode_line, seal_numbers, staging_values
+from app.imports.staging import STAGING_COLUMNS, decode_line, encode_line, encrypt_numbers, staging_values
 from app.privacy import PersonalDataVault
 from app.registry.service import new_holder_values
 from tests.imports.test_rows import TABLES, TODAY, valid_row
@@ -30,7 +30,7 @@ def clean_title() -> CleanRow:
 def test_holder_columns_are_the_registrys() -> None:
     row = clean_title()
     id_hash = VAULT.hash_document(row.id_type, row.id_number)
-    (cipher,) = seal_numbers(VAULT, [row])
+    (cipher,) = encrypt_numbers(VAULT, [row])
     staged = dict(zip(STAGING_COLUMNS, staging_values(row, id_hash, cipher), strict=True))
     expected = new_holder_values(VAULT, IdType(row.id_type), row.id_number, row.holder_name, id_hash)
     for column in ("id_type", "id_hash", "id_masked", "sex"):
@@ -43,7 +43,7 @@ def test_holder_columns_are_the_registrys() -> None:
 
 def test_each_cipher_has_its_own_nonce() -> None:
     rows = [clean_title() for _ in range(50)]
-    ciphers = seal_numbers(VAULT, rows)
+    ciphers = encrypt_numbers(VAULT, rows)
     assert len({base64.urlsafe_b64decode(c.split(":", 1)[1])[:12] for c in ciphers}) == 50
     assert [VAULT.decrypt_document(r.id_type, c) for r, c in zip(rows, ciphers, strict=True)] == [
         r.id_number for r in rows
