@@ -1,5 +1,7 @@
 # Two commands for a newcomer: `make run` and `make test`. Both build .venv from nothing.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The first of these that runs and is 3.11 or newer (a pyenv shim may exist for a version that is not active).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -9,7 +11,7 @@ PORT ?= 8000
 .PHONY: run test lint typecheck unit openapi clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "huren needs Python 3.11"'
+	@test -n "$(PYTHON)" || { echo "huren needs Python 3.11 or newer (python3 on PATH, or make PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -26,6 +28,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --python-version 3.13  # the newest CPython the service supports, checked though not installed
 
 unit: $(STAMP)
 	$(BIN)/pytest
