@@ -5,6 +5,7 @@ WORKDIR /srv/huren
 
 COPY pyproject.toml README.md ./
 COPY app ./app
+COPY migrations ./migrations
 RUN pip install . && useradd --system --uid 10001 --home-dir /srv/huren huren \
     && mkdir -p /srv/huren/var && chown huren /srv/huren/var
 

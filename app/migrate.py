@@ -9,7 +9,18 @@ from alembic.config import Config
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+def find_migrations() -> Path:
+    """The top-level `migrations/` of a source checkout (where `alembic.ini` points too), or, in an installed
+    wheel, the same folder shipped inside the package as `app/migrations` (see pyproject.toml)."""
+    package = Path(__file__).parent
+    for candidate in (package.parent / "migrations", package / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError("the migrations folder is missing from this installation")
+
+
+MIGRATIONS_DIR = find_migrations()
 
 
 def build_alembic_config(database_url: str | None = None, connection: Connection | None = None) -> Config:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
+import tomllib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,6 +77,33 @@ async def test_upgrade_downgrade_and_back(empty_engine: AsyncEngine) -> None:
 
 
 def test_migration_files_have_dated_names(repo_root: Any) -> None:
-    names = [p.name for p in (repo_root / "app" / "migrations" / "versions").glob("*.py")]
+    names = [p.name for p in (repo_root / "migrations" / "versions").glob("*.py")]
     assert names
     assert all(name[:8].isdigit() and name[8] == "_" for name in names), names
+
+
+def test_alembic_command_migrates_like_huren(repo_root: Path, tmp_path: Path) -> None:
+    """`alembic upgrade head` from the project folder, with its alembic.ini, reaches the same head."""
+    database = tmp_path / "alembic.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
+    env["HUREN_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
+    alembic = [sys.executable, "-m", "alembic"]
+    done = subprocess.run(
+        [*alembic, "upgrade", "head"], cwd=repo_root, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Running upgrade" in done.stderr
+    head = ScriptDirectory.from_config(build_alembic_config()).get_current_head()
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
+
+
+def test_every_package_and_the_migrations_are_shipped(repo_root: Path) -> None:
+    """pyproject.toml lists the packages by hand (to map migrations/ into the wheel): none may be missing."""
+    setuptools = tomllib.loads((repo_root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {
+        ".".join(init.parent.relative_to(repo_root).parts)
+        for init in (repo_root / "app").rglob("__init__.py")
+    }
+    assert found | {"app.migrations", "app.migrations.versions"} == set(setuptools["packages"])
+    assert setuptools["package-dir"] == {"app.migrations": "migrations"}

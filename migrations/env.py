@@ -1,8 +1,10 @@
-"""Alembic environment: runs on a connection handed over by app.migrate, or opens one from the URL."""
+"""Alembic environment: runs on a connection handed over by app.migrate (`huren db upgrade`, the tests), or
+opens one from the URL (`alembic upgrade head` with the project's alembic.ini)."""
 
 from __future__ import annotations
 
 import asyncio
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import Connection
@@ -33,6 +35,8 @@ async def run_from_url(url: str) -> None:
     await engine.dispose()
 
 
+if context.config.config_file_name:  # the alembic command: its log lines say which revisions ran
+    fileConfig(context.config.config_file_name, disable_existing_loggers=False)
 connection = context.config.attributes.get("connection")
 if connection is not None:
     run_on(connection)
