@@ -96,11 +96,19 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = None
 
 
+# RFC 9110's names, which Python's own table adopted only in 3.13: the same answer on every supported Python.
+RFC_9110_PHRASES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def status_phrase(status: int) -> str:
+    return RFC_9110_PHRASES.get(status) or HTTPStatus(status).phrase
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem answers a route can give."""
     return {
         status: {
-            "description": HTTPStatus(status).phrase,
+            "description": status_phrase(status),
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
@@ -206,7 +214,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        phrase = HTTPStatus(exc.status_code).phrase
+        phrase = status_phrase(exc.status_code)
         slug = phrase.lower().replace(" ", "-")
         detail = exc.detail if isinstance(exc.detail, str) else phrase
         response = build_problem(exc.status_code, slug, phrase, detail, request.url.path)

@@ -7,6 +7,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -183,9 +184,9 @@ def test_audit_verify_finds_tampering(cli_env: dict[str, str], server: str, tmp_
     assert "audit chain intact" in intact.stdout
     source = Path(cli_env["HUREN_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///"))
     copy = tmp_path / "copy.db"
-    with sqlite3.connect(source) as live, sqlite3.connect(copy) as target:
+    with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(copy)) as target:
         live.backup(target)
-    with sqlite3.connect(copy) as conn:
+    with closing(sqlite3.connect(copy)) as conn, conn:  # closed, after the `with conn` commits
         conn.execute("UPDATE audit_events SET outcome = 'failure' WHERE seq = 2")
     tampered = run_huren({**cli_env, "HUREN_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"}, "audit", "verify")
     assert tampered.returncode == 1

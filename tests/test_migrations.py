@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,7 @@ def test_alembic_command_migrates_like_huren(repo_root: Path, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Running upgrade" in done.stderr
     head = ScriptDirectory.from_config(build_alembic_config()).get_current_head()
-    with sqlite3.connect(database) as conn:
+    with closing(sqlite3.connect(database)) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
 
 

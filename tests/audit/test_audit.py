@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,7 @@ def test_every_tampering_is_detected_at_its_event(
 ) -> None:
     copy = tmp_path_factory.mktemp("tampered") / "copy.db"
     shutil.copy(chain_file, copy)
-    with sqlite3.connect(copy) as conn:
+    with closing(sqlite3.connect(copy)) as conn, conn:  # closed, after the `with conn` commits
         if kind == "swap-with-next":
             conn.execute("UPDATE audit_events SET seq = -1 WHERE seq = ?", (seq,))
             conn.execute("UPDATE audit_events SET seq = ? WHERE seq = ?", (seq, seq + 1))
@@ -163,7 +164,7 @@ def test_every_tampering_is_detected_at_its_event(
 def test_removing_the_newest_events_is_detected(chain_file: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.db"
     shutil.copy(chain_file, copy)
-    with sqlite3.connect(copy) as conn:
+    with closing(sqlite3.connect(copy)) as conn, conn:  # closed, after the `with conn` commits
         conn.execute("DELETE FROM audit_events WHERE seq > ?", (EVENTS - 2,))
     report = verify_file(copy)
     assert (report.intact, report.broken_at) == (False, EVENTS - 1)
