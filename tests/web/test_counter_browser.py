@@ -81,7 +81,7 @@ def test_a_clerk_checks_three_cards(
     page.close()
 
 
-def test_a_failed_sign_in_says_so_on_the_page(node: str, browser: object) -> None:
+def test_a_failed_sign_in_says_so_on_the_page(node: str, browser: object, artifacts: Path) -> None:
     """A wrong secret shows the page's own message: no browser password dialog stands in the way
     (a Basic challenge would open one, and headless Chromium would wait on it forever)."""
     page = browser.new_page(locale="zh-CN")  # type: ignore[attr-defined]
@@ -95,5 +95,5 @@ def test_a_failed_sign_in_says_so_on_the_page(node: str, browser: object) -> Non
     assert "登录失败" in page.inner_text("#sign-in-error")
     assert page.is_hidden("#scan")
     assert dialogs == []
-    page.screenshot(path=str(ARTIFACTS / "counter-sign-in-failed.png"))
+    page.screenshot(path=str(artifacts / "counter-sign-in-failed.png"))
     page.close()
