@@ -41,6 +41,7 @@ from app.verification import rules_admin
 from app.verification.card_token import CardTokenVerifier
 from app.verification.rules import RuleBook
 from app.verification.service import Verifier
+from app.web import docs as web_docs
 from app.web import routes as web_routes
 
 
@@ -155,6 +156,11 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         summary="Sichuan–Chongqing credential mutual recognition: registries, verification, talent cards.",
         lifespan=lifespan,
         responses=problem_responses(401, 403, 413, 422),
+        # FastAPI's docs pages load their scripts from a CDN: app.web.docs serves them from a package instead.
+        # No OAuth2 redirect page: tokens come from the client-credentials grant, pasted into "Authorize".
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     register_problem_schema(app)
     app.state.settings = settings
@@ -174,6 +180,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(card_routes.router)
     app.include_router(card_routes.lists_router)
     app.include_router(web_routes.router)
+    app.include_router(web_docs.router)
     app.include_router(federation_routes.router)
     app.include_router(rules_admin.router)
 

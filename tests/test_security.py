@@ -148,7 +148,6 @@ OPEN_ROUTES = {
     "/oauth/token",
     "/openapi.json",
     "/docs",
-    "/docs/oauth2-redirect",
     "/redoc",
     "/v1/status-lists/{region}/{purpose}",  # public by design: counters fetch them without credentials
 }

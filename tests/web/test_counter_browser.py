@@ -1,42 +1,18 @@
 """The counter page in a real browser (Debian chromium driven by Playwright) against a real `huren serve`.
 
 A Chongqing clerk signs in, scans a valid Sichuan card, a revoked one and a tampered token, and reads the
-answer on the page. Screenshots are kept under test-artifacts/ (CI keeps that folder).
+answer on the page. Screenshots are kept under test-artifacts/ (CI keeps that folder). The browser, the node
+and that folder are fixtures of conftest.py, shared with the docs test.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.processes import fetch_token, free_port, huren_env, run_huren, serve
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-if not Path(CHROMIUM).exists():
-    # .ci/run installs chromium and sets HUREN_REQUIRE_BROWSER, so CI can never skip this silently.
-    if os.environ.get("HUREN_REQUIRE_BROWSER"):
-        raise RuntimeError(f"chromium is required for the counter-page test and was not found at {CHROMIUM}")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("counter")
-    port = free_port()
-    env = huren_env(folder / "counter.db", HUREN_PUBLIC_URL=f"http://127.0.0.1:{port}")
-    demo = run_huren(env, "demo")
-    assert demo.returncode == 0, demo.stderr[-2000:]
-    with serve(env, port, folder / "serve.log") as base:
-        yield base
+from tests.processes import fetch_token
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +41,9 @@ def cards(node: str) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def test_a_clerk_checks_three_cards(node: str, cards: dict[str, str], browser: object) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_a_clerk_checks_three_cards(
+    node: str, cards: dict[str, str], browser: object, artifacts: Path
+) -> None:
     page = browser.new_page(locale="zh-CN", viewport={"width": 1000, "height": 900})  # type: ignore[attr-defined]
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -99,7 +66,7 @@ def test_a_clerk_checks_three_cards(node: str, cards: dict[str, str], browser: o
         page.keyboard.press("Enter")
         page.wait_for_selector(f"#outcome[data-outcome='{outcome}']", timeout=10_000)
         assert page.inner_text("#outcome") == label
-        page.screenshot(path=str(ARTIFACTS / f"counter-{name}.png"), full_page=True)
+        page.screenshot(path=str(artifacts / f"counter-{name}.png"), full_page=True)
         if name == "valid":
             facts = page.inner_text("#facts")
             assert "天府英才卡" in facts  # the card class, by name
@@ -114,7 +81,7 @@ def test_a_clerk_checks_three_cards(node: str, cards: dict[str, str], browser: o
     page.close()
 
 
-def test_a_failed_sign_in_says_so_on_the_page(node: str, browser: object) -> None:
+def test_a_failed_sign_in_says_so_on_the_page(node: str, browser: object, artifacts: Path) -> None:
     """A wrong secret shows the page's own message: no browser password dialog stands in the way
     (a Basic challenge would open one, and headless Chromium would wait on it forever)."""
     page = browser.new_page(locale="zh-CN")  # type: ignore[attr-defined]
@@ -128,5 +95,5 @@ def test_a_failed_sign_in_says_so_on_the_page(node: str, browser: object) -> Non
     assert "登录失败" in page.inner_text("#sign-in-error")
     assert page.is_hidden("#scan")
     assert dialogs == []
-    page.screenshot(path=str(ARTIFACTS / "counter-sign-in-failed.png"))
+    page.screenshot(path=str(artifacts / "counter-sign-in-failed.png"))
     page.close()
