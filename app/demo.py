@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import append_pending_events
 from app.clients.service import create_client
+from app.domain.errors import ForbiddenTransition
 from app.domain.identity import compute_resident_id_check
 from app.domain.uscc import compute_uscc_check
-from app.errors import ForbiddenTransition
 from app.imports.parsing import COLUMNS
 from app.imports.service import ImportDeps, flatten_payload, open_job, run_job, store_file
 from app.models import CardClass, CardService, Client, Credential, TitleCode

@@ -62,10 +62,6 @@ class Conflict(AppError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
-class ForbiddenTransition(AppError):
-    status, slug, title = 409, "forbidden-transition", "Status change not allowed"
-
-
 class PayloadTooLarge(AppError):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 
@@ -155,9 +151,11 @@ def describe_validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
         loc = [str(part) for part in parts if part not in ("body", "query", "path", "header")]
         message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         code = str(err.get("type", "invalid"))
-        if code == "value_error" and ":" in message:
-            # Domain errors travel through pydantic as "code: message" (see app/registry/schemas.py).
-            code, _, message = message.partition(": ")
+        raised = (err.get("ctx") or {}).get("error")
+        if isinstance(raised, AppError) and "code" in raised.extra:
+            # A rule's error raised in a validator (app.domain.errors.DomainError, a ValueError): pydantic
+            # keeps the exception itself, with its code and message as fields.
+            code, message = str(raised.extra["code"]), raised.detail
             hint = CODE_FIELD_HINTS.get(code) or CODE_FIELD_HINTS.get(code.split(".")[0])
             if hint and (not loc or loc[-1] != hint):
                 loc.append(hint)

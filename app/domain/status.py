@@ -83,11 +83,14 @@ MANUAL_STATUSES: frozenset[CredentialStatus] = frozenset(
 def check_transition(current: CredentialStatus, target: CredentialStatus) -> None:
     """Raise ForbiddenTransition unless `current -> target` is an allowed change of status."""
     if current == target:
-        raise ForbiddenTransition("status.unchanged", f"The credential is already {current.value}.")
+        raise ForbiddenTransition(
+            "status.unchanged", f"The credential is already {current.value}.", current_status=current.value
+        )
     if target not in ALLOWED_TRANSITIONS[current]:
         raise ForbiddenTransition(
             "status.forbidden_transition",
             f"A credential cannot change from {current.value} to {target.value}.",
+            current_status=current.value,
         )
 
 
@@ -95,7 +98,9 @@ def check_manual_transition(current: CredentialStatus, target: CredentialStatus)
     """Like check_transition, but also refuse targets only the system may set (expired, superseded)."""
     if target not in MANUAL_STATUSES:
         raise ForbiddenTransition(
-            "status.not_manual", f"The status {target.value} is set by the system only."
+            "status.not_manual",
+            f"The status {target.value} is set by the system only.",
+            current_status=current.value,
         )
     check_transition(current, target)
 

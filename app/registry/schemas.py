@@ -24,39 +24,24 @@ Kind = Literal["title", "skill", "card"]
 RegionCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["SC"])]
 
 
-def as_value_error(exc: DomainError) -> ValueError:
-    # "code: message" is split back into code and message by app.errors.describe_validation_errors.
-    return ValueError(f"{exc.code}: {exc.message}")
-
-
-def check_domain(func: Any) -> Any:
-    def validate(value: Any) -> Any:
-        try:
-            return func(value)
-        except DomainError as exc:
-            raise as_value_error(exc) from None
-
-    return validate
-
-
 def normalize_text(value: str) -> str:
     cleaned = unicodedata.normalize("NFKC", value).strip()
     # isprintable() is False for every "Other" (C*) character and for separators other than the space:
     # control, format (zero-width, bidi overrides), surrogates, private use and unassigned code points.
     if not cleaned.isprintable():
-        raise ValueError("text.control_characters: control or invisible characters are not allowed")
+        raise DomainError("text.control_characters", "control or invisible characters are not allowed")
     return cleaned
 
 
 def require_text(value: str) -> str:
     if not value:
-        raise ValueError("text.empty: the value is empty after removing spaces")
+        raise DomainError("text.empty", "the value is empty after removing spaces")
     return value
 
 
 def not_in_future(value: date) -> date:
     if value > datetime.now(UTC).date():
-        raise ValueError("date.future: the date lies in the future")
+        raise DomainError("date.future", "the date lies in the future")
     return value
 
 
@@ -75,14 +60,12 @@ PersonName = Annotated[Text50, AfterValidator(normalize_person_name)]
 # Pure checks of values that repeat across a registry (a few hundred issuers and codes): cached, which matters
 # when an import validates millions of rows.
 TitleCodeStr = Annotated[
-    str, Field(max_length=10), AfterValidator(check_domain(lru_cache(maxsize=4096)(validate_title_code)))
+    str, Field(max_length=10), AfterValidator(lru_cache(maxsize=4096)(validate_title_code))
 ]
 OccupationCode = Annotated[
-    str, Field(max_length=20), AfterValidator(check_domain(lru_cache(maxsize=4096)(validate_occupation_code)))
+    str, Field(max_length=20), AfterValidator(lru_cache(maxsize=4096)(validate_occupation_code))
 ]
-Usci = Annotated[
-    str, Field(max_length=40), AfterValidator(check_domain(lru_cache(maxsize=4096)(validate_uscc)))
-]
+Usci = Annotated[str, Field(max_length=40), AfterValidator(lru_cache(maxsize=4096)(validate_uscc))]
 
 
 class Input(BaseModel):
@@ -96,10 +79,7 @@ class HolderIn(Input):
 
     @model_validator(mode="after")
     def check_id_number(self) -> HolderIn:
-        try:
-            self.id_number = validate_document_number(self.id_type, self.id_number)
-        except DomainError as exc:
-            raise as_value_error(exc) from None
+        self.id_number = validate_document_number(self.id_type, self.id_number)
         return self
 
 
@@ -122,7 +102,7 @@ class CredentialIn(Input):
     def check_window(self) -> CredentialIn:
         # Without valid_from the window opens on the issue date.
         if self.valid_until and self.valid_until < (self.valid_from or self.issued_on):
-            raise ValueError("validity.window: valid_until is before the start of validity")
+            raise DomainError("validity.window", "valid_until is before the start of validity")
         return self
 
 
@@ -137,7 +117,7 @@ class TitleIn(CredentialIn):
     @model_validator(mode="after")
     def check_obtained(self) -> TitleIn:
         if self.obtained_on > self.issued_on:
-            raise ValueError("date.order: obtained_on (review passed) is after issued_on")
+            raise DomainError("date.order", "obtained_on (review passed) is after issued_on")
         return self
 
 
@@ -152,10 +132,7 @@ class SkillIn(CredentialIn):
     @model_validator(mode="after")
     def check_number(self) -> SkillIn:
         # The national number carries the level in position 16: the two must agree.
-        try:
-            parsed = validate_skill_number(self.number, self.level)
-        except DomainError as exc:
-            raise as_value_error(exc) from None
+        parsed = validate_skill_number(self.number, self.level)
         self.number, self._number_format = parsed.number, parsed.format_name
         return self
 

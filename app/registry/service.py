@@ -15,11 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.domain.errors import DomainError
 from app.domain.identity import IdType, parse_resident_id
 from app.domain.masking import mask_document_number
 from app.domain.status import CredentialStatus, check_transition, effective_status
-from app.errors import Conflict, ForbiddenTransition, NotFound, invalid_field
+from app.errors import Conflict, NotFound, invalid_field
 from app.models import (
     CardClass,
     CardService,
@@ -327,14 +326,7 @@ async def change_status(
         raise NotFound("no credential with this kind, region and number")
     now = datetime.now(UTC)
     current = effective_status(CredentialStatus(credential.status), credential.valid_until, now.date())
-    try:
-        check_transition(current, CredentialStatus(target))
-    except DomainError as exc:
-        raise ForbiddenTransition(
-            f"a credential that is {current.value} cannot become {target}",
-            code=exc.code,
-            current_status=current.value,
-        ) from None
+    check_transition(current, CredentialStatus(target))  # ForbiddenTransition: a 409 with the current status
     session.add(
         StatusChange(
             credential_id=credential.id,

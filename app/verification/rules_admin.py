@@ -44,13 +44,10 @@ class RuleIn(BaseModel):
     @model_validator(mode="after")
     def check_rule(self) -> RuleIn:
         if self.source_region == self.target_region:
-            raise ValueError("rule.regions: a rule recognises a credential in another region")
+            raise DomainError("rule.regions", "a rule recognises a credential in another region")
         if self.effective_until is not None and self.effective_until < self.effective_from:
-            raise ValueError("rule.dates: effective_until is before effective_from")
-        try:
-            check_criteria(self.criteria)
-        except DomainError as exc:
-            raise ValueError(f"{exc.code}: {exc.message}") from None
+            raise DomainError("rule.dates", "effective_until is before effective_from")
+        check_criteria(self.criteria)
         return self
 
 

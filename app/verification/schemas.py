@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.domain.errors import DomainError
 from app.domain.identity import IdType, validate_document_number
-from app.registry.schemas import Input, Kind, PersonName, RegionCode, Text64, as_value_error
+from app.registry.schemas import Input, Kind, PersonName, RegionCode, Text64
 
 Outcome = Literal[
     "valid", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded", "no_match"
@@ -31,10 +30,7 @@ class VerifyIn(Input):
         # A malformed number is the caller's error (422), not an answer about the registry: checksums are
         # public.
         if self.id_number is not None:
-            try:
-                self.id_number = validate_document_number(self.id_type, self.id_number)
-            except DomainError as exc:
-                raise as_value_error(exc) from None
+            self.id_number = validate_document_number(self.id_type, self.id_number)
         return self
 
 
