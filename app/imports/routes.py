@@ -17,9 +17,15 @@ from app.errors import AppError, NotFound, invalid_field, problem_responses
 from app.imports import parsing, service
 from app.imports.schemas import ErrorReport, JobOut, RowErrorOut, present_job
 from app.models import ImportJob
+from app.routing import AuthFirstRoute
 from app.security import Principal, require_scope
 
-router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=problem_responses(404, 409, 413, 415))
+router = APIRouter(
+    route_class=AuthFirstRoute,
+    prefix="/v1/imports",
+    tags=["imports"],
+    responses=problem_responses(404, 409, 413, 415),
+)
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
 KindName = Literal["title", "skill", "card"]
 
