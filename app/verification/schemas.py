@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.domain.errors import DomainError
 from app.domain.identity import IdType, validate_document_number
-from app.registry.schemas import Input, Kind, PersonName, RegionCode, Text64, as_value_error
+from app.registry.schemas import IdNumber, Input, Kind, PersonName, RegionCode, Text64, as_value_error
 
 Outcome = Literal[
     "valid", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded", "no_match"
@@ -24,7 +24,7 @@ class VerifyIn(Input):
     name: PersonName
     # The document type of `id_number`; resident ID unless given.
     id_type: IdType = IdType.RESIDENT_ID
-    id_number: str | None = Field(default=None, min_length=1, max_length=40)
+    id_number: IdNumber | None = None
 
     @model_validator(mode="after")
     def check_id_number(self) -> VerifyIn:
