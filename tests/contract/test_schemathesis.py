@@ -25,8 +25,13 @@ EXCLUDED_PATHS = ["/v1/admin/clients/{client_id}/disable"]
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base = tmp_path_factory.mktemp("schemathesis")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("schemathesis")
+
+
+@pytest.fixture(scope="module")
+def node(workdir: Path) -> Iterator[str]:
+    base = workdir
     # Budgets out of the way: thousands of requests in a minute from one client and address are the test,
     # not an attack (the 429 answers are documented and tested elsewhere).
     env = huren_env(
@@ -42,7 +47,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def run_schemathesis(url: str, *headers: str) -> subprocess.CompletedProcess[str]:
+def run_schemathesis(url: str, workdir: Path, *headers: str) -> subprocess.CompletedProcess[str]:
     executable = Path(sys.executable).with_name("schemathesis")
     excluded = [arg for path in EXCLUDED_PATHS for arg in ("--exclude-path", path)]
     command = [
@@ -61,13 +66,14 @@ def run_schemathesis(url: str, *headers: str) -> subprocess.CompletedProcess[str
         *excluded,
         *[arg for header in headers for arg in ("--header", header)],
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    # In a directory of its own: schemathesis keeps a cache (.schemathesis/) where it runs.
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=workdir)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("authenticated", [True, False], ids=["admin-token", "no-token"])
-def test_schemathesis_finds_nothing(node: str, authenticated: bool) -> None:
+def test_schemathesis_finds_nothing(node: str, workdir: Path, authenticated: bool) -> None:
     headers = [f"Authorization: Bearer {fetch_token(node, 'demo-admin', 'demo-admin-secret')}"]
-    result = run_schemathesis(node, *(headers if authenticated else []))
+    result = run_schemathesis(node, workdir, *(headers if authenticated else []))
     # Exit status 0 only when no check failed and nothing errored; the report says which and how to replay.
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-2000:]
