@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.json_body import add_body_schemas
+from app.routing import unreadable_body_of
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("huren.errors")
@@ -200,6 +201,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = describe_validation_errors(exc.errors())
+        unreadable = unreadable_body_of(request)
+        if unreadable is not None:
+            # The body could not be decoded (app/routing.py): one error saying so, not pydantic's complaint
+            # about the marker that stood in for it.
+            errors = [e for e in errors if e["location"] != "body"]
+            errors.append(
+                {"field": None, "location": "body", "code": unreadable.code, "message": unreadable.message}
+            )
         fields = ", ".join(sorted({e["field"] or e["location"] for e in errors}))
         return build_problem(
             422,

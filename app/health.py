@@ -8,8 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import AppError
+from app.routing import AuthFirstRoute
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=AuthFirstRoute, tags=["operations"])
 
 
 class Health(BaseModel):

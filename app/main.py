@@ -33,6 +33,7 @@ from app.metrics import MetricsMiddleware, RequestMetrics
 from app.privacy import PersonalDataVault, decode_key
 from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RedisCounter
 from app.registry import routes as registry_routes
+from app.routing import AuthFirstRoute
 from app.security import Authenticator, Principal, require_scope
 from app.settings import Settings, get_settings
 from app.tracing import RequestIdMiddleware
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
+    app.router.route_class = AuthFirstRoute  # for the routes declared on the app itself (/metrics)
     register_problem_schema(app)
     app.state.settings = settings
     app.state.vault = PersonalDataVault.from_settings(settings)

@@ -7,9 +7,15 @@ from pydantic import BaseModel
 
 from app.audit.service import verify_chain
 from app.db import SessionDep
+from app.routing import AuthFirstRoute
 from app.security import require_scope
 
-router = APIRouter(prefix="/v1/admin/audit", tags=["admin"], dependencies=[Depends(require_scope("admin"))])
+router = APIRouter(
+    route_class=AuthFirstRoute,
+    prefix="/v1/admin/audit",
+    tags=["admin"],
+    dependencies=[Depends(require_scope("admin"))],
+)
 
 
 class ChainAnswer(BaseModel):

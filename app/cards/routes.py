@@ -16,15 +16,19 @@ from app.cards.service import issue_card_token
 from app.db import SessionDep
 from app.errors import NotFound, problem_responses
 from app.ratelimit import rate_limited
+from app.routing import AuthFirstRoute
 from app.security import require_scope
 
 router = APIRouter(
+    route_class=AuthFirstRoute,
     prefix="/v1/cards",
     tags=["cards"],
     responses=problem_responses(404, 409, 429),
     dependencies=[Depends(require_scope("cards:issue")), Depends(rate_limited("cards"))],
 )
-lists_router = APIRouter(prefix="/v1/status-lists", tags=["cards"], responses=problem_responses(404))
+lists_router = APIRouter(
+    route_class=AuthFirstRoute, prefix="/v1/status-lists", tags=["cards"], responses=problem_responses(404)
+)
 RegionPath = Annotated[str, Path(pattern=r"^[A-Z]{2}$")]
 NumberPath = Annotated[str, Path(min_length=1, max_length=64)]
 VC_JWT = "application/vc+jwt"

@@ -16,10 +16,12 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.models import Client
 from app.ratelimit import RateLimiter, client_address
+from app.routing import AuthFirstRoute
 from app.security import ACCESS_TOKEN, Admin, encode_token, new_jti, require_scope, utc_timestamp
 
-token_router = APIRouter(tags=["authentication"])
+token_router = APIRouter(route_class=AuthFirstRoute, tags=["authentication"])
 admin_router = APIRouter(
+    route_class=AuthFirstRoute,
     prefix="/v1/admin/clients",
     tags=["admin"],
     dependencies=[Depends(require_scope("admin"))],

@@ -7,6 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.registry.schemas import USCI_PATTERN, canonical_shape
+
+# Space-separated scope names (app/security.py ALL_SCOPES; tests/clients check the two agree).
+SCOPE_NAMES = "verify|registry:read|registry:write|cards:issue|admin|federation|metrics"
+SCOPES_PATTERN = rf"^ *({SCOPE_NAMES})( +({SCOPE_NAMES}))* *$"
+
 
 class TokenAnswer(BaseModel):
     access_token: str
@@ -20,10 +26,10 @@ class ClientIn(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-    scopes: Annotated[str, Field(min_length=1, max_length=300, examples=["verify registry:read"])]
+    scopes: Annotated[str, Field(max_length=300, pattern=SCOPES_PATTERN, examples=["verify registry:read"])]
     rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     org_name: Annotated[str, Field(max_length=200)] | None = None
-    org_usci: Annotated[str, Field(max_length=40)] | None = None
+    org_usci: Annotated[str, canonical_shape(USCI_PATTERN, max_length=40)] | None = None
     jwks: dict[str, Any] | None = Field(default=None, description="public keys for private_key_jwt")
 
 

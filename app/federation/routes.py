@@ -10,12 +10,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.errors import NotFound, Unauthorized, problem_responses
 from app.federation.peers_in import PeerAuthenticator
 from app.ratelimit import RateLimiter
+from app.routing import AuthFirstRoute
 from app.security import Principal
 from app.tracing import request_id_of
 from app.verification.schemas import BatchIn, VerifyAnswer, VerifyIn
 from app.verification.service import Verifier
 
-router = APIRouter(prefix="/v1/federation", tags=["federation"], responses=problem_responses(401, 404, 429))
+router = APIRouter(
+    route_class=AuthFirstRoute,
+    prefix="/v1/federation",
+    tags=["federation"],
+    responses=problem_responses(401, 404, 429),
+)
 peer_bearer = HTTPBearer(auto_error=False, description="A peer node's signed assertion (typ huren-peer+jwt)")
 
 

@@ -11,15 +11,22 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from app.db import SessionDep
 from app.errors import AppError, NotFound, invalid_field, problem_responses
 from app.imports import parsing, service
 from app.imports.schemas import ErrorReport, JobOut, RowErrorOut, present_job
 from app.models import ImportJob
+from app.routing import AuthFirstRoute
 from app.security import Principal, require_scope
 
-router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=problem_responses(404, 409, 413, 415))
+router = APIRouter(
+    route_class=AuthFirstRoute,
+    prefix="/v1/imports",
+    tags=["imports"],
+    responses=problem_responses(404, 409, 413, 415),
+)
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
 KindName = Literal["title", "skill", "card"]
 
@@ -46,15 +53,62 @@ def import_deps(request: Request) -> service.ImportDeps:
 
 async def read_upload(request: Request) -> UploadFile:
     """The one file of the multipart body, spooled to disk by the parser; the caller closes it."""
-    form = await request.form(max_files=1, max_fields=5, max_part_size=64 * 1024)
+    try:
+        form = await request.form(max_files=1, max_fields=1, max_part_size=64 * 1024)
+    except HTTPException as exc:  # Starlette's answer to a malformed multipart body: one of ours instead
+        raise invalid_field("file", "file.multipart", str(exc.detail)) from None
     upload = form.get("file")
+    if set(form.keys()) - {"file"}:
+        await form.close()
+        raise invalid_field("file", "file.extra_fields", "send only the multipart field 'file'")
     if not isinstance(upload, UploadFile) or not upload.filename:
         await form.close()
         raise invalid_field("file", "file.missing", "send the file as the multipart field 'file'")
     return upload
 
 
-@router.post("", status_code=201, response_model=JobOut, responses={202: {"model": JobOut}})
+class CsvResponse(PlainTextResponse):
+    """Declares text/csv in the OpenAPI document, as served."""
+
+    media_type = "text/csv"
+
+
+# The route reads the multipart body itself (streamed to disk, app/limits.py caps it), so FastAPI cannot see a
+# body parameter: the document gets the body from here.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV (UTF-8, or GB18030 when its part declares the charset), "
+                            "XLSX or JSON Lines",
+                        }
+                    },
+                },
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=JobOut,
+    responses={
+        200: {"model": JobOut, "description": "the job already opened with this Idempotency-Key"},
+        202: {"model": JobOut},
+    },
+    openapi_extra=UPLOAD_BODY,
+)
 async def create_import(
     request: Request,
     response: Response,
@@ -131,11 +185,11 @@ def start_in_background(request: Request, deps: service.ImportDeps, job_id: str)
 
 @router.get(
     "/templates/{kind}.csv",
-    response_class=PlainTextResponse,
+    response_class=CsvResponse,
     dependencies=[Depends(require_scope("registry:read"))],
 )
-async def template(kind: KindName) -> PlainTextResponse:
-    return PlainTextResponse(
+async def template(kind: KindName) -> CsvResponse:
+    return CsvResponse(
         parsing.render_template(kind),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'},

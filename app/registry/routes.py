@@ -22,9 +22,11 @@ from app.registry.schemas import (
     TitleOut,
     present_credential,
 )
+from app.routing import AuthFirstRoute
 from app.security import RegistryReader, RegistryWriter
 
 router = APIRouter(
+    route_class=AuthFirstRoute,
     prefix="/v1/credentials",
     tags=["registry"],
     responses=problem_responses(404, 409, 429),

@@ -57,15 +57,40 @@ OptionalText100 = Annotated[str, Field(max_length=100), Normalized]
 OptionalText200 = Annotated[str, Field(max_length=200), Normalized]
 PastDate = Annotated[date, AfterValidator(not_in_future)]
 PersonName = Annotated[Text50, AfterValidator(normalize_person_name)]
+# Shapes a JSON schema can state; the server also checks checksums and code tables, which it cannot. The
+# server normalises document numbers and codes first (NFKC, spaces removed, upper case: clerks paste them from
+# word processors), so the document gives the canonical shape as `pattern` and the server checks it after
+# normalising: a client that sends the canonical form is never refused for its shape.
+USCI_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{9}[0-9A-Z]$"
+# The union of the shapes of every id_type (app/domain/identity.py); which one applies depends on id_type.
+ID_NUMBER_PATTERN = r"^[0-9A-Z]{5,18}$"
+
+
+def canonical_shape(pattern: str, **field: Any) -> Any:
+    """A Field documenting `pattern` as the canonical form, without enforcing it on the raw input."""
+    return Field(json_schema_extra={"pattern": pattern}, **field)
+
+
+IdNumber = Annotated[str, canonical_shape(ID_NUMBER_PATTERN, min_length=1, max_length=40)]
 # Pure checks of values that repeat across a registry (a few hundred issuers and codes): cached, which matters
 # when an import validates millions of rows.
 TitleCodeStr = Annotated[
-    str, Field(max_length=10), AfterValidator(lru_cache(maxsize=4096)(validate_title_code))
+    str,
+    canonical_shape(r"^[0-9]{4}$", max_length=10, examples=["0102"]),
+    AfterValidator(lru_cache(maxsize=4096)(validate_title_code)),
 ]
 OccupationCode = Annotated[
-    str, Field(max_length=20), AfterValidator(lru_cache(maxsize=4096)(validate_occupation_code))
+    str,
+    canonical_shape(
+        r"^[1-8]-[0-9]{2}-[0-9]{2}-[0-9]{2}(-[0-9]{2})?$", max_length=20, examples=["4-04-05-01"]
+    ),
+    AfterValidator(lru_cache(maxsize=4096)(validate_occupation_code)),
 ]
-Usci = Annotated[str, Field(max_length=40), AfterValidator(lru_cache(maxsize=4096)(validate_uscc))]
+Usci = Annotated[
+    str,
+    canonical_shape(USCI_PATTERN, max_length=40, examples=["91500000MA5U1234X5"]),
+    AfterValidator(lru_cache(maxsize=4096)(validate_uscc)),
+]
 
 
 class Input(BaseModel):
@@ -75,7 +100,7 @@ class Input(BaseModel):
 class HolderIn(Input):
     name: PersonName
     id_type: IdType = IdType.RESIDENT_ID
-    id_number: str = Field(min_length=1, max_length=40)
+    id_number: IdNumber
 
     @model_validator(mode="after")
     def check_id_number(self) -> HolderIn:

@@ -14,6 +14,7 @@ from app.errors import problem_responses
 from app.federation.forward import Dispatcher
 from app.json_body import documented_body, json_answer, read_body
 from app.ratelimit import charge_budget
+from app.routing import AuthFirstRoute
 from app.security import Principal, authenticate_bearer, check_scope
 from app.tracing import request_id_of
 from app.verification.card_token import CardTokenVerifier
@@ -26,7 +27,9 @@ from app.verification.schemas import (
     VerifyIn,
 )
 
-router = APIRouter(prefix="/v1/verify", tags=["verification"], responses=problem_responses(429))
+router = APIRouter(
+    route_class=AuthFirstRoute, prefix="/v1/verify", tags=["verification"], responses=problem_responses(429)
+)
 # Served by app.hot_routes.HotRoutes, past the app's router: each endpoint here takes only the request.
 
 

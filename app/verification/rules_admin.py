@@ -15,9 +15,11 @@ from app.domain.errors import DomainError
 from app.domain.recognition import check_criteria
 from app.errors import invalid_field, problem_responses
 from app.models import RecognitionRule, Region
+from app.routing import AuthFirstRoute
 from app.security import require_scope
 
 router = APIRouter(
+    route_class=AuthFirstRoute,
     prefix="/v1/admin/recognition-rules",
     tags=["admin"],
     dependencies=[Depends(require_scope("admin"))],

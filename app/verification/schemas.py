@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from app.domain.identity import IdType, validate_document_number
-from app.registry.schemas import Input, Kind, PersonName, RegionCode, Text64
+from app.registry.schemas import IdNumber, Input, Kind, PersonName, RegionCode, Text64
 
 Outcome = Literal[
     "valid", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded", "no_match"
@@ -23,7 +23,7 @@ class VerifyIn(Input):
     name: PersonName
     # The document type of `id_number`; resident ID unless given.
     id_type: IdType = IdType.RESIDENT_ID
-    id_number: str | None = Field(default=None, min_length=1, max_length=40)
+    id_number: IdNumber | None = None
 
     @model_validator(mode="after")
     def check_id_number(self) -> VerifyIn:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
 from app.errors import NotFound
+from app.routing import AuthFirstRoute
 
 STATIC = Path(__file__).parent / "static"
 FILES = {"counter.css": "text/css; charset=utf-8", "counter.js": "text/javascript; charset=utf-8"}
@@ -22,7 +23,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=AuthFirstRoute, include_in_schema=False)
 
 
 @router.get("/counter")
