@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, build_problem
+from app.errors import PayloadTooLarge
+from app.problems import build_problem
 
 
 class BodySizeLimit:

@@ -20,7 +20,6 @@ from app.cards.publisher import StatusListPublisher
 from app.clients import routes as client_routes
 from app.clients.service import SecretCache
 from app.db import Transactions, create_engine, create_read_engine, create_sessionmaker
-from app.errors import install_error_handlers, problem_responses, register_problem_schema
 from app.federation import routes as federation_routes
 from app.federation.client import PeerClient
 from app.federation.forward import Dispatcher
@@ -31,6 +30,7 @@ from app.imports import routes as import_routes
 from app.keys import KeyStore
 from app.metrics import MetricsMiddleware, RequestMetrics
 from app.privacy import PersonalDataVault, decode_key
+from app.problems import install_error_handlers, problem_responses, register_problem_schema
 from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RedisCounter
 from app.registry import routes as registry_routes
 from app.routing import AuthFirstRoute

@@ -14,7 +14,8 @@ from app.audit.service import record_request_event
 from app.cards.publisher import StatusListPublisher
 from app.cards.service import issue_card_token
 from app.db import SessionDep
-from app.errors import NotFound, problem_responses
+from app.errors import NotFound
+from app.problems import problem_responses
 from app.ratelimit import rate_limited
 from app.routing import AuthFirstRoute
 from app.security import require_scope

@@ -13,8 +13,8 @@ from app.audit.service import record_request_event
 from app.clients import service
 from app.clients.schemas import ClientCreated, ClientIn, ClientOut, ClientPage, TokenAnswer
 from app.db import SessionDep
-from app.errors import problem_responses
 from app.models import Client
+from app.problems import problem_responses
 from app.ratelimit import RateLimiter, client_address
 from app.routing import AuthFirstRoute
 from app.security import ACCESS_TOKEN, Admin, encode_token, new_jti, require_scope, utc_timestamp

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.errors import NotFound, Unauthorized, problem_responses
+from app.errors import NotFound, Unauthorized
 from app.federation.peers_in import PeerAuthenticator
+from app.problems import problem_responses
 from app.ratelimit import RateLimiter
 from app.routing import AuthFirstRoute
 from app.security import Principal

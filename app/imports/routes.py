@@ -14,10 +14,11 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from app.db import SessionDep
-from app.errors import AppError, NotFound, invalid_field, problem_responses
+from app.errors import AppError, NotFound, invalid_field
 from app.imports import parsing, service
 from app.imports.schemas import ErrorReport, JobOut, RowErrorOut, present_job
 from app.models import ImportJob
+from app.problems import problem_responses
 from app.routing import AuthFirstRoute
 from app.security import Principal, require_scope
 

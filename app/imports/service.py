@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import append_pending_events, record_event
 from app.db import Transactions, driver_of
-from app.errors import AppError, NotFound, describe_validation_errors
+from app.errors import AppError, NotFound
 from app.imports import batched
 from app.imports.parsing import ImportFileError, ImportFormat, RawRow, iter_rows
 from app.imports.rows import CleanRow, CodeTables, check_codes, check_row_fast, clean_from_model
@@ -63,6 +63,7 @@ from app.models import (
     TitleCode,
 )
 from app.privacy import PersonalDataVault
+from app.problems import describe_validation_errors
 from app.registry.schemas import CardIn, CredentialCreate, SkillIn, TitleIn
 from app.settings import Settings
 

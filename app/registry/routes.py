@@ -9,8 +9,9 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Respons
 from app.audit.service import record_request_event
 from app.cards.service import bump_revision
 from app.db import SessionDep
-from app.errors import invalid_field, problem_responses
+from app.errors import invalid_field
 from app.models import Region
+from app.problems import problem_responses
 from app.ratelimit import rate_limited
 from app.registry import service
 from app.registry.schemas import (

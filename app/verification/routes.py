@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.errors import problem_responses
 from app.federation.forward import Dispatcher
 from app.json_body import documented_body, json_answer, read_body
+from app.problems import problem_responses
 from app.ratelimit import charge_budget
 from app.routing import AuthFirstRoute
 from app.security import Principal, authenticate_bearer, check_scope

@@ -13,8 +13,9 @@ from app.audit.service import record_request_event
 from app.db import SessionDep
 from app.domain.errors import DomainError
 from app.domain.recognition import check_criteria
-from app.errors import invalid_field, problem_responses
+from app.errors import invalid_field
 from app.models import RecognitionRule, Region
+from app.problems import problem_responses
 from app.routing import AuthFirstRoute
 from app.security import require_scope
 
