@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from app.services import services_of
 from app.settings import Settings
 
 NAMING_CONVENTION = {
@@ -137,7 +138,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     from app.audit.service import append_pending_events  # the audit models import this module
 
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    maker: async_sessionmaker[AsyncSession] = services_of(request).sessionmaker
     async with maker() as session:
         try:
             yield session

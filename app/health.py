@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import AppError
 from app.routing import AuthFirstRoute
+from app.services import services_of
 
 router = APIRouter(route_class=AuthFirstRoute, tags=["operations"])
 
@@ -30,10 +31,10 @@ async def healthz() -> Health:
 async def readyz(request: Request) -> Health:
     """Ready when the database answers and a signing key is loaded."""
     try:
-        async with request.app.state.transactions() as conn:
+        async with services_of(request).transactions() as conn:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError):
         raise NotReady("the database is not reachable") from None
-    if request.app.state.keys.current_kid is None:
+    if services_of(request).keys.current_kid is None:
         raise NotReady("no signing key is loaded")
     return Health(status="ready")

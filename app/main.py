@@ -1,4 +1,4 @@
-"""The application factory: settings in, a FastAPI app out."""
+"""The application factory: settings in, a FastAPI app (a HurenApp) out; its services built at start-up."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import health
@@ -35,6 +35,7 @@ from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RedisCounter
 from app.registry import routes as registry_routes
 from app.routing import AuthFirstRoute
 from app.security import Authenticator, Principal, require_scope
+from app.services import HurenApp, Services
 from app.settings import Settings, get_settings
 from app.tracing import RequestIdMiddleware
 from app.verification import routes as verification_routes
@@ -47,93 +48,103 @@ from app.web import routes as web_routes
 
 
 async def start_services(
-    app: FastAPI,
+    app: HurenApp,
     engine: AsyncEngine,
     transactions: Transactions | None = None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
-) -> None:
-    """Everything a worker needs at hand: database, keys, token checking, shared rate-limit counters.
+) -> Services:
+    """Build everything a worker needs at hand (database, keys, token checking, shared rate-limit counters)
+    and attach it to the app.
 
     Tests pass their own transaction and session factories, bound to a connection they roll back.
     """
-    settings: Settings = app.state.settings
+    settings = app.settings
     # Verification only reads (its audit event goes through the group-commit writer): in production it gets
     # connections without a transaction of their own; tests read through their rolled-back connection.
-    app.state.shared_connection = transactions is not None
-    app.state.read_engine = None if transactions else create_read_engine(engine, settings.db_pool_size)
-    reads = transactions or app.state.read_engine.connect
-    transactions = transactions or engine.begin
-    app.state.engine, app.state.transactions = engine, transactions
-    app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
+    read_engine: AsyncEngine | None = None
+    if transactions is None:
+        read_engine = create_read_engine(engine, settings.db_pool_size)
+        reads: Transactions = read_engine.connect
+        transactions = engine.begin
+    else:
+        reads = transactions
     keys = KeyStore(decode_key(settings.data_key.get_secret_value()), settings.key_refresh_seconds)
     await keys.load(transactions)
-    app.state.keys = keys
-    app.state.authenticator = Authenticator(keys=keys, transactions=transactions, issuer=settings.public_url)
     counter: Counter = (
         RedisCounter(settings.redis_url)
         if settings.redis_url
         else DatabaseCounter(transactions, engine.dialect.name)
     )
-    app.state.rate_limiter = RateLimiter(counter)
-    app.state.rule_book = RuleBook(reads, settings.rules_refresh_seconds)
-    app.state.verifier = Verifier(
+    rule_book = RuleBook(reads, settings.rules_refresh_seconds)
+    verifier = Verifier(
         reads=reads,
         keys=keys,
-        vault=app.state.vault,
-        rules=app.state.rule_book,
+        vault=app.vault,
+        rules=rule_book,
         audit=AuditWriter(transactions),
         issuer=settings.public_url,
         receipt_ttl=timedelta(days=settings.receipt_ttl_days),
         no_match_floor=settings.verify_no_match_floor_ms / 1000,
     )
-    app.state.status_lists = StatusListPublisher(
+    status_lists = StatusListPublisher(
         reads=reads,
         keys=keys,
         issuer=settings.public_url,
         ttl=timedelta(seconds=settings.status_list_ttl_seconds),
         valid_for=timedelta(days=settings.status_list_valid_days),
     )
-    peers = (
-        PeerClient(settings, keys, metrics=getattr(app.state, "metrics", None)) if settings.peers else None
-    )
-    app.state.peer_client = peers
-    app.state.peer_authenticator = (
-        PeerAuthenticator(peers=peers, own_issuer=settings.public_url, transactions=transactions)
-        if peers
-        else None
-    )
-    app.state.mirror = PeerMirror(peers, settings.peer_refresh_seconds, transactions) if peers else None
-    app.state.dispatcher = Dispatcher(
-        local=app.state.verifier,
-        peers=peers,
-        regions=settings.regions,
-        rules=app.state.rule_book,
-        audit=app.state.verifier.audit,
-    )
-    app.state.card_verifier = CardTokenVerifier(
-        keys=keys,
+    peers = PeerClient(settings, keys, metrics=app.metrics) if settings.peers else None
+    mirror = PeerMirror(peers, settings.peer_refresh_seconds, transactions) if peers else None
+    services = Services(
+        settings=settings,
+        vault=app.vault,
+        metrics=app.metrics,
+        engine=engine,
+        read_engine=read_engine,
         transactions=transactions,
-        status_lists=app.state.status_lists,
-        rules=app.state.rule_book,
-        audit=app.state.verifier.audit,
-        issuer=settings.public_url,
-        regions=settings.regions,
-        receipt_ttl=timedelta(days=settings.receipt_ttl_days),
-        mirror=app.state.mirror,
+        sessionmaker=sessionmaker or create_sessionmaker(engine),
+        keys=keys,
+        authenticator=Authenticator(keys=keys, transactions=transactions, issuer=settings.public_url),
+        rate_limiter=RateLimiter(counter),
+        rule_book=rule_book,
+        verifier=verifier,
+        status_lists=status_lists,
+        dispatcher=Dispatcher(
+            local=verifier, peers=peers, regions=settings.regions, rules=rule_book, audit=verifier.audit
+        ),
+        card_verifier=CardTokenVerifier(
+            keys=keys,
+            transactions=transactions,
+            status_lists=status_lists,
+            rules=rule_book,
+            audit=verifier.audit,
+            issuer=settings.public_url,
+            regions=settings.regions,
+            receipt_ttl=timedelta(days=settings.receipt_ttl_days),
+            mirror=mirror,
+        ),
+        secret_cache=SecretCache(),
+        peer_client=peers,
+        peer_authenticator=(
+            PeerAuthenticator(peers=peers, own_issuer=settings.public_url, transactions=transactions)
+            if peers
+            else None
+        ),
+        mirror=mirror,
     )
-    app.state.secret_cache = SecretCache()
-    app.state.import_tasks = set()
+    app.attached = services
+    return services
 
 
-def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> HurenApp:
     """Build the app. Tests pass their own settings and, to share one migrated database, their engine."""
     settings = settings or get_settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await start_services(app, engine or create_engine(settings))
-        if app.state.mirror is not None:
-            app.state.mirror.start()  # copies of the peers' keys and status lists, kept fresh
+    async def lifespan(app: HurenApp) -> AsyncIterator[None]:
+        services = await start_services(app, engine or create_engine(settings))
+        if services.mirror is not None:
+            services.mirror.start()  # copies of the peers' keys and status lists, kept fresh
         # Everything made at start (modules, models, the app) lives as long as the process: move it out of the
         # collector's reach, so the full collections that pause every request in flight have less to walk.
         gc.collect()
@@ -141,17 +152,13 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         try:
             yield
         finally:
-            if app.state.mirror is not None:
-                await app.state.mirror.stop()
-            if app.state.peer_client is not None:
-                await app.state.peer_client.close()
-            await app.state.rate_limiter.counter.close()
-            if app.state.read_engine is not None and app.state.read_engine.dialect.name != "sqlite":
-                await app.state.read_engine.dispose()  # a pool of its own (SQLite's shares the engine's)
-            if engine is None:
-                await app.state.engine.dispose()
+            await services.close(dispose_engine=engine is None)
 
-    app = FastAPI(
+    metrics = RequestMetrics()
+    app = HurenApp(
+        settings=settings,
+        vault=PersonalDataVault.from_settings(settings),
+        metrics=metrics,
         title="huren 互认",
         version="1.0.0",
         summary="Sichuan–Chongqing credential mutual recognition: registries, verification, talent cards.",
@@ -165,10 +172,6 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     )
     app.router.route_class = AuthFirstRoute  # for the routes declared on the app itself (/metrics)
     register_problem_schema(app)
-    app.state.settings = settings
-    app.state.vault = PersonalDataVault.from_settings(settings)
-    metrics = RequestMetrics()
-    app.state.metrics = metrics
     install_error_handlers(app)
     # Routes are matched in order: the verification routes, called all day, come first. HotRoutes serves them
     # as their router declares them: include it without a prefix or dependencies of its own.

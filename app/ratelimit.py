@@ -20,6 +20,7 @@ from app.db import Transactions
 from app.errors import AppError
 from app.models import RateLimitCounter
 from app.security import Principal, authenticate
+from app.services import services_of
 
 WINDOW_SECONDS = 60
 
@@ -153,8 +154,8 @@ def rate_limited(route: str) -> Callable[..., Awaitable[Principal]]:
 
 async def charge_budget(request: Request, principal: Principal, route: str, cost: int = 1) -> None:
     """Count `cost` requests against the caller's client and source address budgets of `route`."""
-    limiter: RateLimiter = request.app.state.rate_limiter
-    settings = request.app.state.settings
+    limiter: RateLimiter = services_of(request).rate_limiter
+    settings = services_of(request).settings
     await limiter.enforce(
         f"client:{principal.client_id}:{route}",
         principal.rate_limit_per_minute or settings.rate_limit_per_minute,

@@ -27,6 +27,7 @@ from app.errors import Forbidden, Unauthorized
 from app.jws import sign_es256
 from app.keys import SIGNING_ALG, KeyStore
 from app.models import Client
+from app.services import services_of
 
 ALL_SCOPES = frozenset(
     {"verify", "registry:read", "registry:write", "cards:issue", "admin", "federation", "metrics"}
@@ -218,7 +219,7 @@ async def authenticate(
 
 
 async def principal_of(request: Request, token: str) -> Principal:
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator: Authenticator = services_of(request).authenticator
     principal = await authenticator.principal_for(token)
     request.state.principal = principal
     return principal

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,6 +25,7 @@ from app.migrate import upgrade_database
 from app.privacy import decode_key
 from app.reference.seed import seed_reference_data
 from app.security import ACCESS_TOKEN, ALL_SCOPES, encode_token, new_jti
+from app.services import HurenApp
 from app.settings import Settings
 
 # The machines are small and noisy: a per-example deadline would make property tests flaky, not stricter.
@@ -124,14 +124,14 @@ async def app(
     engine: AsyncEngine,
     connection: AsyncConnection,
     sessionmaker: async_sessionmaker[AsyncSession],
-) -> FastAPI:
+) -> HurenApp:
     app = create_app(settings, engine=engine)
     # httpx's ASGITransport sends no lifespan events: start what the lifespan would, on the test connection.
     await start_services(app, engine, transactions=savepoints(connection), sessionmaker=sessionmaker)
     return app
 
 
-def mint_token(app: FastAPI, client_id: str, scopes: str, region: str = "SC", **overrides: Any) -> str:
+def mint_token(app: HurenApp, client_id: str, scopes: str, region: str = "SC", **overrides: Any) -> str:
     """An access token as the token endpoint would issue it, without the round trip."""
     now = int(time.time())
     claims = {
@@ -147,7 +147,7 @@ def mint_token(app: FastAPI, client_id: str, scopes: str, region: str = "SC", **
         "jti": new_jti(),
     }
     claims.update(overrides)
-    return encode_token(ACCESS_TOKEN, claims, app.state.keys)
+    return encode_token(ACCESS_TOKEN, claims, app.services.keys)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -155,7 +155,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: HurenApp) -> AsyncIterator[httpx.AsyncClient]:
     """A client holding an admin token with every scope."""
     token = mint_token(app, "test-admin", TEST_CLIENTS["test-admin"][1])
     transport = httpx.ASGITransport(app=app)
@@ -166,7 +166,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def anonymous(app: HurenApp) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:

@@ -7,12 +7,12 @@ import uuid
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.clients.service import create_client
 from app.ratelimit import DatabaseCounter, RateLimiter, RedisCounter, TooManyRequests, current_window
+from app.services import HurenApp
 from tests.conftest import bearer, mint_token
 
 REDIS_URL = os.environ.get("HUREN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("frozen_window")
 
 
 async def test_client_budget_gives_429_with_retry_after(
-    anonymous: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+    anonymous: httpx.AsyncClient, app: HurenApp, session: AsyncSession
 ) -> None:
     await create_client(
         session,
@@ -47,8 +47,8 @@ async def test_client_budget_gives_429_with_retry_after(
     assert (await anonymous.get("/v1/credentials?limit=1", headers=other)).status_code == 200
 
 
-async def test_address_budget_applies_across_clients(anonymous: httpx.AsyncClient, app: FastAPI) -> None:
-    app.state.settings = app.state.settings.model_copy(update={"rate_limit_per_address_per_minute": 2})
+async def test_address_budget_applies_across_clients(anonymous: httpx.AsyncClient, app: HurenApp) -> None:
+    app.services.settings = app.services.settings.model_copy(update={"rate_limit_per_address_per_minute": 2})
     first = bearer(mint_token(app, "test-reader", "registry:read"))
     second = bearer(mint_token(app, "test-admin", "registry:read"))
     assert (await anonymous.get("/v1/credentials?limit=1", headers=first)).status_code == 200

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from app.routing import AuthFirstRoute
+from app.services import HurenApp
 from tests.conftest import TEST_CLIENTS, bearer, mint_token
 
 NOT_UTF8 = b'{"name": "\xff\xfe\x80"}'
@@ -49,7 +49,7 @@ async def test_garbage_body_with_token_is_422_naming_the_body(
     ]
 
 
-async def test_garbage_body_without_scope_is_403(app: FastAPI, anonymous: httpx.AsyncClient) -> None:
+async def test_garbage_body_without_scope_is_403(app: HurenApp, anonymous: httpx.AsyncClient) -> None:
     token = mint_token(app, "test-reader", TEST_CLIENTS["test-reader"][1])
     answer = await anonymous.post(
         "/v1/credentials",
@@ -59,6 +59,6 @@ async def test_garbage_body_without_scope_is_403(app: FastAPI, anonymous: httpx.
     assert answer.status_code == 403, answer.text
 
 
-def test_every_route_admits_before_reading_its_body(app: FastAPI) -> None:
+def test_every_route_admits_before_reading_its_body(app: HurenApp) -> None:
     plain = [r.path for r in app.routes if isinstance(r, APIRoute) and not isinstance(r, AuthFirstRoute)]
     assert plain == []

@@ -16,13 +16,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import FastAPI
 from jwt.algorithms import ECAlgorithm
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.keys import rotate_signing_key
 from app.privacy import decode_key
 from app.security import RECEIPT, encode_token
+from app.services import HurenApp
 from tests.conftest import TEST_CLIENTS, bearer, mint_token
 
 ADMIN_SCOPES = TEST_CLIENTS["test-admin"][1]
@@ -58,9 +58,9 @@ def good_claims(**overrides: Any) -> dict[str, Any]:
     return claims
 
 
-def forged_tokens(app: FastAPI) -> dict[str, str]:
-    keys = app.state.keys
-    kid = keys.current_kid
+def forged_tokens(app: HurenApp) -> dict[str, str]:
+    keys = app.services.keys
+    kid, private_key = keys.signing_key()
     public = keys.public_keys[kid]
     pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -76,7 +76,7 @@ def forged_tokens(app: FastAPI) -> dict[str, str]:
 
     def ours(claims: dict[str, Any], **headers: Any) -> str:
         return jwt.encode(
-            claims, keys.private_key, algorithm="ES256", headers={"typ": "at+jwt", "kid": kid, **headers}
+            claims, private_key, algorithm="ES256", headers={"typ": "at+jwt", "kid": kid, **headers}
         )
 
     return {
@@ -90,7 +90,7 @@ def forged_tokens(app: FastAPI) -> dict[str, str]:
         "hs384-public-pem": hand_made({**hs_header, "alg": "HS384"}, good_claims(), pem, "sha384"),
         "hs512-public-pem": hand_made({**hs_header, "alg": "HS512"}, good_claims(), pem, "sha512"),
         "typ-jwt": ours(good_claims(), typ="JWT"),
-        "typ-missing": jwt.encode(good_claims(), keys.private_key, algorithm="ES256", headers={"kid": kid}),
+        "typ-missing": jwt.encode(good_claims(), private_key, algorithm="ES256", headers={"kid": kid}),
         "typ-receipt": encode_token(RECEIPT, good_claims(), keys),
         "wrong-audience": ours(good_claims(aud="http://peer-node")),
         "audience-list": ours(good_claims(aud=["http://testserver", "http://peer-node"])),
@@ -102,7 +102,7 @@ def forged_tokens(app: FastAPI) -> dict[str, str]:
         "no-exp": ours({k: v for k, v in good_claims().items() if k != "exp"}),
         "no-scope": ours({k: v for k, v in good_claims().items() if k != "scope"}),
         "unknown-kid": ours(good_claims(), kid="no-such-key"),
-        "no-kid": jwt.encode(good_claims(), keys.private_key, algorithm="ES256", headers={"typ": "at+jwt"}),
+        "no-kid": jwt.encode(good_claims(), private_key, algorithm="ES256", headers={"typ": "at+jwt"}),
         "crit-header": ours(good_claims(), crit=["exp"]),
         "jku-header": ours(good_claims(), jku="http://evil/jwks.json"),
         "x5u-header": ours(good_claims(), x5u="http://evil/cert.pem"),
@@ -123,7 +123,7 @@ def forged_tokens(app: FastAPI) -> dict[str, str]:
     }
 
 
-async def test_forged_tokens_are_all_refused(anonymous: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_forged_tokens_are_all_refused(anonymous: httpx.AsyncClient, app: HurenApp) -> None:
     corpus = forged_tokens(app)
     assert len(corpus) >= 20
     genuine = mint_token(app, "test-admin", ADMIN_SCOPES)
@@ -163,7 +163,7 @@ def concrete_path(path: str) -> str:
 
 
 async def test_every_route_but_the_open_ones_requires_a_token(
-    anonymous: httpx.AsyncClient, app: FastAPI
+    anonymous: httpx.AsyncClient, app: HurenApp
 ) -> None:
     # The route table as the app publishes it, plus the routes kept out of the schema on purpose.
     operations = [(method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item]
@@ -197,7 +197,7 @@ async def test_open_routes_answer_without_a_token(anonymous: httpx.AsyncClient) 
     ],
 )
 async def test_scopes_are_enforced(
-    anonymous: httpx.AsyncClient, app: FastAPI, scopes: str, method: str, path: str, status: int
+    anonymous: httpx.AsyncClient, app: HurenApp, scopes: str, method: str, path: str, status: int
 ) -> None:
     token = mint_token(app, "test-admin", scopes)
     response = await anonymous.request(
@@ -209,26 +209,26 @@ async def test_scopes_are_enforced(
 
 
 async def test_rotation_keeps_old_tokens_valid(
-    anonymous: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+    anonymous: httpx.AsyncClient, app: HurenApp, session: AsyncSession
 ) -> None:
     before = mint_token(app, "test-admin", ADMIN_SCOPES)
-    old_kid = app.state.keys.current_kid
-    await rotate_signing_key(session, decode_key(app.state.settings.data_key.get_secret_value()))
+    old_kid = app.services.keys.current_kid
+    await rotate_signing_key(session, decode_key(app.services.settings.data_key.get_secret_value()))
     await session.commit()
-    await app.state.keys.load(app.state.transactions)
-    assert app.state.keys.current_kid != old_kid
-    app.state.authenticator.cache.clear()  # make the old token go through signature checking again
+    await app.services.keys.load(app.services.transactions)
+    assert app.services.keys.current_kid != old_kid
+    app.services.authenticator.cache.clear()  # make the old token go through signature checking again
     assert (await anonymous.get(PROTECTED, headers=bearer(before))).status_code == 200
     after = mint_token(app, "test-admin", ADMIN_SCOPES)
-    assert jwt.get_unverified_header(after)["kid"] == app.state.keys.current_kid
+    assert jwt.get_unverified_header(after)["kid"] == app.services.keys.current_kid
     jwks = (await anonymous.get("/.well-known/jwks.json")).json()
     kids = [k["kid"] for k in jwks["keys"]]
-    assert kids[0] == app.state.keys.current_kid
+    assert kids[0] == app.services.keys.current_kid
     assert old_kid in kids
     assert all("d" not in k for k in jwks["keys"])
 
 
-async def test_jwks_alone_verifies_an_access_token(anonymous: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_jwks_alone_verifies_an_access_token(anonymous: httpx.AsyncClient, app: HurenApp) -> None:
     token = mint_token(app, "test-admin", ADMIN_SCOPES)
     jwks = (await anonymous.get("/.well-known/jwks.json")).json()
     key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(token)["kid"]]

@@ -19,6 +19,7 @@ from app.problems import problem_responses
 from app.ratelimit import rate_limited
 from app.routing import AuthFirstRoute
 from app.security import require_scope
+from app.services import services_of
 
 router = APIRouter(
     route_class=AuthFirstRoute,
@@ -41,10 +42,10 @@ class CardToken(BaseModel):
 
 
 async def issue(request: Request, session: SessionDep, region: str, number: str) -> CardToken:
-    settings = request.app.state.settings
+    settings = services_of(request).settings
     issued = await issue_card_token(
         session,
-        request.app.state.keys,
+        services_of(request).keys,
         region=region,
         number=number,
         issuer=settings.public_url,
@@ -86,9 +87,9 @@ async def qr_code(region: RegionPath, number: NumberPath, request: Request, sess
 async def status_list(
     region: RegionPath, purpose: Literal["revocation", "suspension"], request: Request
 ) -> Response:
-    if region not in request.app.state.settings.regions:
+    if region not in services_of(request).settings.regions:
         raise NotFound("this node publishes no status list for that region")
-    publisher: StatusListPublisher = request.app.state.status_lists
+    publisher: StatusListPublisher = services_of(request).status_lists
     published = await publisher.current(region, purpose)
     ttl = int(publisher.ttl.total_seconds())
     headers = {"Cache-Control": f"public, max-age={ttl}", "ETag": published.etag}

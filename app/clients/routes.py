@@ -18,6 +18,7 @@ from app.problems import problem_responses
 from app.ratelimit import RateLimiter, client_address
 from app.routing import AuthFirstRoute
 from app.security import ACCESS_TOKEN, Admin, encode_token, new_jti, require_scope, utc_timestamp
+from app.services import services_of
 
 token_router = APIRouter(route_class=AuthFirstRoute, tags=["authentication"])
 admin_router = APIRouter(
@@ -86,8 +87,8 @@ async def issue_token(
     client_assertion: Annotated[str | None, Form(max_length=8192)] = None,
     scope: Annotated[str | None, Form(max_length=500)] = None,
 ) -> TokenAnswer:
-    settings = request.app.state.settings
-    limiter: RateLimiter = request.app.state.rate_limiter
+    settings = services_of(request).settings
+    limiter: RateLimiter = services_of(request).rate_limiter
     await limiter.enforce(f"token-addr:{client_address(request)}", settings.token_rate_limit_per_minute * 4)
     credentials = pick_credentials(request, client_id, client_secret, client_assertion_type, client_assertion)
     if credentials.client_id:
@@ -99,7 +100,7 @@ async def issue_token(
         authenticated = await service.authenticate_client(
             session,
             credentials,
-            cache=request.app.state.secret_cache,
+            cache=services_of(request).secret_cache,
             audiences=[f"{issuer}/oauth/token", issuer],
         )
     except service.OAuthError as exc:
@@ -123,7 +124,7 @@ async def issue_token(
         "exp": now + lifetime,
         "jti": new_jti(),
     }
-    token = encode_token(ACCESS_TOKEN, claims, request.app.state.keys)
+    token = encode_token(ACCESS_TOKEN, claims, services_of(request).keys)
     record_request_event(
         request,
         session,
@@ -171,14 +172,14 @@ async def disable_client(
     client_id: str, request: Request, session: SessionDep, principal: Admin
 ) -> ClientOut:
     client = await service.disable_client(session, client_id)
-    request.app.state.authenticator.forget_client(client_id)
+    services_of(request).authenticator.forget_client(client_id)
     record_request_event(request, session, "client.disabled", object_ref=f"client:{client_id}")
     return present_client(client)
 
 
 @token_router.get("/.well-known/jwks.json", summary="The node's public signing keys, current and past")
 async def jwks(request: Request, response: Response) -> dict[str, object]:
-    keys = request.app.state.keys
-    await keys.refresh_if_stale(request.app.state.transactions)
+    keys = services_of(request).keys
+    await keys.refresh_if_stale(services_of(request).transactions)
     response.headers["Cache-Control"] = "public, max-age=300"
     return dict(keys.jwks)

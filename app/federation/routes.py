@@ -13,6 +13,7 @@ from app.problems import problem_responses
 from app.ratelimit import RateLimiter
 from app.routing import AuthFirstRoute
 from app.security import Principal
+from app.services import services_of
 from app.tracing import request_id_of
 from app.verification.schemas import BatchIn, VerifyAnswer, VerifyIn
 from app.verification.service import Verifier
@@ -29,7 +30,7 @@ peer_bearer = HTTPBearer(auto_error=False, description="A peer node's signed ass
 async def authenticate_peer(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(peer_bearer)]
 ) -> Principal:
-    authenticator: PeerAuthenticator | None = request.app.state.peer_authenticator
+    authenticator: PeerAuthenticator | None = services_of(request).peer_authenticator
     if authenticator is None:
         raise Unauthorized("this node has no peers")
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -46,18 +47,18 @@ async def admit(request: Request, caller: Principal, items: list[VerifyIn]) -> N
     """Only regions held here; and each of the peer's clients within the per-client budget here too, so a
     compromised peer cannot enumerate faster than a client could. (No per-address budget: all of a peer's
     traffic comes from its node's address.)"""
-    regions = set(request.app.state.settings.regions)
+    regions = set(services_of(request).settings.regions)
     if any(item.region not in regions for item in items):
         raise NotFound("this node does not hold the region asked about")
-    limiter: RateLimiter = request.app.state.rate_limiter
-    budget = request.app.state.settings.rate_limit_per_minute
+    limiter: RateLimiter = services_of(request).rate_limiter
+    budget = services_of(request).settings.rate_limit_per_minute
     await limiter.enforce(f"peer-client:{caller.region}:{caller.client_id}:verify", budget, len(items))
 
 
 @router.post("/verify", response_model=VerifyAnswer, summary="Verify for a peer node (the /v1/verify body)")
 async def verify_for_peer(payload: VerifyIn, request: Request, caller: PeerCaller) -> VerifyAnswer:
     await admit(request, caller, [payload])
-    verifier: Verifier = request.app.state.verifier
+    verifier: Verifier = services_of(request).verifier
     return await verifier.verify(payload, caller, request_id_of(request))
 
 
@@ -66,6 +67,6 @@ async def verify_batch_for_peer(
     payload: BatchIn, request: Request, caller: PeerCaller
 ) -> dict[str, list[VerifyAnswer]]:
     await admit(request, caller, payload.items)
-    verifier: Verifier = request.app.state.verifier
+    verifier: Verifier = services_of(request).verifier
     request_id = request_id_of(request)
     return {"results": await verifier.verify_batch(payload.items, caller, request_id)}

@@ -21,6 +21,7 @@ from app.models import ImportJob
 from app.problems import problem_responses
 from app.routing import AuthFirstRoute
 from app.security import Principal, require_scope
+from app.services import services_of
 
 router = APIRouter(
     route_class=AuthFirstRoute,
@@ -41,14 +42,14 @@ class FileProblem(AppError):
 
 
 def import_deps(request: Request) -> service.ImportDeps:
-    state = request.app.state
+    state = services_of(request)
     return service.ImportDeps.build(
         state.settings,
         sessionmaker=state.sessionmaker,
         transactions=state.transactions,
         vault=state.vault,
         dialect=state.engine.dialect.name,
-        own_connections=not state.shared_connection,
+        own_connections=state.own_connections,
     )
 
 
@@ -125,7 +126,7 @@ async def create_import(
         raise invalid_field(
             "Idempotency-Key", "idempotency.key_required", "a commit needs an Idempotency-Key", "header"
         )
-    settings, deps = request.app.state.settings, import_deps(request)
+    settings, deps = services_of(request).settings, import_deps(request)
     upload = await read_upload(request)
     try:
         stored = await run_in_threadpool(service.store_file, upload.file, settings.import_dir)
@@ -178,7 +179,7 @@ async def create_import(
 
 
 def start_in_background(request: Request, deps: service.ImportDeps, job_id: str) -> None:
-    tasks: set[asyncio.Task[ImportJob]] = request.app.state.import_tasks
+    tasks: set[asyncio.Task[ImportJob]] = services_of(request).import_tasks
     task = asyncio.create_task(service.run_job(deps, job_id))
     tasks.add(task)  # a reference, or the event loop may drop the task mid-run
     task.add_done_callback(tasks.discard)

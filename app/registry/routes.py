@@ -25,6 +25,7 @@ from app.registry.schemas import (
 )
 from app.routing import AuthFirstRoute
 from app.security import RegistryReader, RegistryWriter
+from app.services import services_of
 
 router = APIRouter(
     route_class=AuthFirstRoute,
@@ -46,11 +47,11 @@ async def create_credential(
     session: SessionDep,
     principal: RegistryWriter,
 ) -> CredentialAnswer:
-    held = request.app.state.settings.regions
+    held = services_of(request).settings.regions
     if payload.region not in held and await session.get(Region, payload.region) is not None:
         # Another region's credentials (and the personal data with them) belong to that region's node.
         raise invalid_field("region", "region.not_held", "this node does not hold that region's registry")
-    record = await service.create_credential(session, request.app.state.vault, payload)
+    record = await service.create_credential(session, services_of(request).vault, payload)
     record_request_event(
         request,
         session,
@@ -119,7 +120,7 @@ async def change_status(
         # The region's status lists move with the change, in its transaction; this process's copies are
         # dropped now and again after the commit (a list rebuilt in between would still show the old bit).
         await bump_revision(session, region)
-        publisher = request.app.state.status_lists
+        publisher = services_of(request).status_lists
         publisher.invalidate(region)
         background.add_task(publisher.invalidate, region)
     return present_credential(record)

@@ -16,6 +16,7 @@ from app.problems import problem_responses
 from app.ratelimit import charge_budget
 from app.routing import AuthFirstRoute
 from app.security import Principal, authenticate_bearer, check_scope
+from app.services import services_of
 from app.tracing import request_id_of
 from app.verification.card_token import CardTokenVerifier
 from app.verification.schemas import (
@@ -42,7 +43,7 @@ async def admit(request: Request) -> Principal:
 
 def dispatcher_of(request: Request) -> Dispatcher:
     """Local look-ups for regions held here, the peer node's signed answer for the others."""
-    dispatcher: Dispatcher = request.app.state.dispatcher
+    dispatcher: Dispatcher = services_of(request).dispatcher
     return dispatcher
 
 
@@ -86,5 +87,5 @@ async def verify_batch(request: Request) -> Response:
 async def verify_card_token(request: Request) -> Response:
     caller = await admit(request)
     payload = await read_body(request, CardTokenIn)
-    verifier: CardTokenVerifier = request.app.state.card_verifier
+    verifier: CardTokenVerifier = services_of(request).card_verifier
     return json_answer(await verifier.verify(payload.token, caller, request_id_of(request)))

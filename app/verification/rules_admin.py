@@ -18,6 +18,7 @@ from app.models import RecognitionRule, Region
 from app.problems import problem_responses
 from app.routing import AuthFirstRoute
 from app.security import require_scope
+from app.services import services_of
 
 router = APIRouter(
     route_class=AuthFirstRoute,
@@ -102,6 +103,6 @@ async def put_rule(
     record_request_event(request, session, "recognition_rule.saved", object_ref=f"rule:{code}")
     # This process answers with the new rule at once (again after the commit, in case a verification re-read
     # the old rules in between); the other processes within rules_refresh_seconds.
-    request.app.state.rule_book.invalidate()
-    background.add_task(request.app.state.rule_book.invalidate)
+    services_of(request).rule_book.invalidate()
+    background.add_task(services_of(request).rule_book.invalidate)
     return present_rule(rule)

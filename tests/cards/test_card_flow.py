@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cards.offline import verify_card_token
@@ -21,6 +20,7 @@ from app.cards.vc_jose import verify_vc_jwt
 from app.keys import rotate_signing_key
 from app.privacy import decode_key
 from app.security import CARD_TOKEN, encode_token
+from app.services import HurenApp
 from tests.conftest import bearer, mint_token
 from tests.factories import card_payload
 
@@ -61,7 +61,7 @@ async def check(caller: httpx.AsyncClient, token: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def counter_sc(app: FastAPI) -> Any:
+async def counter_sc(app: HurenApp) -> Any:
     """A Sichuan counter checking Chongqing cards."""
     token = mint_token(app, "test-admin", "verify", region="SC")
     async with httpx.AsyncClient(
@@ -113,7 +113,7 @@ async def test_no_token_for_a_revoked_or_unknown_card(client: httpx.AsyncClient)
     assert (await client.post("/v1/cards/CQ/NOPE/token")).status_code == 404
 
 
-async def test_tokens_need_the_cards_issue_scope(app: FastAPI, anonymous: httpx.AsyncClient) -> None:
+async def test_tokens_need_the_cards_issue_scope(app: HurenApp, anonymous: httpx.AsyncClient) -> None:
     reader = bearer(mint_token(app, "test-reader", "registry:read"))
     assert (await anonymous.post("/v1/cards/CQ/X/token", headers=reader)).status_code == 403
 
@@ -207,24 +207,24 @@ async def test_a_tampered_token_is_no_match(client: httpx.AsyncClient, counter_s
 
 
 async def test_an_expired_token_is_expired(
-    app: FastAPI, client: httpx.AsyncClient, counter_sc: httpx.AsyncClient
+    app: HurenApp, client: httpx.AsyncClient, counter_sc: httpx.AsyncClient
 ) -> None:
     claims = claims_of(await issue(client, await make_card(client)))
     claims["exp"] = int(time.time()) - 3600
-    old = encode_token(CARD_TOKEN, claims, app.state.keys)
+    old = encode_token(CARD_TOKEN, claims, app.services.keys)
     body = await check(counter_sc, old)
     assert body["outcome"] == "expired"
     assert {"id": "token.expiry", "passed": False, "code": "token.expired"} in body["checks"]
 
 
 async def test_a_token_signed_before_a_key_rotation_still_verifies(
-    app: FastAPI, client: httpx.AsyncClient, counter_sc: httpx.AsyncClient, session: AsyncSession
+    app: HurenApp, client: httpx.AsyncClient, counter_sc: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     token = await issue(client, await make_card(client))
-    await rotate_signing_key(session, decode_key(app.state.settings.data_key.get_secret_value()))
+    await rotate_signing_key(session, decode_key(app.services.settings.data_key.get_secret_value()))
     await session.commit()
-    await app.state.keys.load(app.state.transactions)
-    assert jwt.get_unverified_header(token)["kid"] != app.state.keys.current_kid
+    await app.services.keys.load(app.services.transactions)
+    assert jwt.get_unverified_header(token)["kid"] != app.services.keys.current_kid
     assert (await check(counter_sc, token))["outcome"] == "valid"
 
 
@@ -260,11 +260,11 @@ async def test_the_counter_page_is_served_with_a_strict_policy(anonymous: httpx.
 
 
 async def test_a_signed_token_without_card_claims_is_no_match(
-    app: FastAPI, client: httpx.AsyncClient, counter_sc: httpx.AsyncClient
+    app: HurenApp, client: httpx.AsyncClient, counter_sc: httpx.AsyncClient
 ) -> None:
     claims = claims_of(await issue(client, await make_card(client)))
     for broken in ({k: v for k, v in claims.items() if k != "cc"}, {**claims, "vu": "2099-13-40"}):
-        body = await check(counter_sc, encode_token(CARD_TOKEN, broken, app.state.keys))
+        body = await check(counter_sc, encode_token(CARD_TOKEN, broken, app.services.keys))
         assert body["outcome"] == "no_match"
         assert body["credential"] is None
         assert {"id": "token.claims", "passed": False, "code": "token.claims_invalid"} in body["checks"]

@@ -15,18 +15,18 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from fastapi import FastAPI
 from joserfc.jwk import ECKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.service import create_client
+from app.services import HurenApp
 from tests.clients.test_token import client_key
 from tests.conftest import TEST_SECRET, bearer
 
 TOKEN_ENDPOINT = "http://testserver/oauth/token"
 
 
-def authlib_client(app: FastAPI, client_id: str, secret: Any, method: str) -> AsyncOAuth2Client:
+def authlib_client(app: HurenApp, client_id: str, secret: Any, method: str) -> AsyncOAuth2Client:
     return AsyncOAuth2Client(
         client_id=client_id,
         client_secret=secret,
@@ -37,7 +37,7 @@ def authlib_client(app: FastAPI, client_id: str, secret: Any, method: str) -> As
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
-async def test_authlib_gets_a_token_with_a_secret(app: FastAPI, method: str) -> None:
+async def test_authlib_gets_a_token_with_a_secret(app: HurenApp, method: str) -> None:
     async with authlib_client(app, "test-hr-cq", TEST_SECRET, method) as oauth:
         token = await oauth.fetch_token(TOKEN_ENDPOINT, grant_type="client_credentials", scope="verify")
         assert token["token_type"] == "Bearer"
@@ -46,7 +46,7 @@ async def test_authlib_gets_a_token_with_a_secret(app: FastAPI, method: str) -> 
         assert listed.status_code == 403  # the token works; this client may not read the registry
 
 
-async def test_authlib_gets_a_token_with_private_key_jwt(app: FastAPI, session: AsyncSession) -> None:
+async def test_authlib_gets_a_token_with_private_key_jwt(app: HurenApp, session: AsyncSession) -> None:
     private, jwk = client_key()
     client_id = f"cq-authlib-{uuid.uuid4().hex[:6]}"
     await create_client(

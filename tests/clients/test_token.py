@@ -14,12 +14,12 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import FastAPI
 from jwt.algorithms import ECAlgorithm
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.clients.service import create_client
 from app.main import create_app, start_services
+from app.services import HurenApp
 from app.settings import Settings
 from tests.conftest import TEST_SECRET, bearer
 
@@ -252,15 +252,15 @@ async def test_private_key_jwt_refusals(
 
 
 @pytest.fixture
-async def live_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+async def live_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[HurenApp]:
     """The app on real, separate connections, as in production: for races that need them."""
     app = create_app(settings, engine=engine)
     await start_services(app, engine)
     yield app
-    await app.state.rate_limiter.counter.close()
+    await app.services.rate_limiter.counter.close()
 
 
-async def test_parallel_replay_lets_exactly_one_through(live_app: FastAPI, engine: AsyncEngine) -> None:
+async def test_parallel_replay_lets_exactly_one_through(live_app: HurenApp, engine: AsyncEngine) -> None:
     private, jwk = client_key()
     client_id = f"sc-race-{uuid.uuid4().hex[:6]}"
     async with AsyncSession(engine) as session, session.begin():
@@ -275,8 +275,8 @@ async def test_parallel_replay_lets_exactly_one_through(live_app: FastAPI, engin
 
 
 @pytest.mark.usefixtures("frozen_window")
-async def test_token_endpoint_is_rate_limited(anonymous: httpx.AsyncClient, app: FastAPI) -> None:
-    limit = app.state.settings.token_rate_limit_per_minute
+async def test_token_endpoint_is_rate_limited(anonymous: httpx.AsyncClient, app: HurenApp) -> None:
+    limit = app.services.settings.token_rate_limit_per_minute
     statuses = [
         (await anonymous.post(TOKEN_URL, data=GRANT, auth=("test-reader", "guess"))).status_code
         for _ in range(limit + 1)

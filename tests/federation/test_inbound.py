@@ -12,13 +12,13 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.federation.breaker import CircuitBreaker
 from app.main import create_app, start_services
 from app.security import new_jti
+from app.services import HurenApp
 from app.settings import Settings
 from tests.conftest import savepoints
 from tests.factories import title_payload
@@ -44,7 +44,7 @@ async def sc_node(
     connection: AsyncConnection,
     sessionmaker: async_sessionmaker[AsyncSession],
     peer_key: ec.EllipticCurvePrivateKey,
-) -> AsyncIterator[FastAPI]:
+) -> AsyncIterator[HurenApp]:
     """This node as Sichuan's, with Chongqing's node configured as its peer by pinned keys."""
     node_settings = settings.model_copy(
         update={
@@ -57,7 +57,8 @@ async def sc_node(
     app = create_app(node_settings, engine=engine)
     await start_services(app, engine, transactions=savepoints(connection), sessionmaker=sessionmaker)
     yield app
-    await app.state.peer_client.close()
+    assert app.services.peer_client is not None
+    await app.services.peer_client.close()
 
 
 def assertion(key: ec.EllipticCurvePrivateKey, **overrides: Any) -> str:
@@ -77,7 +78,7 @@ def assertion(key: ec.EllipticCurvePrivateKey, **overrides: Any) -> str:
     return jwt.encode(claims, key, algorithm="ES256", headers=headers)
 
 
-async def ask(app: FastAPI, token: str, body: dict[str, Any]) -> httpx.Response:
+async def ask(app: HurenApp, token: str, body: dict[str, Any]) -> httpx.Response:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=OWN) as client:
         return await client.post(
             "/v1/federation/verify", json=body, headers={"Authorization": f"Bearer {token}"}
@@ -85,7 +86,7 @@ async def ask(app: FastAPI, token: str, body: dict[str, Any]) -> httpx.Response:
 
 
 async def test_a_peer_assertion_gets_an_answer_with_a_receipt_for_the_peer_client(
-    sc_node: FastAPI, client: httpx.AsyncClient, peer_key: ec.EllipticCurvePrivateKey
+    sc_node: HurenApp, client: httpx.AsyncClient, peer_key: ec.EllipticCurvePrivateKey
 ) -> None:
     payload = title_payload("SC")
     assert (await client.post("/v1/credentials", json=payload)).status_code == 201
@@ -117,7 +118,7 @@ async def test_a_peer_assertion_gets_an_answer_with_a_receipt_for_the_peer_clien
     ],
 )
 async def test_forged_assertions_are_refused(
-    sc_node: FastAPI, peer_key: ec.EllipticCurvePrivateKey, forge: Any
+    sc_node: HurenApp, peer_key: ec.EllipticCurvePrivateKey, forge: Any
 ) -> None:
     body = {"kind": "title", "region": "SC", "number": "T1", "name": "张三"}
     answer = await ask(sc_node, forge(peer_key), body)
@@ -125,7 +126,7 @@ async def test_forged_assertions_are_refused(
     assert answer.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_an_assertion_is_accepted_once(sc_node: FastAPI, peer_key: ec.EllipticCurvePrivateKey) -> None:
+async def test_an_assertion_is_accepted_once(sc_node: HurenApp, peer_key: ec.EllipticCurvePrivateKey) -> None:
     token = assertion(peer_key)
     body = {"kind": "title", "region": "SC", "number": "T1", "name": "张三"}
     assert (await ask(sc_node, token, body)).status_code == 200
@@ -133,7 +134,7 @@ async def test_an_assertion_is_accepted_once(sc_node: FastAPI, peer_key: ec.Elli
 
 
 async def test_a_peer_asks_only_about_regions_held_here(
-    sc_node: FastAPI, peer_key: ec.EllipticCurvePrivateKey
+    sc_node: HurenApp, peer_key: ec.EllipticCurvePrivateKey
 ) -> None:
     body = {"kind": "title", "region": "CQ", "number": "T1", "name": "张三"}
     assert (await ask(sc_node, assertion(peer_key), body)).status_code == 404
@@ -186,7 +187,7 @@ def test_the_circuit_opens_after_repeated_failures_and_tries_again_after_the_coo
     assert breaker.allows()
 
 
-async def test_a_redirecting_peer_is_not_followed(settings: Settings, sc_node: FastAPI) -> None:
+async def test_a_redirecting_peer_is_not_followed(settings: Settings, sc_node: HurenApp) -> None:
     from app.federation.client import PeerClient, PeerUnavailable
     from app.metrics import RequestMetrics
     from app.security import Principal
@@ -202,7 +203,7 @@ async def test_a_redirecting_peer_is_not_followed(settings: Settings, sc_node: F
         update={"regions": ["SC"], "public_url": OWN, "peers": {"CQ": PEER}, "peer_breaker_failures": 1}
     )
     metrics = RequestMetrics()
-    peers = PeerClient(node, sc_node.state.keys, transport=httpx.MockTransport(redirect), metrics=metrics)
+    peers = PeerClient(node, sc_node.services.keys, transport=httpx.MockTransport(redirect), metrics=metrics)
     item = VerifyIn(kind="title", region="CQ", number="T1", name="张三")
     caller = Principal("sc-hr", "SC", frozenset({"verify"}))
     with pytest.raises(PeerUnavailable):
@@ -255,9 +256,9 @@ async def test_pinned_peer_keys_are_never_fetched(peer_key: ec.EllipticCurvePriv
 
 @pytest.mark.usefixtures("frozen_window")
 async def test_each_peer_client_has_a_budget_here_too(
-    sc_node: FastAPI, peer_key: ec.EllipticCurvePrivateKey
+    sc_node: HurenApp, peer_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    sc_node.state.settings = sc_node.state.settings.model_copy(update={"rate_limit_per_minute": 3})
+    sc_node.services.settings = sc_node.services.settings.model_copy(update={"rate_limit_per_minute": 3})
     body = {"kind": "title", "region": "SC", "number": "T1", "name": "张三"}
     statuses = [(await ask(sc_node, assertion(peer_key), body)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
@@ -266,7 +267,7 @@ async def test_each_peer_client_has_a_budget_here_too(
 
 
 async def test_a_peer_answer_that_breaks_the_parser_gives_peer_unavailable_not_a_hang(
-    settings: Settings, sc_node: FastAPI
+    settings: Settings, sc_node: HurenApp
 ) -> None:
     import asyncio
 
@@ -278,7 +279,7 @@ async def test_a_peer_answer_that_breaks_the_parser_gives_peer_unavailable_not_a
         return httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000)
 
     node = settings.model_copy(update={"regions": ["SC"], "public_url": OWN, "peers": {"CQ": PEER}})
-    peers = PeerClient(node, sc_node.state.keys, transport=httpx.MockTransport(nested))
+    peers = PeerClient(node, sc_node.services.keys, transport=httpx.MockTransport(nested))
     item = VerifyIn(kind="title", region="CQ", number="T1", name="张三")
     with pytest.raises(PeerUnavailable):
         await asyncio.wait_for(

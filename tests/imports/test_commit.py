@@ -96,8 +96,8 @@ async def test_a_commit_in_many_chunks_is_still_all_or_nothing(
 ) -> None:
     # Batches of 5 rows: on PostgreSQL the streamed commit writes chunks of 50 while validation goes on, so
     # the duplicate in the last row is found after five chunks are already in the transaction.
-    small = app.state.settings.model_copy(update={"import_batch_rows": 5, "import_inline_bytes": 10**7})
-    monkeypatch.setattr(app.state, "settings", small)
+    small = app.services.settings.model_copy(update={"import_batch_rows": 5, "import_inline_bytes": 10**7})
+    monkeypatch.setattr(app.services, "settings", small)
     rows = [flatten(title_payload()) for _ in range(300)]
     numbers = [row["number"] for row in rows]
     late_duplicate = [*rows[:-1], {**rows[-1], "number": rows[2]["number"]}]
@@ -144,8 +144,8 @@ async def test_a_holder_named_twice_across_chunks_is_a_conflict_in_the_file(
 ) -> None:
     # Chunks of 50 rows on PostgreSQL: row 120 names again, differently, a holder that row 1 brought in, and
     # row 1's chunk is already in the import's transaction when row 120 is checked.
-    small = app.state.settings.model_copy(update={"import_batch_rows": 5, "import_inline_bytes": 10**7})
-    monkeypatch.setattr(app.state, "settings", small)
+    small = app.services.settings.model_copy(update={"import_batch_rows": 5, "import_inline_bytes": 10**7})
+    monkeypatch.setattr(app.services, "settings", small)
     rows = [flatten(title_payload()) for _ in range(150)]
     rows[119] = {**rows[119], "holder_id_number": rows[0]["holder_id_number"], "holder_name": "李四"}
     job = (await upload(client, "title", to_csv("title", rows), mode="commit")).json()
@@ -168,8 +168,8 @@ async def test_a_file_over_the_streaming_limit_takes_two_passes(
         raise AssertionError("a file over HUREN_IMPORT_STREAM_MAX_BYTES was streamed")
 
     monkeypatch.setattr(ImportRun, "validate_and_commit", not_streamed)
-    small = app.state.settings.model_copy(update={"import_stream_max_bytes": 10})
-    monkeypatch.setattr(app.state, "settings", small)
+    small = app.services.settings.model_copy(update={"import_stream_max_bytes": 10})
+    monkeypatch.setattr(app.services, "settings", small)
     rows = [flatten(title_payload()) for _ in range(3)]
     job = (await upload(client, "title", to_csv("title", rows), mode="commit")).json()
     assert (job["status"], job["inserted"]) == ("succeeded", 3), job
@@ -179,10 +179,10 @@ async def test_a_file_over_the_row_cap_after_some_chunks_stores_nothing(
     app: Any, client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # On PostgreSQL two chunks of 50 are in the transaction when row 121 breaks the cap of 120.
-    small = app.state.settings.model_copy(
+    small = app.services.settings.model_copy(
         update={"import_batch_rows": 5, "import_inline_bytes": 10**7, "import_max_rows": 120}
     )
-    monkeypatch.setattr(app.state, "settings", small)
+    monkeypatch.setattr(app.services, "settings", small)
     rows = [flatten(title_payload()) for _ in range(130)]
     answer = await upload(client, "title", to_csv("title", rows), mode="commit")
     assert answer.status_code == 413, answer.text

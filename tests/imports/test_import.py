@@ -287,7 +287,7 @@ async def test_uploads_are_deleted_once_their_job_ends(client: httpx.AsyncClient
     await upload(client, "title", to_csv("title", valid_titles(2)), mode="commit")
     await upload(client, "title", to_csv("title", [bad_rows()[0][0]]))
     leftovers = (
-        list(app.state.settings.import_dir.glob("*")) if app.state.settings.import_dir.exists() else []
+        list(app.services.settings.import_dir.glob("*")) if app.services.settings.import_dir.exists() else []
     )
     assert leftovers == []
 
@@ -302,7 +302,7 @@ async def test_rows_of_a_region_this_node_does_not_hold_are_refused(
     client: httpx.AsyncClient, app: Any, session: AsyncSession
 ) -> None:
     # A Sichuan node: Chongqing's people belong to Chongqing's node (federation).
-    app.state.settings = app.state.settings.model_copy(update={"regions": ["SC"]})
+    app.services.settings = app.services.settings.model_copy(update={"regions": ["SC"]})
     rows = [flatten(title_payload("SC")), flatten(title_payload("CQ")), flatten(title_payload("SC"))]
     response = await upload(client, "title", to_csv("title", rows), mode="commit", on_error="skip")
     assert response.status_code == 201, response.text

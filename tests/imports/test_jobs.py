@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app, start_services
 from app.models import Credential, ImportJob
+from app.services import HurenApp
 from app.settings import Settings
 from tests.conftest import bearer, mint_token
 from tests.factories import title_payload
@@ -28,17 +28,17 @@ from tests.imports.test_import import flatten, to_csv
 
 
 @pytest.fixture
-async def job_app(settings: Settings, engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[FastAPI]:
+async def job_app(settings: Settings, engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[HurenApp]:
     """The app on real connections with every upload run as a background job."""
     app = create_app(
         settings.model_copy(update={"import_inline_bytes": 0, "import_dir": tmp_path}), engine=engine
     )
     await start_services(app, engine)
     yield app
-    await asyncio.gather(*app.state.import_tasks)
+    await asyncio.gather(*app.services.import_tasks)
 
 
-async def test_large_upload_runs_as_a_job(job_app: FastAPI, engine: AsyncEngine) -> None:
+async def test_large_upload_runs_as_a_job(job_app: HurenApp, engine: AsyncEngine) -> None:
     rows = [flatten(title_payload()) for _ in range(30)]
     headers = {**bearer(mint_token(job_app, "test-admin", "registry:write")), "Idempotency-Key": "bg-1"}
     transport = httpx.ASGITransport(app=job_app)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.services import HurenApp
 from tests.factories import title_payload
 
 
@@ -15,10 +15,10 @@ async def test_healthz(anonymous: httpx.AsyncClient) -> None:
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-async def test_readyz_checks_the_database(anonymous: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_readyz_checks_the_database(anonymous: httpx.AsyncClient, app: HurenApp) -> None:
     assert (await anonymous.get("/readyz")).json() == {"status": "ready"}
     unreachable = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    app.state.transactions = unreachable.begin
+    app.services.transactions = unreachable.begin
     response = await anonymous.get("/readyz")
     await unreachable.dispose()
     assert response.status_code == 503
@@ -69,7 +69,7 @@ async def test_405_allow_lists_every_method_of_the_path(
     assert response.headers["allow"] == allowed
 
 
-async def test_unexpected_error_is_a_bare_500(app: FastAPI) -> None:
+async def test_unexpected_error_is_a_bare_500(app: HurenApp) -> None:
     async def explode() -> None:
         raise RuntimeError("510104198201130014 leaked")
 

@@ -7,15 +7,15 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.services import HurenApp
 from tests.conftest import bearer, mint_token
 
 MakeCredential = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-async def hr_cq(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def hr_cq(app: HurenApp) -> AsyncIterator[httpx.AsyncClient]:
     """An HR system of Chongqing (client test-hr-cq, scope verify)."""
     token = mint_token(app, "test-hr-cq", "verify registry:read", region="CQ")
     async with httpx.AsyncClient(
@@ -25,7 +25,7 @@ async def hr_cq(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def hr_sc(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def hr_sc(app: HurenApp) -> AsyncIterator[httpx.AsyncClient]:
     """A caller of Sichuan: the test admin with the verify scope."""
     token = mint_token(app, "test-admin", "verify", region="SC")
     async with httpx.AsyncClient(

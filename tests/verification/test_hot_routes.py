@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 
 from app.errors import AppError
 from app.federation.forward import Dispatcher
 from app.hot_routes import HotRoutes, check_endpoint
+from app.services import HurenApp
 from app.verification.routes import router
 from tests.factories import title_payload
 from tests.verification.conftest import MakeCredential, ask
@@ -42,7 +43,7 @@ def test_an_endpoint_with_dependencies_cannot_be_hot() -> None:
         check_endpoint(other.routes[0])  # type: ignore[arg-type]
 
 
-async def test_the_hot_routes_are_the_documented_ones(app: FastAPI) -> None:
+async def test_the_hot_routes_are_the_documented_ones(app: HurenApp) -> None:
     paths = app.openapi()["paths"]
     for method, path in HotRoutes(app=None, router=router).routes:  # type: ignore[arg-type]
         assert method.lower() in paths[path]
@@ -81,7 +82,7 @@ async def test_other_methods_on_a_hot_path_go_to_the_router(hr_cq: httpx.AsyncCl
 
 
 async def test_an_unexpected_error_on_a_hot_route_is_a_bare_500(
-    app: FastAPI, monkeypatch: pytest.MonkeyPatch, hr_cq: httpx.AsyncClient
+    app: HurenApp, monkeypatch: pytest.MonkeyPatch, hr_cq: httpx.AsyncClient
 ) -> None:
     async def explode(self: Dispatcher, *args: Any) -> None:
         raise RuntimeError(f"{PERSONAL_ID} leaked")
@@ -112,7 +113,7 @@ async def test_the_hot_routes_do_not_go_through_the_router(
 
 
 async def test_a_plain_function_exception_handler_serves_hot_routes_too(
-    app: FastAPI, anonymous: httpx.AsyncClient
+    app: HurenApp, anonymous: httpx.AsyncClient
 ) -> None:
     def teapot(request: Request, exc: Exception) -> Response:
         return Response("refused", status_code=418)

@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import verify_chain
 from app.clients.service import create_client
 from app.models import AuditEvent
+from app.services import HurenApp
 from tests.conftest import bearer, mint_token
 from tests.factories import card_payload, skill_payload, title_payload
 from tests.verification.conftest import MakeCredential, ask
@@ -142,7 +142,7 @@ async def test_each_verification_leaves_one_audit_event_without_personal_data(
 
 @pytest.mark.usefixtures("frozen_window")
 async def test_verify_is_rate_limited_per_client_and_a_batch_counts_its_items(
-    anonymous: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+    anonymous: httpx.AsyncClient, app: HurenApp, session: AsyncSession
 ) -> None:
     await create_client(
         session, name="slow", region="CQ", scopes="verify", client_id="cq-slow", rate_limit_per_minute=5
@@ -162,8 +162,8 @@ async def test_verify_is_rate_limited_per_client_and_a_batch_counts_its_items(
 
 
 @pytest.mark.usefixtures("frozen_window")
-async def test_verify_is_rate_limited_per_source_address(app: FastAPI, hr_cq: httpx.AsyncClient) -> None:
-    app.state.settings = app.state.settings.model_copy(update={"rate_limit_per_address_per_minute": 2})
+async def test_verify_is_rate_limited_per_source_address(app: HurenApp, hr_cq: httpx.AsyncClient) -> None:
+    app.services.settings = app.services.settings.model_copy(update={"rate_limit_per_address_per_minute": 2})
     item = {"kind": "title", "region": "SC", "number": "T1", "name": "张三"}
     assert (await hr_cq.post("/v1/verify", json=item)).status_code == 200
     assert (await hr_cq.post("/v1/verify", json=item)).status_code == 200

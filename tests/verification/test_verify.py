@@ -315,7 +315,7 @@ async def test_no_match_answers_wait_for_the_floor_whatever_the_cause(
     import time
 
     payload = await make_credential(title_payload("SC"))
-    app.state.verifier.no_match_floor = 0.3
+    app.services.verifier.no_match_floor = 0.3
     for body in (ask(payload, name="李四"), ask(payload, number="NOPE")):
         started = time.perf_counter()
         assert (await verify(hr_cq, body))["outcome"] == "no_match"
@@ -331,7 +331,7 @@ async def test_a_batch_with_a_no_match_waits_for_the_floor_too(
     import time
 
     payload = await make_credential(title_payload("SC"))
-    app.state.verifier.no_match_floor = 0.3
+    app.services.verifier.no_match_floor = 0.3
     started = time.perf_counter()
     answer = await hr_cq.post("/v1/verify/batch", json={"items": [ask(payload, name="李四")]})
     assert answer.json()["results"][0]["outcome"] == "no_match"
