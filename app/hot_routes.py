@@ -1,16 +1,17 @@
-"""The few routes called all day, served straight from the middleware stack instead of through the router.
+"""The few routes called all day, served by a small Starlette app of their own, mounted in front of FastAPI's.
 
-Below the app's own middleware, every request passes Starlette's exception middleware, the router's match
-over every route, and FastAPI's route wrapper, which solves the dependency graph (even for an endpoint that
-takes nothing but the `Request`) inside an exit stack of its own. On `POST /v1/verify` that was about a
-quarter of the worker's CPU (bench/RESULTS.md). The verification endpoints need none of it: they take the bare
-`Request`, admit the caller and read the body themselves (app/verification/routes.py).
+Below the app's own middleware, every request passes FastAPI's router and route wrapper, which solves the
+dependency graph (even for an endpoint that takes nothing but the `Request`) inside an exit stack of its own.
+On `POST /v1/verify` that was about a quarter of the worker's CPU (bench/RESULTS.md). The verification
+endpoints need none of it: they take the bare `Request`, admit the caller and read the body themselves
+(app/verification/routes.py).
 
-`HotRoutes` is the innermost middleware. For a hot (method, path) it calls the very endpoint the router would
-have called, with the route in the scope as the router would have put it (the metrics label by it), and
-turns a raised exception into the app's own answer with the app's own handlers. Everything else, and every
-unexpected exception, goes on as before. The routes stay registered, so OpenAPI and a server without this
-middleware are unchanged.
+`HotRoutes` is the innermost middleware. A request for a hot (method, path) goes to a plain Starlette app
+built from the very same endpoints: a `Router` of plain `Route`s (which puts the route in the scope, so the
+metrics label by it) inside Starlette's `ExceptionMiddleware` with the app's own exception handlers. Nothing
+of routing or error handling is written here; an unexpected exception still leaves through the app's
+ServerErrorMiddleware as the bare 500 problem. Every other request goes on to FastAPI. The routes stay
+registered with FastAPI too, so OpenAPI and a server without this middleware are unchanged.
 """
 
 from __future__ import annotations
@@ -20,60 +21,47 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi.routing import APIRoute, APIRouter
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-Handler = Callable[[Request, Exception], Any]
 
 
 class HotRoutes:
-    """Serves every route of `router` (a router included without a further prefix) past the app's router."""
+    """Serves every route of `router` (a router included without a further prefix) past FastAPI's."""
 
     def __init__(self, app: ASGIApp, router: APIRouter) -> None:
         self.app = app
-        self.routes: dict[tuple[str, str], tuple[APIRoute, Endpoint]] = {
-            (method, route.path): (route, check_endpoint(route))
-            for route in router.routes
-            if isinstance(route, APIRoute)
-            for method in route.methods or ()
-        }
-        # The app's exception handlers, taken on the first hot request, when every one is in place.
-        self.handlers: tuple[dict[type[BaseException], Handler], dict[int, Handler]] | None = None
+        api_routes = [route for route in router.routes if isinstance(route, APIRoute)]
+        self.routes = frozenset(
+            (method, route.path) for route in api_routes for method in route.methods or ()
+        )
+        self.router = Router(
+            routes=[
+                Route(route.path, check_endpoint(route), methods=list(route.methods or ()), name=route.name)
+                for route in api_routes
+            ]
+        )
+        # Built on the first hot request, when every one of the app's exception handlers is in place.
+        self.served: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hot = self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        if hot is None:
+        if scope["type"] != "http" or (scope["method"], scope["path"]) not in self.routes:
             await self.app(scope, receive, send)
             return
-        scope["route"], scope["endpoint"] = hot
-        request = Request(scope, receive, send)
-        try:
-            response = await hot[1](request)
-        except Exception as exc:
-            handler = self.handler_for(scope["app"], exc)
-            if handler is None:
-                raise  # to ServerErrorMiddleware, as from the router: the 500 problem, and the log line
-            if inspect.iscoroutinefunction(handler):
-                response = await handler(request, exc)
-            else:  # as Starlette runs a plain function
-                response = await run_in_threadpool(handler, request, exc)
-        await response(scope, receive, send)
+        if self.served is None:
+            self.served = ExceptionMiddleware(self.router, handlers=routed_handlers(scope["app"]))
+        await self.served(scope, receive, send)
 
-    def handler_for(self, app: Any, exc: Exception) -> Handler | None:
-        """The handler Starlette's exception middleware would pick: by status code, then by class."""
-        if self.handlers is None:
-            self.handlers = split_handlers(app.exception_handlers)
-        by_class, by_status = self.handlers
-        if isinstance(exc, HTTPException) and exc.status_code in by_status:
-            return by_status[exc.status_code]
-        for cls in type(exc).__mro__:
-            if cls in by_class:
-                return by_class[cls]
-        return None
+
+def routed_handlers(app: Any) -> dict[Any, Callable[..., Any]]:
+    """The handlers Starlette gives its ExceptionMiddleware: all but the 500 / Exception one, which belongs to
+    ServerErrorMiddleware, outside."""
+    handlers: Mapping[Any, Callable[..., Any]] = app.exception_handlers
+    return {key: handler for key, handler in handlers.items() if key not in (500, Exception)}
 
 
 def check_endpoint(route: APIRoute) -> Endpoint:
@@ -93,18 +81,3 @@ def check_endpoint(route: APIRoute) -> Endpoint:
         raise RuntimeError(f"hot route {route.path} must be `async def endpoint(request: Request)`")
     endpoint: Endpoint = route.endpoint
     return endpoint
-
-
-def split_handlers(
-    handlers: Mapping[Any, Any],
-) -> tuple[dict[type[BaseException], Handler], dict[int, Handler]]:
-    """As Starlette splits them: the 500 / Exception handler belongs to ServerErrorMiddleware, outside."""
-    by_class: dict[type[BaseException], Handler] = {}
-    by_status: dict[int, Handler] = {}
-    for key, handler in handlers.items():
-        if isinstance(key, int):
-            if key != 500:
-                by_status[key] = handler
-        elif key is not Exception:
-            by_class[key] = handler
-    return by_class, by_status
