@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -16,9 +16,7 @@ from app.domain.masking import normalize_person_name
 from app.domain.skill_number import validate_skill_number
 from app.domain.status import CredentialStatus, effective_status
 from app.domain.uscc import validate_uscc
-
-if TYPE_CHECKING:
-    from app.registry.service import CredentialRecord
+from app.registry.records import CredentialRecord
 
 Kind = Literal["title", "skill", "card"]
 RegionCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["SC"])]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -32,20 +31,8 @@ from app.models import (
     TitleCode,
 )
 from app.privacy import PersonalDataVault
+from app.registry.records import CredentialRecord
 from app.registry.schemas import CardIn, CredentialCreate, HolderIn, IssuerIn, SkillIn, TitleIn
-
-
-@dataclass
-class CredentialRecord:
-    """A credential with what its answer needs from the holder, the issuer and the code tables."""
-
-    credential: Credential
-    holder: Holder
-    issuer: Organisation
-    supersedes: str | None
-    title: TitleCode | None
-    skill_level_name: str | None
-    card_class_name: str | None
 
 
 async def check_code_tables(session: AsyncSession, payload: CredentialCreate) -> None:
