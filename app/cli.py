@@ -15,19 +15,22 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import append_pending_events, purge_events, record_event, verify_chain
+from app.bootstrap import data_key_of, prepare_database
+from app.clients.service import create_client, disable_client, list_clients
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError
-from app.keys import ensure_signing_key, rotate_signing_key
-from app.migrate import upgrade_database
-from app.privacy import PersonalDataVault, decode_key
-from app.reference.seed import seed_reference_data
+from app.keys import rotate_signing_key
+from app.privacy import PersonalDataVault
 from app.settings import Settings, get_settings
 
 T = TypeVar("T")
+
+# A command's own heavy imports (uvicorn, the demo set, the import pipeline with openpyxl: about 0.2 s) are
+# made inside it, so that `huren --help` and the other commands do not wait for them. Start-up cost only:
+# nothing below imports this module back.
 
 # Locals in tracebacks could print personal data (an ID number in a request body): never show them.
 app = typer.Typer(
@@ -65,34 +68,6 @@ def check_settings() -> None:
         raise typer.Exit(2) from None
 
 
-def ensure_sqlite_directory(settings: Settings) -> None:
-    if settings.is_sqlite:
-        database = make_url(settings.database_url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-
-
-async def prepare_database(settings: Settings) -> dict[str, int]:
-    """Migrate to head, add any missing reference rows and make the first signing key: safe at every start.
-
-    Done once before the workers start, so that two workers never race to create the first key.
-    """
-    ensure_sqlite_directory(settings)
-    engine = create_engine(settings)
-    try:
-        await upgrade_database(engine)
-        async with create_sessionmaker(engine)() as session, session.begin():
-            added = await seed_reference_data(session)
-            added["signing_keys"] = int(await ensure_signing_key(session, data_key_of(settings)))
-            return added
-    finally:
-        await engine.dispose()
-
-
-def data_key_of(settings: Settings) -> bytes:
-    return decode_key(settings.data_key.get_secret_value())
-
-
 async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run one unit of work in a committed transaction on a migrated database."""
     await prepare_database(settings)
@@ -128,7 +103,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
     """Migrate the database if needed and serve the API."""
-    import uvicorn
+    import uvicorn  # start-up cost, see the top
 
     settings = get_settings()
     if "public_url" not in settings.model_fields_set:
@@ -154,7 +129,7 @@ def serve(
 @app.command()
 def demo() -> None:
     """Load the demo data set and demo clients for both regions (idempotent) and print how to use them."""
-    from app.demo import print_demo_guide
+    from app.demo import print_demo_guide  # start-up cost, see the top
 
     settings = get_settings()
     if settings.env == "production":
@@ -167,6 +142,7 @@ def demo() -> None:
 
 
 async def run_demo(settings: Settings) -> dict[str, int]:
+    # Start-up cost, see the top.
     from app.demo import load_demo
     from app.imports.service import ImportDeps
 
@@ -197,8 +173,6 @@ def clients_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Register an OAuth2 client; prints client_id and client_secret once."""
-    from app.clients.service import create_client
-
     jwks = json.loads(jwks_file.read_text(encoding="utf-8")) if jwks_file else None
 
     async def work(session: AsyncSession) -> tuple[str, str]:
@@ -227,7 +201,6 @@ def clients_create(
 @clients_app.command("list")
 def clients_list() -> None:
     """List the registered clients."""
-    from app.clients.service import list_clients
 
     async def work(session: AsyncSession) -> list[tuple[str, ...]]:
         return [
@@ -246,7 +219,6 @@ def clients_list() -> None:
 @clients_app.command("disable")
 def clients_disable(client_id: Annotated[str, typer.Argument(help="The client to disable")]) -> None:
     """Disable a client: no new tokens, and its current tokens stop working within seconds."""
-    from app.clients.service import disable_client
 
     async def work(session: AsyncSession) -> None:
         await disable_client(session, client_id)
@@ -319,7 +291,7 @@ def import_file(
     charset: Annotated[str | None, typer.Option(help="CSV encoding when not UTF-8, e.g. GB18030")] = None,
 ) -> None:
     """Bulk import from the shell, with a progress bar and a summary; exit code 1 when rows were rejected."""
-    from app.imports.cli_run import run_import_file
+    from app.imports.cli_run import run_import_file  # start-up cost, see the top
 
     code = run_or_explain(
         run_import_file(

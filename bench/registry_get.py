@@ -408,7 +408,7 @@ async def database_facts(dsn: str, rows: int) -> tuple[str, int]:
 
 def prepare_like_serve(dsn: str) -> None:
     """`huren serve` migrates and adds missing reference rows before it serves: do the same."""
-    from app.cli import prepare_database
+    from app.bootstrap import prepare_database
     from app.settings import Settings
 
     asyncio.run(prepare_database(Settings(database_url=sqlalchemy_url(dsn))))

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from app.audit.service import append_pending_events
-from app.cli import prepare_database
+from app.bootstrap import prepare_database
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError
 from app.imports import parsing, service
