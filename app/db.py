@@ -1,12 +1,11 @@
-"""Engine, session factory and the one per-request session dependency."""
+"""Engine, session factory and the declarative base: the database plumbing every layer above shares."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -17,7 +16,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
-from app.services import services_of
 from app.settings import Settings
 
 NAMING_CONVENTION = {
@@ -129,24 +127,3 @@ async def driver_connection(conn: AsyncConnection) -> AsyncIterator[Any]:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: commits when the handler returns, before the response is sent.
-
-    Audit events the request queued are appended in the same transaction, just before the commit.
-    """
-    from app.audit.service import append_pending_events  # the audit models import this module
-
-    maker: async_sessionmaker[AsyncSession] = services_of(request).sessionmaker
-    async with maker() as session:
-        try:
-            yield session
-            await append_pending_events(session)
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from app.db import SessionDep
+from app.audit.request_session import SessionDep
 from app.main import create_app as create_huren_app
 from app.registry import service
 from app.registry.schemas import CardOut, SkillOut, TitleOut, present_credential

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from app.audit.request_session import SessionDep
 from app.audit.service import verify_chain
-from app.db import SessionDep
 from app.routing import AuthFirstRoute
 from app.security import require_scope
 

@@ -10,10 +10,10 @@ import segno
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel
 
+from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
 from app.cards.publisher import StatusListPublisher
 from app.cards.service import issue_card_token
-from app.db import SessionDep
 from app.errors import NotFound
 from app.problems import problem_responses
 from app.ratelimit import rate_limited

@@ -9,10 +9,10 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 
+from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
 from app.clients import service
 from app.clients.schemas import ClientCreated, ClientIn, ClientOut, ClientPage, TokenAnswer
-from app.db import SessionDep
 from app.models import Client
 from app.problems import problem_responses
 from app.ratelimit import RateLimiter, client_address

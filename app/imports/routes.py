@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from app.db import SessionDep
+from app.audit.request_session import SessionDep
 from app.errors import AppError, NotFound, invalid_field
 from app.imports import parsing, service
 from app.imports.schemas import ErrorReport, JobOut, RowErrorOut, present_job

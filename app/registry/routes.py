@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 
+from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
 from app.cards.service import bump_revision
-from app.db import SessionDep
 from app.errors import invalid_field
 from app.models import Region
 from app.problems import problem_responses

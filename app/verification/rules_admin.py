@@ -9,8 +9,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
+from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
-from app.db import SessionDep
 from app.domain.errors import DomainError
 from app.domain.recognition import check_criteria
 from app.errors import invalid_field
