@@ -8,7 +8,7 @@ their ttl. What this adds: recognition in the caller's region, a receipt and the
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from app.audit.service import PendingEvent
 from app.audit.writer import AuditWriter
@@ -19,7 +19,6 @@ from app.cards.tokens import status_list_url
 from app.db import Transactions
 from app.domain.recognition import CredentialFacts
 from app.errors import AppError
-from app.federation.mirror import PeerMirror
 from app.keys import KeyStore
 from app.security import Principal
 from app.verification.receipts import receipt_claims, reference_digest, sign_receipt
@@ -30,6 +29,16 @@ from app.verification.service import present_recognition, recognition_check
 
 class StatusUnavailable(AppError):
     status, slug, title = 503, "status-unavailable", "Status list unavailable"
+
+
+class PeerMaterial(Protocol):
+    """Copies of the peers' keys and status lists: app.federation.mirror.PeerMirror, wired in app.main.
+
+    A protocol, so that this package does not import the federation package that builds on it.
+    """
+
+    def material_for(self, issuer: str) -> tuple[dict[str, Any], dict[str, Bitstring], float] | None:
+        """The issuer's JWKS, usable copies of its lists and the age of the oldest; None without them."""
 
 
 def unverified_issuer(token: str) -> str | None:
@@ -54,7 +63,7 @@ class CardTokenVerifier:
         issuer: str,
         regions: list[str],
         receipt_ttl: timedelta,
-        mirror: PeerMirror | None = None,
+        mirror: PeerMaterial | None = None,
     ) -> None:
         self.keys, self.transactions, self.status_lists = keys, transactions, status_lists
         self.rules, self.audit, self.issuer, self.regions = rules, audit, issuer, regions

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.federation.forward import Dispatcher
 from app.json_body import documented_body, json_answer, read_body
 from app.problems import problem_responses
 from app.ratelimit import charge_budget
@@ -27,6 +26,7 @@ from app.verification.schemas import (
     VerifyAnswer,
     VerifyIn,
 )
+from app.verification.service import CredentialVerifier
 
 router = APIRouter(
     route_class=AuthFirstRoute, prefix="/v1/verify", tags=["verification"], responses=problem_responses(429)
@@ -41,9 +41,9 @@ async def admit(request: Request) -> Principal:
     return check_scope(caller, "verify")
 
 
-def dispatcher_of(request: Request) -> Dispatcher:
+def dispatcher_of(request: Request) -> CredentialVerifier:
     """Local look-ups for regions held here, the peer node's signed answer for the others."""
-    dispatcher: Dispatcher = services_of(request).dispatcher
+    dispatcher: CredentialVerifier = services_of(request).dispatcher
     return dispatcher
 
 

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from app.audit.service import PendingEvent
 from app.audit.writer import AuditWriter
@@ -31,6 +31,7 @@ from app.verification.rules import RuleBook, RuleSet
 from app.verification.schemas import (
     Check,
     CredentialRef,
+    ItemProblem,
     RecognitionOut,
     VerifiedCard,
     VerifiedHolder,
@@ -227,6 +228,20 @@ async def wait_until_floor(started: float, floor: float) -> None:
     A deadline on the loop's clock lands on the same tick whatever happened before it."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(started + floor - loop.time())
+
+
+class CredentialVerifier(Protocol):
+    """What the verify routes answer through: app.federation.forward.Dispatcher, wired in app.main, which
+    sends each item to this node's Verifier or to its region's peer.
+
+    A protocol, so that this package does not import the federation package that builds on it.
+    """
+
+    async def verify(self, item: VerifyIn, caller: Principal, request_id: str | None) -> VerifyAnswer: ...
+
+    async def verify_batch(
+        self, items: Sequence[VerifyIn], caller: Principal, request_id: str | None
+    ) -> list[VerifyAnswer | ItemProblem]: ...
 
 
 class Verifier:
