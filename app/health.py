@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.db import Transactions
 from app.errors import AppError
+from app.keys import KeyStore
 from app.routing import AuthFirstRoute
 from app.services import services_of
+
+
+class HealthServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def transactions(self) -> Transactions: ...
+
+    @property
+    def keys(self) -> KeyStore: ...
+
+
+def services(request: Request) -> HealthServices:
+    view: HealthServices = services_of(request)
+    return view
+
 
 router = APIRouter(route_class=AuthFirstRoute, tags=["operations"])
 
@@ -31,10 +51,10 @@ async def healthz() -> Health:
 async def readyz(request: Request) -> Health:
     """Ready when the database answers and a signing key is loaded."""
     try:
-        async with services_of(request).transactions() as conn:
+        async with services(request).transactions() as conn:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError):
         raise NotReady("the database is not reachable") from None
-    if services_of(request).keys.current_kid is None:
+    if services(request).keys.current_kid is None:
         raise NotReady("no signing key is loaded")
     return Health(status="ready")

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import health
 from app.audit import routes as audit_routes
+from app.audit.request_session import SessionServices
 from app.audit.writer import AuditWriter
 from app.body_limit import BodySizeLimit
 from app.cards import routes as card_routes
 from app.cards.publisher import StatusListPublisher
+from app.cards.routes import CardServices
 from app.clients import routes as client_routes
+from app.clients.routes import ClientServices
 from app.clients.service import SecretCache
 from app.db import Transactions, create_engine, create_read_engine, create_sessionmaker
 from app.federation import routes as federation_routes
@@ -25,26 +30,97 @@ from app.federation.client import PeerClient
 from app.federation.forward import Dispatcher
 from app.federation.mirror import PeerMirror
 from app.federation.peers_in import PeerAuthenticator
+from app.federation.routes import FederationServices
+from app.health import HealthServices
 from app.hot_routes import HotRoutes
 from app.imports import routes as import_routes
+from app.imports.routes import ImportServices
 from app.keys import KeyStore
 from app.metrics import MetricsMiddleware, RequestMetrics
 from app.privacy import PersonalDataVault, decode_key
 from app.problems import install_error_handlers, problem_responses, register_problem_schema
-from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RedisCounter
+from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RateLimitServices, RedisCounter
 from app.registry import routes as registry_routes
+from app.registry.routes import RegistryServices
 from app.routing import AuthFirstRoute
-from app.security import Authenticator, Principal, require_scope
-from app.services import HurenApp, Services
+from app.security import Authenticator, Principal, SecurityServices, require_scope
+from app.services import HurenApp
 from app.settings import Settings, get_settings
 from app.tracing import RequestIdMiddleware
 from app.verification import routes as verification_routes
 from app.verification import rules_admin
 from app.verification.card_token import CardTokenVerifier
+from app.verification.routes import VerificationServices
 from app.verification.rules import RuleBook
+from app.verification.rules_admin import RulesServices
 from app.verification.service import Verifier
 from app.web import docs as web_docs
 from app.web import routes as web_routes
+
+
+@dataclass(eq=False)
+class Services:
+    """Everything a worker holds at hand, made once by start_services; each module reads its own view of it
+    (app.services.view_of), and check_views has mypy prove the container fits every one."""
+
+    settings: Settings
+    vault: PersonalDataVault
+    metrics: RequestMetrics
+    engine: AsyncEngine
+    # Verification's reads: a pool without transactions of their own (PostgreSQL), or None where reads share
+    # the write path (tests, on their rolled-back connection).
+    read_engine: AsyncEngine | None
+    transactions: Transactions
+    sessionmaker: async_sessionmaker[AsyncSession]
+    keys: KeyStore
+    authenticator: Authenticator
+    rate_limiter: RateLimiter
+    rule_book: RuleBook
+    verifier: Verifier
+    status_lists: StatusListPublisher
+    dispatcher: Dispatcher
+    card_verifier: CardTokenVerifier
+    secret_cache: SecretCache
+    peer_client: PeerClient | None = None
+    peer_authenticator: PeerAuthenticator | None = None
+    mirror: PeerMirror | None = None
+    # Import jobs running in this process: kept referenced until they end (asyncio holds tasks weakly).
+    import_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def own_connections(self) -> bool:
+        """Whether work may open connections of its own (an import's COPY beside its transaction): not when
+        every session is bound to one connection, as a test's rolled-back one is."""
+        return not isinstance(self.sessionmaker.kw.get("bind"), AsyncConnection)
+
+    async def close(self, *, dispose_engine: bool) -> None:
+        """Stop what start-up started, in reverse."""
+        if self.mirror is not None:
+            await self.mirror.stop()
+        if self.peer_client is not None:
+            await self.peer_client.close()
+        await self.rate_limiter.counter.close()
+        if self.read_engine is not None and self.read_engine.dialect.name != "sqlite":
+            await self.read_engine.dispose()  # a pool of its own (SQLite's shares the engine's)
+        if dispose_engine:
+            await self.engine.dispose()
+
+
+def check_views(services: Services) -> None:
+    """Nothing at run time: mypy checks that the container offers every module the view it reads."""
+    security: SecurityServices = services
+    rate_limits: RateLimitServices = services
+    health_checks: HealthServices = services
+    sessions: SessionServices = services
+    cards: CardServices = services
+    clients: ClientServices = services
+    federation: FederationServices = services
+    imports: ImportServices = services
+    registry: RegistryServices = services
+    verification: VerificationServices = services
+    rules: RulesServices = services
+    del security, rate_limits, health_checks, sessions, cards, clients, federation, imports, registry
+    del verification, rules
 
 
 async def start_services(

@@ -21,6 +21,23 @@ from app.errors import AppError
 from app.models import RateLimitCounter
 from app.security import Principal, authenticate
 from app.services import services_of
+from app.settings import Settings
+
+
+class RateLimitServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+def services(request: Request) -> RateLimitServices:
+    view: RateLimitServices = services_of(request)
+    return view
+
 
 WINDOW_SECONDS = 60
 
@@ -154,8 +171,8 @@ def rate_limited(route: str) -> Callable[..., Awaitable[Principal]]:
 
 async def charge_budget(request: Request, principal: Principal, route: str, cost: int = 1) -> None:
     """Count `cost` requests against the caller's client and source address budgets of `route`."""
-    limiter: RateLimiter = services_of(request).rate_limiter
-    settings = services_of(request).settings
+    limiter: RateLimiter = services(request).rate_limiter
+    settings = services(request).settings
     await limiter.enforce(
         f"client:{principal.client_id}:{route}",
         principal.rate_limit_per_minute or settings.rate_limit_per_minute,

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import jwt
 from fastapi import Depends, Request
@@ -28,6 +28,19 @@ from app.jws import sign_es256
 from app.keys import SIGNING_ALG, KeyStore
 from app.models import Client
 from app.services import services_of
+
+
+class SecurityServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def authenticator(self) -> Authenticator: ...
+
+
+def services(request: Request) -> SecurityServices:
+    view: SecurityServices = services_of(request)
+    return view
+
 
 ALL_SCOPES = frozenset(
     {"verify", "registry:read", "registry:write", "cards:issue", "admin", "federation", "metrics"}
@@ -219,7 +232,7 @@ async def authenticate(
 
 
 async def principal_of(request: Request, token: str) -> Principal:
-    authenticator: Authenticator = services_of(request).authenticator
+    authenticator: Authenticator = services(request).authenticator
     principal = await authenticator.principal_for(token)
     request.state.principal = principal
     return principal

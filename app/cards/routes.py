@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 import segno
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -15,11 +15,32 @@ from app.audit.service import record_request_event
 from app.cards.publisher import StatusListPublisher
 from app.cards.service import issue_card_token
 from app.errors import NotFound
+from app.keys import KeyStore
 from app.problems import problem_responses
 from app.ratelimit import rate_limited
 from app.routing import AuthFirstRoute
 from app.security import require_scope
 from app.services import services_of
+from app.settings import Settings
+
+
+class CardServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def keys(self) -> KeyStore: ...
+
+    @property
+    def status_lists(self) -> StatusListPublisher: ...
+
+
+def services(request: Request) -> CardServices:
+    view: CardServices = services_of(request)
+    return view
+
 
 router = APIRouter(
     route_class=AuthFirstRoute,
@@ -42,10 +63,10 @@ class CardToken(BaseModel):
 
 
 async def issue(request: Request, session: SessionDep, region: str, number: str) -> CardToken:
-    settings = services_of(request).settings
+    settings = services(request).settings
     issued = await issue_card_token(
         session,
-        services_of(request).keys,
+        services(request).keys,
         region=region,
         number=number,
         issuer=settings.public_url,
@@ -87,9 +108,9 @@ async def qr_code(region: RegionPath, number: NumberPath, request: Request, sess
 async def status_list(
     region: RegionPath, purpose: Literal["revocation", "suspension"], request: Request
 ) -> Response:
-    if region not in services_of(request).settings.regions:
+    if region not in services(request).settings.regions:
         raise NotFound("this node publishes no status list for that region")
-    publisher: StatusListPublisher = services_of(request).status_lists
+    publisher: StatusListPublisher = services(request).status_lists
     published = await publisher.current(region, purpose)
     ttl = int(publisher.ttl.total_seconds())
     headers = {"Cache-Control": f"public, max-age={ttl}", "ETag": published.etag}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from typing import Annotated, Protocol
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
@@ -13,12 +13,51 @@ from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
 from app.clients import service
 from app.clients.schemas import ClientCreated, ClientIn, ClientOut, ClientPage, TokenAnswer
+from app.db import Transactions
+from app.keys import KeyStore
 from app.models import Client
 from app.problems import problem_responses
 from app.ratelimit import RateLimiter, client_address
 from app.routing import AuthFirstRoute
-from app.security import ACCESS_TOKEN, Admin, encode_token, new_jti, require_scope, utc_timestamp
+from app.security import (
+    ACCESS_TOKEN,
+    Admin,
+    Authenticator,
+    encode_token,
+    new_jti,
+    require_scope,
+    utc_timestamp,
+)
 from app.services import services_of
+from app.settings import Settings
+
+
+class ClientServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
+
+    @property
+    def secret_cache(self) -> service.SecretCache: ...
+
+    @property
+    def keys(self) -> KeyStore: ...
+
+    @property
+    def authenticator(self) -> Authenticator: ...
+
+    @property
+    def transactions(self) -> Transactions: ...
+
+
+def services(request: Request) -> ClientServices:
+    view: ClientServices = services_of(request)
+    return view
+
 
 token_router = APIRouter(route_class=AuthFirstRoute, tags=["authentication"])
 admin_router = APIRouter(
@@ -87,8 +126,8 @@ async def issue_token(
     client_assertion: Annotated[str | None, Form(max_length=8192)] = None,
     scope: Annotated[str | None, Form(max_length=500)] = None,
 ) -> TokenAnswer:
-    settings = services_of(request).settings
-    limiter: RateLimiter = services_of(request).rate_limiter
+    settings = services(request).settings
+    limiter: RateLimiter = services(request).rate_limiter
     await limiter.enforce(f"token-addr:{client_address(request)}", settings.token_rate_limit_per_minute * 4)
     credentials = pick_credentials(request, client_id, client_secret, client_assertion_type, client_assertion)
     if credentials.client_id:
@@ -100,7 +139,7 @@ async def issue_token(
         authenticated = await service.authenticate_client(
             session,
             credentials,
-            cache=services_of(request).secret_cache,
+            cache=services(request).secret_cache,
             audiences=[f"{issuer}/oauth/token", issuer],
         )
     except service.OAuthError as exc:
@@ -124,7 +163,7 @@ async def issue_token(
         "exp": now + lifetime,
         "jti": new_jti(),
     }
-    token = encode_token(ACCESS_TOKEN, claims, services_of(request).keys)
+    token = encode_token(ACCESS_TOKEN, claims, services(request).keys)
     record_request_event(
         request,
         session,
@@ -172,14 +211,14 @@ async def disable_client(
     client_id: str, request: Request, session: SessionDep, principal: Admin
 ) -> ClientOut:
     client = await service.disable_client(session, client_id)
-    services_of(request).authenticator.forget_client(client_id)
+    services(request).authenticator.forget_client(client_id)
     record_request_event(request, session, "client.disabled", object_ref=f"client:{client_id}")
     return present_client(client)
 
 
 @token_router.get("/.well-known/jwks.json", summary="The node's public signing keys, current and past")
 async def jwks(request: Request, response: Response) -> dict[str, object]:
-    keys = services_of(request).keys
-    await keys.refresh_if_stale(services_of(request).transactions)
+    keys = services(request).keys
+    await keys.refresh_if_stale(services(request).transactions)
     response.headers["Cache-Control"] = "public, max-age=300"
     return dict(keys.jwks)

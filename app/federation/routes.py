@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,9 +14,32 @@ from app.ratelimit import RateLimiter
 from app.routing import AuthFirstRoute
 from app.security import Principal
 from app.services import services_of
+from app.settings import Settings
 from app.tracing import request_id_of
 from app.verification.schemas import BatchIn, VerifyAnswer, VerifyIn
 from app.verification.service import Verifier
+
+
+class FederationServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def peer_authenticator(self) -> PeerAuthenticator | None: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
+
+    @property
+    def verifier(self) -> Verifier: ...
+
+
+def services(request: Request) -> FederationServices:
+    view: FederationServices = services_of(request)
+    return view
+
 
 router = APIRouter(
     route_class=AuthFirstRoute,
@@ -30,7 +53,7 @@ peer_bearer = HTTPBearer(auto_error=False, description="A peer node's signed ass
 async def authenticate_peer(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(peer_bearer)]
 ) -> Principal:
-    authenticator: PeerAuthenticator | None = services_of(request).peer_authenticator
+    authenticator: PeerAuthenticator | None = services(request).peer_authenticator
     if authenticator is None:
         raise Unauthorized("this node has no peers")
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -47,18 +70,18 @@ async def admit(request: Request, caller: Principal, items: list[VerifyIn]) -> N
     """Only regions held here; and each of the peer's clients within the per-client budget here too, so a
     compromised peer cannot enumerate faster than a client could. (No per-address budget: all of a peer's
     traffic comes from its node's address.)"""
-    regions = set(services_of(request).settings.regions)
+    regions = set(services(request).settings.regions)
     if any(item.region not in regions for item in items):
         raise NotFound("this node does not hold the region asked about")
-    limiter: RateLimiter = services_of(request).rate_limiter
-    budget = services_of(request).settings.rate_limit_per_minute
+    limiter: RateLimiter = services(request).rate_limiter
+    budget = services(request).settings.rate_limit_per_minute
     await limiter.enforce(f"peer-client:{caller.region}:{caller.client_id}:verify", budget, len(items))
 
 
 @router.post("/verify", response_model=VerifyAnswer, summary="Verify for a peer node (the /v1/verify body)")
 async def verify_for_peer(payload: VerifyIn, request: Request, caller: PeerCaller) -> VerifyAnswer:
     await admit(request, caller, [payload])
-    verifier: Verifier = services_of(request).verifier
+    verifier: Verifier = services(request).verifier
     return await verifier.verify(payload, caller, request_id_of(request))
 
 
@@ -67,6 +90,6 @@ async def verify_batch_for_peer(
     payload: BatchIn, request: Request, caller: PeerCaller
 ) -> dict[str, list[VerifyAnswer]]:
     await admit(request, caller, payload.items)
-    verifier: Verifier = services_of(request).verifier
+    verifier: Verifier = services(request).verifier
     request_id = request_id_of(request)
     return {"results": await verifier.verify_batch(payload.items, caller, request_id)}

@@ -5,23 +5,58 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from app.audit.request_session import SessionDep
+from app.db import Transactions
 from app.errors import AppError, NotFound, invalid_field
 from app.imports import parsing, service
 from app.imports.schemas import ErrorReport, JobOut, RowErrorOut, present_job
 from app.models import ImportJob
+from app.privacy import PersonalDataVault
 from app.problems import problem_responses
 from app.routing import AuthFirstRoute
 from app.security import Principal, require_scope
 from app.services import services_of
+from app.settings import Settings
+
+
+class ImportServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]: ...
+
+    @property
+    def transactions(self) -> Transactions: ...
+
+    @property
+    def vault(self) -> PersonalDataVault: ...
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+
+    @property
+    def own_connections(self) -> bool: ...
+
+    @property
+    def import_tasks(self) -> set[asyncio.Task[Any]]: ...
+
+
+def services(request: Request) -> ImportServices:
+    view: ImportServices = services_of(request)
+    return view
+
 
 router = APIRouter(
     route_class=AuthFirstRoute,
@@ -42,7 +77,7 @@ class FileProblem(AppError):
 
 
 def import_deps(request: Request) -> service.ImportDeps:
-    state = services_of(request)
+    state = services(request)
     return service.ImportDeps.build(
         state.settings,
         sessionmaker=state.sessionmaker,
@@ -126,7 +161,7 @@ async def create_import(
         raise invalid_field(
             "Idempotency-Key", "idempotency.key_required", "a commit needs an Idempotency-Key", "header"
         )
-    settings, deps = services_of(request).settings, import_deps(request)
+    settings, deps = services(request).settings, import_deps(request)
     upload = await read_upload(request)
     try:
         stored = await run_in_threadpool(service.store_file, upload.file, settings.import_dir)
@@ -179,7 +214,7 @@ async def create_import(
 
 
 def start_in_background(request: Request, deps: service.ImportDeps, job_id: str) -> None:
-    tasks: set[asyncio.Task[ImportJob]] = services_of(request).import_tasks
+    tasks: set[asyncio.Task[ImportJob]] = services(request).import_tasks
     task = asyncio.create_task(service.run_job(deps, job_id))
     tasks.add(task)  # a reference, or the event loop may drop the task mid-run
     task.add_done_callback(tasks.discard)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 
 from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
+from app.cards.publisher import StatusListPublisher
 from app.cards.service import bump_revision
 from app.errors import invalid_field
 from app.models import Region
+from app.privacy import PersonalDataVault
 from app.problems import problem_responses
 from app.ratelimit import rate_limited
 from app.registry import service
@@ -26,6 +28,26 @@ from app.registry.schemas import (
 from app.routing import AuthFirstRoute
 from app.security import RegistryReader, RegistryWriter
 from app.services import services_of
+from app.settings import Settings
+
+
+class RegistryServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def vault(self) -> PersonalDataVault: ...
+
+    @property
+    def status_lists(self) -> StatusListPublisher: ...
+
+
+def services(request: Request) -> RegistryServices:
+    view: RegistryServices = services_of(request)
+    return view
+
 
 router = APIRouter(
     route_class=AuthFirstRoute,
@@ -47,11 +69,11 @@ async def create_credential(
     session: SessionDep,
     principal: RegistryWriter,
 ) -> CredentialAnswer:
-    held = services_of(request).settings.regions
+    held = services(request).settings.regions
     if payload.region not in held and await session.get(Region, payload.region) is not None:
         # Another region's credentials (and the personal data with them) belong to that region's node.
         raise invalid_field("region", "region.not_held", "this node does not hold that region's registry")
-    record = await service.create_credential(session, services_of(request).vault, payload)
+    record = await service.create_credential(session, services(request).vault, payload)
     record_request_event(
         request,
         session,
@@ -120,7 +142,7 @@ async def change_status(
         # The region's status lists move with the change, in its transaction; this process's copies are
         # dropped now and again after the commit (a list rebuilt in between would still show the old bit).
         await bump_revision(session, region)
-        publisher = services_of(request).status_lists
+        publisher = services(request).status_lists
         publisher.invalidate(region)
         background.add_task(publisher.invalidate, region)
     return present_credential(record)

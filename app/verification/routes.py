@@ -8,6 +8,8 @@ reads its body in one validation pass and answers with the model's own JSON.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from fastapi import APIRouter, Request, Response
 
 from app.json_body import documented_body, json_answer, read_body
@@ -28,6 +30,22 @@ from app.verification.schemas import (
 )
 from app.verification.service import CredentialVerifier
 
+
+class VerificationServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def dispatcher(self) -> CredentialVerifier: ...
+
+    @property
+    def card_verifier(self) -> CardTokenVerifier: ...
+
+
+def services(request: Request) -> VerificationServices:
+    view: VerificationServices = services_of(request)
+    return view
+
+
 router = APIRouter(
     route_class=AuthFirstRoute, prefix="/v1/verify", tags=["verification"], responses=problem_responses(429)
 )
@@ -43,7 +61,7 @@ async def admit(request: Request) -> Principal:
 
 def dispatcher_of(request: Request) -> CredentialVerifier:
     """Local look-ups for regions held here, the peer node's signed answer for the others."""
-    dispatcher: CredentialVerifier = services_of(request).dispatcher
+    dispatcher: CredentialVerifier = services(request).dispatcher
     return dispatcher
 
 
@@ -87,5 +105,5 @@ async def verify_batch(request: Request) -> Response:
 async def verify_card_token(request: Request) -> Response:
     caller = await admit(request)
     payload = await read_body(request, CardTokenIn)
-    verifier: CardTokenVerifier = services_of(request).card_verifier
+    verifier: CardTokenVerifier = services(request).card_verifier
     return json_answer(await verifier.verify(payload.token, caller, request_id_of(request)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,6 +19,20 @@ from app.problems import problem_responses
 from app.routing import AuthFirstRoute
 from app.security import require_scope
 from app.services import services_of
+from app.verification.rules import RuleBook
+
+
+class RulesServices(Protocol):
+    """What this module reads of the worker's services (app.services; app.main checks the container fits)."""
+
+    @property
+    def rule_book(self) -> RuleBook: ...
+
+
+def services(request: Request) -> RulesServices:
+    view: RulesServices = services_of(request)
+    return view
+
 
 router = APIRouter(
     route_class=AuthFirstRoute,
@@ -103,6 +117,6 @@ async def put_rule(
     record_request_event(request, session, "recognition_rule.saved", object_ref=f"rule:{code}")
     # This process answers with the new rule at once (again after the commit, in case a verification re-read
     # the old rules in between); the other processes within rules_refresh_seconds.
-    services_of(request).rule_book.invalidate()
-    background.add_task(services_of(request).rule_book.invalidate)
+    services(request).rule_book.invalidate()
+    background.add_task(services(request).rule_book.invalidate)
     return present_rule(rule)
