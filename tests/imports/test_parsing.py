@@ -20,7 +20,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from app.domain.identity import IdType, compute_resident_id_check, validate_document_number
 from app.domain.skill_number import validate_skill_number
 from app.domain.uscc import validate_uscc
-from app.imports import parsing
+from app.imports import columns, csv_reader, xlsx_reader
 from app.imports.parsing import (
     COLUMNS,
     REQUIRED_COLUMNS,
@@ -130,7 +130,7 @@ def test_columns_follow_the_api_contract() -> None:
     for kind in KINDS:
         assert set(REQUIRED_COLUMNS[kind]) <= set(COLUMNS[kind])
         assert "region" in REQUIRED_COLUMNS[kind]
-        assert "region" not in parsing.required_columns(kind, "SC")
+        assert "region" not in columns.required_columns(kind, "SC")
     assert set(REQUIRED_COLUMNS["card"]) - set(REQUIRED_COLUMNS["skill"]) == {"card_system", "card_class"}
 
 
@@ -271,7 +271,7 @@ def test_unbalanced_quote_is_malformed_with_row() -> None:
 
 
 def test_line_without_breaks_is_refused_not_buffered() -> None:
-    data = kind_csv("title", [example("title")]) + b"x" * (parsing.MAX_CSV_LINE_BYTES + 10)
+    data = kind_csv("title", [example("title")]) + b"x" * (csv_reader.MAX_CSV_LINE_BYTES + 10)
     error = parse_error(data, "csv")
     assert (error.code, error.row) == ("csv.malformed", 2)
 
@@ -687,7 +687,7 @@ def first_sheet(data: bytes) -> ReadOnlyWorksheet:
 
 def test_xlsx_number_formatting_rules() -> None:
     data = xlsx_bytes({"S": [[3.0, datetime(2024, 1, 2, 10, 30), 2.5, 7, "007"]]})
-    assert next(parsing.iter_sheet_records(first_sheet(data))) == [
+    assert next(xlsx_reader.iter_sheet_records(first_sheet(data))) == [
         "3",
         "2024-01-02T10:30:00",
         "2.5",
