@@ -144,7 +144,7 @@ def demo() -> None:
 async def run_demo(settings: Settings) -> dict[str, int]:
     # Start-up cost, see the top.
     from app.demo import load_demo
-    from app.imports.service import ImportDeps
+    from app.imports.jobs import ImportDeps
 
     await prepare_database(settings)
     engine = create_engine(settings)

@@ -14,13 +14,14 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import append_pending_events
 from app.clients.service import create_client
 from app.domain.errors import ForbiddenTransition
 from app.domain.identity import compute_resident_id_check
 from app.domain.uscc import compute_uscc_check
+from app.imports.jobs import ImportDeps, create_job, run_job
 from app.imports.parsing import COLUMNS
-from app.imports.service import ImportDeps, flatten_payload, open_job, run_job, store_file
+from app.imports.uploads import store_file
+from app.imports.validation import flatten_payload
 from app.models import CardClass, CardService, Client, Credential, TitleCode
 from app.registry import service
 from app.security import ALL_SCOPES
@@ -249,23 +250,19 @@ async def import_demo_rows(
         writer.writerows(flatten_payload(p) for p in payloads)
     with path.open("rb") as source:
         stored = store_file(source, settings.import_dir)
-    async with deps.sessionmaker() as session:
-        job, _ = await open_job(
-            session,
-            deps,
-            client_id="demo",
-            kind=kind,
-            mode="commit",
-            on_error="abort",
-            idempotency_key=None,
-            stored=stored,
-            file_name=path.name,
-            file_format="csv",
-            charset=None,
-            default_region=None,
-        )
-        await append_pending_events(session)
-        await session.commit()
+    job, _ = await create_job(
+        deps,
+        client_id="demo",
+        kind=kind,
+        mode="commit",
+        on_error="abort",
+        idempotency_key=None,
+        stored=stored,
+        file_name=path.name,
+        file_format="csv",
+        charset=None,
+        default_region=None,
+    )
     finished = await run_job(deps, job.id)
     if finished.status != "succeeded":
         raise RuntimeError(f"the demo {kind} rows did not import: {finished.problem}")

@@ -3,20 +3,21 @@
 SQLAlchemy Core spent most of this pass turning ~30 values per row into SQLite's storage forms; the scratch
 file already holds them (dates as YYYY-MM-DD, JSON as text), so rows go to the driver as they are and only
 the timestamps are made once per batch, by the column type itself. What is stored is what the ORM and Core
-store (tests compare the two paths).
+store (tests compare the two paths). `BatchedUpsert` is the SQLite committer (app.imports.committer): it
+writes in the caller's transaction and never commits.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.imports.committer import Counts
 from app.imports.staging import COMPARED_FIELDS, NULL, STAGING_COLUMNS, unescape
 from app.models import Credential, Organisation
 
@@ -53,11 +54,55 @@ SELECT_EXISTING: Final = (
 )
 
 
-@dataclass
-class Counts:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
+class BatchedUpsert:
+    """SQLite after validation: the scratch file's rows in batches of `batch_rows` through the driver's
+    executemany, compared with the stored rows in Python."""
+
+    streams = False
+
+    def __init__(self, batch_rows: int) -> None:
+        self.batch_rows = batch_rows
+        self.session: AsyncSession | None = None
+        self.connection: AsyncConnection | None = None
+        self.previous_cache_size: int | None = None
+        self.issuers: dict[str, int] = {}
+        self.counts = Counts()
+        self.pending: list[str] = []
+
+    async def begin(self, session: AsyncSession) -> None:
+        self.session = session
+        self.connection = await session.connection()
+        cache_size = await self.connection.exec_driver_sql("PRAGMA cache_size")
+        self.previous_cache_size = int(cache_size.scalar_one())
+        await self.connection.exec_driver_sql(f"PRAGMA cache_size = {COMMIT_CACHE_SIZE}")
+
+    async def write(self, block: bytes, rows: int) -> None:
+        # Split on line feeds only: str.splitlines would also cut at characters a field may hold (U+2028, …).
+        lines = block.decode().split("\n")
+        lines.pop()  # the empty string after the block's last line feed
+        self.pending += lines
+        while len(self.pending) >= self.batch_rows:
+            await self.upsert_pending(self.batch_rows)
+
+    async def finish(self) -> Counts:
+        while self.pending:
+            await self.upsert_pending(self.batch_rows)
+        await self.restore_cache_size()
+        return self.counts
+
+    async def abandon(self, *, wait: bool) -> None:
+        await self.restore_cache_size()
+
+    async def upsert_pending(self, size: int) -> None:
+        assert self.session is not None
+        batch, self.pending = self.pending[:size], self.pending[size:]
+        await upsert_batch(self.session, batch, self.issuers, self.counts)
+
+    async def restore_cache_size(self) -> None:
+        # The connection goes back to the pool with the page cache it had.
+        if self.connection is not None and self.previous_cache_size is not None:
+            await self.connection.exec_driver_sql(f"PRAGMA cache_size = {self.previous_cache_size}")
+            self.previous_cache_size = None
 
 
 def split_line(line: str) -> list[str | None]:

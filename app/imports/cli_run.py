@@ -13,7 +13,7 @@ from app.audit.service import append_pending_events
 from app.bootstrap import prepare_database
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError
-from app.imports import parsing, service
+from app.imports import jobs, parsing, uploads
 from app.models import ImportJob
 from app.privacy import PersonalDataVault
 from app.settings import Settings
@@ -45,7 +45,7 @@ async def run_import_file(
         raise AppError("--kind is title, skill or card; --on-error is abort or skip")
     await prepare_database(settings)
     engine = create_engine(settings)
-    deps = service.ImportDeps.build(
+    deps = jobs.ImportDeps.build(
         settings,
         sessionmaker=create_sessionmaker(engine),
         transactions=engine.begin,
@@ -54,14 +54,14 @@ async def run_import_file(
     )
     try:
         with file.open("rb") as source:
-            stored = service.store_file(source, settings.import_dir)
+            stored = uploads.store_file(source, settings.import_dir)
         try:
             file_format = parsing.detect_format(file.name, None, stored.head)
         except parsing.ImportFileError as exc:
             stored.path.unlink(missing_ok=True)
             raise AppError(exc.message) from None
         async with deps.sessionmaker() as session:
-            job, _ = await service.open_job(
+            job, _ = await jobs.open_job(
                 session,
                 deps,
                 client_id="cli",
@@ -87,7 +87,7 @@ async def run_import_file(
 
 
 async def run_with_progress(
-    deps: service.ImportDeps, job_id: str, total: int | None, console: Console
+    deps: jobs.ImportDeps, job_id: str, total: int | None, console: Console
 ) -> ImportJob:
     columns = (
         TextColumn("{task.description:>9}"),
@@ -107,7 +107,7 @@ async def run_with_progress(
             rate = rows / max(time.monotonic() - started[phase], 1e-6)
             progress.update(tasks[phase], completed=rows, rate=rate)
 
-        finished = await service.run_job(deps, job_id, on_progress=report)
+        finished = await jobs.run_job(deps, job_id, on_progress=report)
         for phase, task in tasks.items():
             progress.update(task, total=progress.tasks[task].completed if phase == "validate" else None)
     return finished

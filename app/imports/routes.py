@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from app.audit.request_session import SessionDep
 from app.db import Transactions
 from app.errors import AppError, NotFound, invalid_field
-from app.imports import parsing, service
+from app.imports import jobs, parsing, uploads
 from app.imports.schemas import ErrorReport, JobOut, RowErrorOut, present_job
 from app.models import ImportJob
 from app.privacy import PersonalDataVault
@@ -76,9 +76,9 @@ class FileProblem(AppError):
         self.status = error.status
 
 
-def import_deps(request: Request) -> service.ImportDeps:
+def import_deps(request: Request) -> jobs.ImportDeps:
     state = services(request)
-    return service.ImportDeps.build(
+    return jobs.ImportDeps.build(
         state.settings,
         sessionmaker=state.sessionmaker,
         transactions=state.transactions,
@@ -149,7 +149,6 @@ UPLOAD_BODY = {
 async def create_import(
     request: Request,
     response: Response,
-    session: SessionDep,
     principal: Writer,
     kind: KindName,
     mode: Literal["validate", "commit"] = "validate",
@@ -164,7 +163,7 @@ async def create_import(
     settings, deps = services(request).settings, import_deps(request)
     upload = await read_upload(request)
     try:
-        stored = await run_in_threadpool(service.store_file, upload.file, settings.import_dir)
+        stored = await run_in_threadpool(uploads.store_file, upload.file, settings.import_dir)
     finally:
         await upload.close()
     charset = upload.headers.get("content-type", "").partition("charset=")[2].strip().strip('"') or None
@@ -173,8 +172,7 @@ async def create_import(
     except parsing.ImportFileError as exc:
         stored.path.unlink(missing_ok=True)
         raise FileProblem(exc) from None
-    job, created = await service.open_job(
-        session,
+    job, created = await jobs.create_job(
         deps,
         client_id=principal.client_id,
         kind=kind,
@@ -187,12 +185,11 @@ async def create_import(
         charset=charset,
         default_region=region,
     )
-    await session.commit()  # the job must exist before any worker runs it
     if not created:
         response.status_code = 200
-        return present_job(job, service.is_stale(job, deps.stale_after))
+        return present_job(job, jobs.is_stale(job, deps.stale_after))
     if stored.size <= settings.import_inline_bytes:
-        finished = await service.run_job(deps, job.id)
+        finished = await jobs.run_job(deps, job.id)
         if finished.problem and finished.problem.get("code", "").startswith(
             ("file.", "header.", "xlsx.", "jsonl.", "csv.")
         ):
@@ -213,9 +210,9 @@ async def create_import(
     return present_job(job, False)
 
 
-def start_in_background(request: Request, deps: service.ImportDeps, job_id: str) -> None:
+def start_in_background(request: Request, deps: jobs.ImportDeps, job_id: str) -> None:
     tasks: set[asyncio.Task[ImportJob]] = services(request).import_tasks
-    task = asyncio.create_task(service.run_job(deps, job_id))
+    task = asyncio.create_task(jobs.run_job(deps, job_id))
     tasks.add(task)  # a reference, or the event loop may drop the task mid-run
     task.add_done_callback(tasks.discard)
 
@@ -243,7 +240,7 @@ async def find_job(session: SessionDep, job_id: str) -> ImportJob:
 @router.get("/{job_id}", response_model=JobOut)
 async def get_import(job_id: str, request: Request, session: SessionDep, principal: Writer) -> JobOut:
     job = await find_job(session, job_id)
-    return present_job(job, service.is_stale(job, import_deps(request).stale_after))
+    return present_job(job, jobs.is_stale(job, import_deps(request).stale_after))
 
 
 @router.post("/{job_id}/resume", response_model=JobOut, status_code=202)
@@ -252,8 +249,8 @@ async def resume_import(job_id: str, request: Request, session: SessionDep, prin
     idempotent, so nothing is doubled. A finished job no longer has its file (it held ID numbers in clear)."""
     deps = import_deps(request)
     job = await find_job(session, job_id)
-    if not service.is_stale(job, deps.stale_after):
-        raise service.ImportInProgress(
+    if not jobs.is_stale(job, deps.stale_after):
+        raise jobs.ImportInProgress(
             f"the import is {job.status}; only a stalled import (its worker died) is resumed; upload again"
         )
     start_in_background(request, deps, job.id)
@@ -265,7 +262,7 @@ async def get_errors(job_id: str, request: Request, session: SessionDep, princip
     await find_job(session, job_id)
     errors = [
         RowErrorOut(row=e.row, column=e.column, code=e.code, message=e.message)
-        for e in await service.list_errors(session, job_id)
+        for e in await jobs.list_errors(session, job_id)
     ]
     if "text/csv" in request.headers.get("accept", ""):
         buffer = io.StringIO()

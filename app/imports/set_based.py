@@ -1,12 +1,13 @@
 """The PostgreSQL commit of an import: COPY into a staging table, then set-based statements.
 
-Two ways to run them. The two-pass commit (app.imports.service) loads the whole scratch file once
-validation is over. The streamed commit (`StreamedUpsert`, all-or-nothing imports only) feeds the same
-statements chunk by chunk while validation is still going: PostgreSQL's work (six indexes, eight foreign-key
-checks and the holders insert, ~40 µs a row) then runs on the other core while this process validates the
-next rows, instead of after them. Everything still happens in one transaction: a rejected row anywhere, or a
-dead worker, leaves nothing. With on_error=skip a row can be rejected after it was fed (its duplicate comes
-later in the file), so those imports keep the two passes.
+Two committers (app.imports.committer) run them. The two-pass commit (`TwoPassUpsert`) loads the whole
+scratch file once validation is over. The streamed commit (`StreamedUpsert`, all-or-nothing imports only)
+feeds the same statements chunk by chunk while validation is still going: PostgreSQL's work (six indexes,
+eight foreign-key checks and the holders insert, ~40 µs a row) then runs on the other core while this process
+validates the next rows, instead of after them. Everything still happens in one transaction: a rejected row
+anywhere, or a dead worker, leaves nothing. With on_error=skip a row can be rejected after it was fed (its
+duplicate comes later in the file), so those imports keep the two passes. Neither commits: the job runner
+(app.imports.jobs) does.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import driver_of
+from app.imports.committer import Counts
 from app.imports.staging import COMPARED_FIELDS, STAGING_COLUMNS
 
 
@@ -123,18 +125,52 @@ async def stage_chunk(driver: Any, chunk: bytes) -> None:
     await driver.copy_to_table("import_staging", source=as_stream(chunk), columns=columns, format="text")
 
 
+class TwoPassUpsert:
+    """PostgreSQL after validation: the scratch file COPYed into a staging table, one COPY per block (progress
+    is written between them), then one INSERT … ON CONFLICT per table over the whole file."""
+
+    streams = False
+
+    def __init__(self) -> None:
+        self.session: AsyncSession | None = None
+        self.driver: Any = None
+        self.staged = 0
+
+    async def begin(self, session: AsyncSession) -> None:
+        self.session = session
+        await open_staging(session)
+        self.driver = await driver_of(await session.connection())  # for COPY, which SQLAlchemy does not offer
+
+    async def write(self, block: bytes, rows: int) -> None:
+        await stage_chunk(self.driver, block)
+        self.staged += rows
+
+    async def finish(self) -> Counts:
+        assert self.session is not None
+        await self.session.execute(text(INSERT_ISSUERS))
+        await self.session.execute(text(INSERT_HOLDERS))
+        inserted, written = (await self.session.execute(text(UPSERT_CREDENTIALS))).one()
+        return Counts(inserted=inserted, updated=written - inserted, unchanged=self.staged - written)
+
+    async def abandon(self, *, wait: bool) -> None:
+        """Nothing runs beside the caller: the owner's rollback undoes every COPY."""
+
+
 class StreamedUpsert:
     """Clean rows fed during validation, written chunk by chunk in the session's transaction by a writer task.
 
-    `feed` queues a full chunk and returns at once unless `depth` chunks already wait (then validation waits
+    `write` queues a full chunk and returns at once unless `depth` chunks already wait (then validation waits
     for PostgreSQL, not the reverse). asyncpg sends each step whenever validation yields to the event loop
     (every batch), and PostgreSQL works on the chunk meanwhile.
     """
 
-    def __init__(
-        self, session: AsyncSession, chunk_rows: int, *, overlap: bool = True, depth: int = 2
-    ) -> None:
-        self.session, self.chunk_rows, self.overlap = session, chunk_rows, overlap
+    streams = True
+
+    def __init__(self, chunk_rows: int, *, overlap: bool = True, depth: int = 2) -> None:
+        # overlap: the chunks run beside validation, on the session's own connection. Tests bind every session
+        # to one connection, where validation waits for each chunk instead.
+        self.session: AsyncSession | None = None
+        self.chunk_rows, self.overlap = chunk_rows, overlap
         # The chunk being filled, as bytes: the batches' line strings are freed as they come (holding 20,000
         # of them per chunk fragmented the heap: +55 MB peak RSS at a million rows).
         self.pending = bytearray()
@@ -144,17 +180,18 @@ class StreamedUpsert:
         self.failure: Exception | None = None
         self.staged = 0
 
-    async def open(self) -> None:
-        await open_staging(self.session)
-        await self.session.execute(text("DROP TABLE IF EXISTS import_counts"))
-        await self.session.execute(text(COUNTS_TABLE))
+    async def begin(self, session: AsyncSession) -> None:
+        self.session = session
+        await open_staging(session)
+        await session.execute(text("DROP TABLE IF EXISTS import_counts"))
+        await session.execute(text(COUNTS_TABLE))
         # COPY, which SQLAlchemy does not offer, and the script, on the driver in the session's transaction.
-        driver = await driver_of(await self.session.connection())
+        driver = await driver_of(await session.connection())
         self.writer = asyncio.create_task(self.write_chunks(driver))
 
-    async def feed(self, lines: list[str]) -> None:
-        self.pending += "".join(lines).encode()
-        self.pending_rows += len(lines)
+    async def write(self, block: bytes, rows: int) -> None:
+        self.pending += block
+        self.pending_rows += rows
         if self.pending_rows >= self.chunk_rows:
             await self.send_pending()
 
@@ -172,7 +209,7 @@ class StreamedUpsert:
             await self.queue.join()  # the session shares its connection with validation's reads
 
     async def write_chunks(self, driver: Any) -> None:
-        # After a failure it keeps taking chunks (and drops them), so a full queue never blocks `feed`.
+        # After a failure it keeps taking chunks (and drops them), so a full queue never blocks `write`.
         while (chunk := await self.queue.get()) is not None:
             try:
                 if self.failure is None:
@@ -184,9 +221,10 @@ class StreamedUpsert:
                 self.queue.task_done()
         self.queue.task_done()
 
-    async def finish(self) -> tuple[int, int, int]:
-        """Write what is left and wait for it: (inserted, updated, unchanged) over every chunk."""
+    async def finish(self) -> Counts:
+        """Write what is left and wait for it: the counts over every chunk."""
         assert self.writer is not None
+        assert self.session is not None
         if self.pending:
             await self.send_pending()
         await self.drain()
@@ -196,13 +234,19 @@ class StreamedUpsert:
             text("SELECT coalesce(sum(inserted), 0), coalesce(sum(written), 0) FROM import_counts")
         )
         inserted, written = (int(value) for value in counts.one())
-        return inserted, written - inserted, self.staged - written
+        return Counts(inserted=inserted, updated=written - inserted, unchanged=self.staged - written)
 
     async def drain(self) -> None:
         """Let the writer finish what it was given and stop; its connection is then free again."""
         if self.writer is not None and not self.writer.done():
             await self.queue.put(None)
             await self.writer
+
+    async def abandon(self, *, wait: bool) -> None:
+        if wait:
+            await self.discard()
+        else:
+            await self.cancel()
 
     async def discard(self) -> None:
         """Stop without writing what is still queued (rows were rejected: the owner rolls back). The chunk in

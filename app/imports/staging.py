@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.domain.identity import IdType
 from app.domain.masking import mask_document_number
-from app.imports.rows import CleanRow
+from app.imports.clean_rows import CleanRow
 from app.privacy import CIPHER_VERSION, PersonalDataVault
 
 # Fields an import may change on an existing credential; any difference is a new version.

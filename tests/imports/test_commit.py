@@ -162,12 +162,12 @@ async def test_a_holder_named_twice_across_chunks_is_a_conflict_in_the_file(
 async def test_a_file_over_the_streaming_limit_takes_two_passes(
     app: Any, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.imports.service import ImportRun
+    from app.imports.set_based import StreamedUpsert
 
-    async def not_streamed(self: ImportRun) -> None:
+    async def not_streamed(self: StreamedUpsert, session: AsyncSession) -> None:
         raise AssertionError("a file over HUREN_IMPORT_STREAM_MAX_BYTES was streamed")
 
-    monkeypatch.setattr(ImportRun, "validate_and_commit", not_streamed)
+    monkeypatch.setattr(StreamedUpsert, "begin", not_streamed)
     small = app.services.settings.model_copy(update={"import_stream_max_bytes": 10})
     monkeypatch.setattr(app.services, "settings", small)
     rows = [flatten(title_payload()) for _ in range(3)]

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.imports.parsing import COLUMNS
-from app.imports.service import flatten_payload
+from app.imports.validation import flatten_payload
 from app.models import Credential, ImportJob
 from tests.factories import card_payload, skill_payload, title_payload
 

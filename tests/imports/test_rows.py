@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from app.domain.errors import DomainError
 from app.domain.identity import parse_canonical_resident_id, parse_resident_id
+from app.imports.code_tables import CodeTables
+from app.imports.fast_checks import check_row_fast
 from app.imports.parsing import COLUMNS, RawRow, RowProblem
-from app.imports.rows import CodeTables, check_row_fast
-from app.imports.service import flatten_payload, validate_row, validate_row_with_models
+from app.imports.validation import flatten_payload, validate_row, validate_row_with_models
 from tests.factories import card_payload, resident_id, skill_payload, title_payload
 
 DATA = Path(__file__).resolve().parents[2] / "app" / "reference" / "data"

@@ -10,7 +10,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from app.domain.identity import IdType
-from app.imports.rows import CleanRow, check_row_fast
+from app.imports.clean_rows import CleanRow
+from app.imports.fast_checks import check_row_fast
 from app.imports.staging import STAGING_COLUMNS, decode_line, encode_line, encrypt_numbers, staging_values
 from app.privacy import PersonalDataVault
 from app.registry.service import new_holder_values

@@ -4,14 +4,14 @@ The pydantic models in app/registry/schemas.py stay the contract. This module on
 fast: `check_row_fast` returns a CleanRow when it is certain the models would accept the row with exactly
 these values, and None otherwise, and then the caller runs the models, which produce the errors. So a
 rejected row is always described by the models themselves, and an accepted one equals what they would have
-made of it (tests/imports/test_rows.py checks that on generated rows).
+made of it (tests/imports/test_rows.py checks that on generated rows). Length bounds and patterns are not
+repeated here: they are read from the models (app.imports.model_rules).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
@@ -27,143 +27,38 @@ from app.domain.identity import (
 from app.domain.masking import normalize_person_name
 from app.domain.skill_number import validate_skill_number
 from app.domain.uscc import validate_uscc
-from app.registry.schemas import CardIn, SkillIn, TitleIn, normalize_text
+from app.imports import model_rules
+from app.imports.clean_rows import CleanRow
+from app.imports.code_tables import CodeTables
+from app.registry.schemas import normalize_text
 
 Values = Mapping[str, str | None]
-
-
-class CleanRow(NamedTuple):
-    """A row as the registry models normalise it: the only shape the rest of the import sees."""
-
-    row: int
-    kind: str
-    region: str
-    number: str
-    holder_name: str
-    id_type: str
-    id_number: str
-    issuer_name: str
-    issuer_usci: str
-    issuer_level: str | None
-    issued_on: date
-    valid_from: date | None
-    valid_until: date | None
-    title_code: str | None = None
-    specialty: str | None = None
-    obtained_on: date | None = None
-    approval_no: str | None = None
-    review_body: str | None = None
-    occupation_code: str | None = None
-    occupation_name: str | None = None
-    skill_level: int | None = None
-    work_type: str | None = None
-    number_format: str | None = None
-    card_system: str | None = None
-    card_class: str | None = None
-    entitlements: tuple[str, ...] | None = None
-    # Decoded from a resident ID number (None for other documents): the holder row stores them.
-    birth_date: date | None = None
-    sex: str | None = None
-
-
-@dataclass(frozen=True)
-class CodeTables:
-    """The code tables a row is checked against, loaded once per import."""
-
-    regions: frozenset[str]
-    title_codes: frozenset[str]
-    skill_levels: frozenset[int]
-    card_system_regions: Mapping[str, str]
-    card_classes: frozenset[tuple[str, str]]
-    card_services: Mapping[str, frozenset[str]]
-    # The regions this node holds (None: every region in the table): another region's people belong to the
-    # node of that region (federation), so its rows are refused here.
-    held: frozenset[str] | None = None
 
 
 class _Unsure(Exception):
     """The fast path cannot vouch for this row; the models decide (and describe what is wrong)."""
 
 
-def clean_from_model(row: int, model: TitleIn | SkillIn | CardIn) -> CleanRow:
-    """The CleanRow of a row the models accepted."""
-    holder, issuer = model.holder, model.issuer
-    birth_date, sex = None, None
-    if holder.id_type is IdType.RESIDENT_ID:
-        resident = parse_resident_id(holder.id_number)
-        birth_date, sex = resident.birth_date, resident.sex
-    common = CleanRow(
-        row=row,
-        kind=model.kind,
-        region=model.region,
-        number=model.number,
-        holder_name=holder.name,
-        id_type=holder.id_type.value,
-        id_number=holder.id_number,
-        issuer_name=issuer.name,
-        issuer_usci=issuer.usci,
-        issuer_level=issuer.level.value if issuer.level is not None else None,
-        issued_on=model.issued_on,
-        valid_from=model.valid_from,
-        valid_until=model.valid_until,
-        birth_date=birth_date,
-        sex=sex,
-    )
-    if isinstance(model, TitleIn):
-        return common._replace(
-            title_code=model.title_code,
-            specialty=model.specialty,
-            obtained_on=model.obtained_on,
-            approval_no=model.approval_no,
-            review_body=model.review_body,
-        )
-    if isinstance(model, SkillIn):
-        return common._replace(
-            occupation_code=model.occupation_code,
-            occupation_name=model.occupation_name,
-            skill_level=model.level,
-            work_type=model.work_type,
-            number_format=model.number_format,
-        )
-    return common._replace(
-        card_system=model.card_system, card_class=model.card_class, entitlements=tuple(model.entitlements)
-    )
-
-
-def check_codes(row: CleanRow, tables: CodeTables) -> list[tuple[str, str, str]]:
-    """(column, code, message) for each value of a model-valid row that is missing from the code tables."""
-    found = []
-    if row.region not in tables.regions:
-        found.append(("region", "region.unknown", "no such region"))
-    elif tables.held is not None and row.region not in tables.held:
-        found.append(("region", "region.not_held", "this node does not hold that region's registry"))
-    if row.kind == "title" and row.title_code not in tables.title_codes:
-        found.append(("title_code", "title_code.unknown", "not in the title code table"))
-    if row.kind == "skill" and row.skill_level not in tables.skill_levels:
-        found.append(("level", "skill_level.unknown", "not in the skill level table"))
-    if row.kind == "card":
-        assert row.card_system is not None
-        assert row.entitlements is not None
-        system_region = tables.card_system_regions.get(row.card_system)
-        if system_region is None:
-            found.append(("card_system", "card_system.unknown", "no such card system"))
-        elif system_region != row.region:
-            found.append(("card_system", "card_system.region", "this card system belongs to another region"))
-        elif (row.card_system, row.card_class) not in tables.card_classes:
-            found.append(("card_class", "card_class.unknown", "not a class of this card system"))
-        known = tables.card_services.get(row.card_system, frozenset())
-        if any(code not in known for code in row.entitlements):
-            found.append(("entitlements", "entitlement.unknown", "not a service of this card system"))
-    return found
-
-
-# --- the fast path ---
-
 _ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_REGION: Final = re.compile(r"[A-Z]{2}")
-_CARD_SYSTEM: Final = re.compile(r"[a-z][a-z0-9-]{1,31}")
-_CARD_CLASS: Final = re.compile(r"[A-Za-z0-9-]{1,16}")
-_ENTITLEMENT: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# Bounds and patterns as the models declare them. One constant each, not a look-up per row: a row is checked
+# millions of times.
+_REGION: Final = model_rules.pattern("region")
+_CARD_SYSTEM: Final = model_rules.pattern("card_system")
+_CARD_CLASS: Final = model_rules.pattern("card_class")
+_ENTITLEMENT: Final = model_rules.item_pattern("entitlements")
+_MAX_ENTITLEMENTS: Final = model_rules.max_items("entitlements")
+_NUMBER_LEN: Final = model_rules.max_length("number")
+_HOLDER_NAME_LEN: Final = model_rules.max_length("holder_name")
+_ID_NUMBER_LEN: Final = model_rules.max_length("holder_id_number")
+_ISSUER_NAME_LEN: Final = model_rules.max_length("issuer_name")
+_USCI_LEN: Final = model_rules.max_length("issuer_usci")
+_TITLE_CODE_LEN: Final = model_rules.max_length("title_code")
+_SPECIALTY_LEN: Final = model_rules.max_length("specialty")
+_APPROVAL_NO_LEN: Final = model_rules.max_length("approval_no")
+_REVIEW_BODY_LEN: Final = model_rules.max_length("review_body")
+_OCCUPATION_CODE_LEN: Final = model_rules.max_length("occupation_code")
+_OCCUPATION_NAME_LEN: Final = model_rules.max_length("occupation_name")
+_WORK_TYPE_LEN: Final = model_rules.max_length("work_type")
 _REGION_AT: Final = CleanRow._fields.index("region")
 _NUMBER: Final = CleanRow._fields.index("number")
 _ISSUED_ON: Final = CleanRow._fields.index("issued_on")
@@ -220,12 +115,12 @@ def check_common(kind: str, row: int, values: Values, tables: CodeTables, today:
         row,
         kind,
         region,
-        text(values["number"], 64),
-        normalize_person_name(text(values["holder_name"], 50)),
+        text(values["number"], _NUMBER_LEN),
+        normalize_person_name(text(values["holder_name"], _HOLDER_NAME_LEN)),
         id_type,
         id_number,
-        text(values["issuer_name"], 200),
-        _usci(bounded(values["issuer_usci"], 40)),
+        text(values["issuer_name"], _ISSUER_NAME_LEN),
+        _usci(bounded(values["issuer_usci"], _USCI_LEN)),
         issuer_level(values["issuer_level"]),
         issued_on,
         valid_from,
@@ -239,15 +134,15 @@ def check_title(common: _Common, values: Values, tables: CodeTables, today: date
     obtained_on = past_date(values["obtained_on"], today)
     if obtained_on > common.head[_ISSUED_ON]:
         raise _Unsure
-    title_code = _title_code(bounded(values["title_code"], 10))
+    title_code = _title_code(bounded(values["title_code"], _TITLE_CODE_LEN))
     if title_code not in tables.title_codes:
         raise _Unsure
     title = (
         title_code,
-        optional_text(values["specialty"], 100),
+        optional_text(values["specialty"], _SPECIALTY_LEN),
         obtained_on,
-        optional_text(values["approval_no"], 100),
-        optional_text(values["review_body"], 200),
+        optional_text(values["approval_no"], _APPROVAL_NO_LEN),
+        optional_text(values["review_body"], _REVIEW_BODY_LEN),
     )
     return CleanRow._make((*common.head, *title, *_NO_SKILL, *_NO_CARD, common.birth_date, common.sex))
 
@@ -259,10 +154,10 @@ def check_skill(common: _Common, values: Values, tables: CodeTables, today: date
     parsed = validate_skill_number(common.head[_NUMBER], level)
     head = (*common.head[:_NUMBER], parsed.number, *common.head[_NUMBER + 1 :])
     skill = (
-        _occupation_code(bounded(values["occupation_code"], 20)),
-        text(values["occupation_name"], 100),
+        _occupation_code(bounded(values["occupation_code"], _OCCUPATION_CODE_LEN)),
+        text(values["occupation_name"], _OCCUPATION_NAME_LEN),
         level,
-        optional_text(values["work_type"], 100),
+        optional_text(values["work_type"], _WORK_TYPE_LEN),
         parsed.format_name,
     )
     return CleanRow._make((*head, *_NO_TITLE, *skill, *_NO_CARD, common.birth_date, common.sex))
@@ -279,7 +174,9 @@ def check_card(common: _Common, values: Values, tables: CodeTables, today: date)
         raise _Unsure
     entitlements = split_list(values["entitlements"])
     known = tables.card_services.get(system, frozenset())
-    if len(entitlements) > 100 or not all(_ENTITLEMENT.fullmatch(e) and e in known for e in entitlements):
+    if len(entitlements) > _MAX_ENTITLEMENTS or not all(
+        _ENTITLEMENT.fullmatch(e) and e in known for e in entitlements
+    ):
         raise _Unsure
     card = (system, card_class, entitlements)
     return CleanRow._make((*common.head, *_NO_TITLE, *_NO_SKILL, *card, common.birth_date, common.sex))
@@ -346,7 +243,7 @@ def holder_document(
     id_type = IdType.RESIDENT_ID if id_type_value is None else _ID_TYPES.get(id_type_value)
     if id_type is None:
         raise _Unsure
-    raw = bounded(raw_number, 40)
+    raw = bounded(raw_number, _ID_NUMBER_LEN)
     if id_type is IdType.RESIDENT_ID:
         canonical = parse_canonical_resident_id(raw, today)
         if canonical is not None:

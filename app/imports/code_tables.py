@@ -1,0 +1,76 @@
+"""The code tables an import row is checked against (regions, title codes, levels, card systems), loaded once
+per import, and the check of a model-valid row against them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.imports.clean_rows import CleanRow
+from app.models import CardClass, CardService, CardSystem, Region, SkillLevel, TitleCode
+
+
+@dataclass(frozen=True)
+class CodeTables:
+    """The code tables a row is checked against, loaded once per import."""
+
+    regions: frozenset[str]
+    title_codes: frozenset[str]
+    skill_levels: frozenset[int]
+    card_system_regions: Mapping[str, str]
+    card_classes: frozenset[tuple[str, str]]
+    card_services: Mapping[str, frozenset[str]]
+    # The regions this node holds (None: every region in the table): another region's people belong to the
+    # node of that region (federation), so its rows are refused here.
+    held: frozenset[str] | None = None
+
+
+async def load_code_tables(session: AsyncSession, held: frozenset[str] | None = None) -> CodeTables:
+    services: dict[str, set[str]] = {}
+    for system, code in await session.execute(select(CardService.system_code, CardService.code)):
+        services.setdefault(system, set()).add(code)
+    return CodeTables(
+        regions=frozenset((await session.scalars(select(Region.code))).all()),
+        title_codes=frozenset((await session.scalars(select(TitleCode.code))).all()),
+        skill_levels=frozenset((await session.scalars(select(SkillLevel.level))).all()),
+        card_system_regions={
+            code: region
+            for code, region in await session.execute(select(CardSystem.code, CardSystem.region_code))
+        },
+        card_classes=frozenset(
+            (system, code)
+            for system, code in await session.execute(select(CardClass.system_code, CardClass.code))
+        ),
+        card_services={system: frozenset(codes) for system, codes in services.items()},
+        held=held,
+    )
+
+
+def check_codes(row: CleanRow, tables: CodeTables) -> list[tuple[str, str, str]]:
+    """(column, code, message) for each value of a model-valid row that is missing from the code tables."""
+    found = []
+    if row.region not in tables.regions:
+        found.append(("region", "region.unknown", "no such region"))
+    elif tables.held is not None and row.region not in tables.held:
+        found.append(("region", "region.not_held", "this node does not hold that region's registry"))
+    if row.kind == "title" and row.title_code not in tables.title_codes:
+        found.append(("title_code", "title_code.unknown", "not in the title code table"))
+    if row.kind == "skill" and row.skill_level not in tables.skill_levels:
+        found.append(("level", "skill_level.unknown", "not in the skill level table"))
+    if row.kind == "card":
+        assert row.card_system is not None
+        assert row.entitlements is not None
+        system_region = tables.card_system_regions.get(row.card_system)
+        if system_region is None:
+            found.append(("card_system", "card_system.unknown", "no such card system"))
+        elif system_region != row.region:
+            found.append(("card_system", "card_system.region", "this card system belongs to another region"))
+        elif (row.card_system, row.card_class) not in tables.card_classes:
+            found.append(("card_class", "card_class.unknown", "not a class of this card system"))
+        known = tables.card_services.get(row.card_system, frozenset())
+        if any(code not in known for code in row.entitlements):
+            found.append(("entitlements", "entitlement.unknown", "not a service of this card system"))
+    return found

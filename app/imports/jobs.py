@@ -1,0 +1,404 @@
+"""Import jobs: creating one for an upload, running it, and recording its progress and outcome.
+
+Who commits: this module, and nothing else in app.imports. Every transaction of an import is opened and
+committed (or rolled back) here:
+- the job and its `import.created` event (`create_job`);
+- the rows and the `import.committed` event, in ONE transaction (`commit_rows`): the committers
+  (app.imports.committer) and the validation pass only write or read in the sessions they are given;
+- the job's progress, outcome and row errors, each a short side transaction (`deps.transactions`).
+The routes and the demo loader call these functions and commit nothing of an import themselves.
+(app.imports.cli_run still commits the job it opens with `open_job`; it is to call `create_job` too.)
+
+A job runs two passes over the stored file: validation (app.imports.validation_pass), then, for mode=commit,
+the commit of its clean rows by the strategy app.imports.commit_choice picks. A worker that dies mid-commit
+leaves nothing of the job, and running the job again is safe (the upserts are idempotent).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypedDict, Unpack
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.audit.service import append_pending_events, record_event
+from app.db import Transactions
+from app.errors import AppError, NotFound
+from app.imports.commit_choice import choose_committer
+from app.imports.committer import Committer, Counts
+from app.imports.parsing import ImportFileError
+from app.imports.scratch import read_blocks
+from app.imports.uploads import StoredFile
+from app.imports.validation import RowError
+from app.imports.validation_pass import ProgressHook, ValidationPass
+from app.models import ImportJob, ImportRowError
+from app.privacy import PersonalDataVault
+from app.settings import Settings
+
+# Batches of clean rows per COPY chunk on PostgreSQL (a progress step); a COPY per batch costs round trips.
+COPY_CHUNK_BATCHES = 10
+PROGRESS_SECONDS = 0.25  # at most this often a job's progress is written (per phase)
+
+
+@dataclass(frozen=True)
+class ImportDeps:
+    """What running a job needs; built from the app's state or by the CLI."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    transactions: Transactions
+    vault: PersonalDataVault
+    batch_rows: int
+    max_rows: int
+    stale_after: timedelta
+    dialect: str
+    held_regions: frozenset[str] | None = None
+    # Sessions on connections of their own, so the streamed commit can run beside validation's reads; tests
+    # bind every session to one connection, where it waits for each chunk instead.
+    own_connections: bool = True
+    pool_size: int = 10
+    stream_max_bytes: int = 256 * 1024**2
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        transactions: Transactions,
+        vault: PersonalDataVault,
+        dialect: str,
+        own_connections: bool = True,
+    ) -> ImportDeps:
+        return cls(
+            own_connections=own_connections,
+            pool_size=settings.db_pool_size,
+            stream_max_bytes=settings.import_stream_max_bytes,
+            sessionmaker=sessionmaker,
+            transactions=transactions,
+            vault=vault,
+            batch_rows=settings.import_batch_rows,
+            max_rows=settings.import_max_rows,
+            stale_after=timedelta(seconds=settings.import_stale_seconds),
+            dialect=dialect,
+            held_regions=frozenset(settings.regions),
+        )
+
+
+class IdempotencyKeyReused(AppError):
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency-Key reused"
+
+
+class ImportInProgress(AppError):
+    status, slug, title = 409, "import-in-progress", "An import with this key is running"
+
+
+def is_stale(job: ImportJob, stale_after: timedelta) -> bool:
+    beat = job.heartbeat_at or job.created_at
+    return job.status in ("queued", "running") and datetime.now(UTC) - beat > stale_after
+
+
+class JobRequest(TypedDict):
+    """What an upload asks for: open_job's keyword arguments."""
+
+    client_id: str
+    kind: str
+    mode: str
+    on_error: str
+    idempotency_key: str | None
+    stored: StoredFile
+    file_name: str
+    file_format: str
+    charset: str | None
+    default_region: str | None
+
+
+async def create_job(deps: ImportDeps, **request: Unpack[JobRequest]) -> tuple[ImportJob, bool]:
+    """`open_job` in a transaction of its own, committed before any worker can run the job."""
+    async with deps.sessionmaker() as session:
+        job, created = await open_job(session, deps, **request)
+        await append_pending_events(session)
+        await session.commit()
+    return job, created
+
+
+async def open_job(
+    session: AsyncSession,
+    deps: ImportDeps,
+    *,
+    client_id: str,
+    kind: str,
+    mode: str,
+    on_error: str,
+    idempotency_key: str | None,
+    stored: StoredFile,
+    file_name: str,
+    file_format: str,
+    charset: str | None,
+    default_region: str | None,
+) -> tuple[ImportJob, bool]:
+    """The job for this upload: a new one, or the original when the same key brings the same file again.
+    Flushes only: the caller commits (create_job does)."""
+    if idempotency_key:
+        existing = await session.scalar(
+            select(ImportJob).where(
+                ImportJob.client_id == client_id, ImportJob.idempotency_key == idempotency_key
+            )
+        )
+        if existing is not None:
+            stored.path.unlink(missing_ok=True)
+            if (existing.file_sha256, existing.kind, existing.mode) != (stored.sha256, kind, mode):
+                raise IdempotencyKeyReused("this Idempotency-Key was used for another file or request")
+            if existing.status in ("queued", "running") and not is_stale(existing, deps.stale_after):
+                raise ImportInProgress(
+                    "the import with this Idempotency-Key is still running", job_id=existing.id
+                )
+            return existing, False
+    job_id = uuid.uuid4().hex
+    final_path = stored.path.with_name(f"{job_id}.{file_format}")
+    job = ImportJob(
+        id=job_id,
+        kind=kind,
+        mode=mode,
+        on_error=on_error,
+        status="queued",
+        client_id=client_id,
+        idempotency_key=idempotency_key,
+        file_sha256=stored.sha256,
+        file_name=file_name[:255],
+        file_format=file_format,
+        file_path=str(final_path),
+        charset=charset,
+        default_region=default_region,
+        heartbeat_at=datetime.now(UTC),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        stored.path.unlink(missing_ok=True)
+        raise ImportInProgress("another request with this Idempotency-Key is being handled") from None
+    stored.path.rename(final_path)
+    record_event(
+        session,
+        "import.created",
+        client_id=client_id,
+        object_ref=f"import:{job_id}",
+        details={"kind": kind, "mode": mode, "on_error": on_error},
+    )
+    return job, True
+
+
+async def set_job_fields(deps: ImportDeps, job_id: str, **values: Any) -> None:
+    async with deps.transactions() as conn:
+        await conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+
+
+def progress_writer(deps: ImportDeps, job_id: str, on_progress: ProgressHook | None) -> ProgressHook:
+    """The job's progress hook: the caller's (a progress bar) at every step, the job record at most every
+    PROGRESS_SECONDS per phase."""
+    written: dict[str, float] = {}  # phase -> when its progress was last written
+
+    async def progress(phase: str, rows: int) -> None:
+        if on_progress is not None:
+            await on_progress(phase, rows)
+        # SQLite has one writer: while the commit transaction holds it, progress stays in memory.
+        if phase == "commit" and deps.dialect == "sqlite":
+            return
+        # A write per batch was a transaction every 2,000 rows; a reader polling the job needs less.
+        now = time.monotonic()
+        if now - written.get(phase, -PROGRESS_SECONDS) < PROGRESS_SECONDS:
+            return
+        written[phase] = now
+        await set_job_fields(deps, job_id, phase=phase, processed_rows=rows, heartbeat_at=datetime.now(UTC))
+
+    return progress
+
+
+async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | None = None) -> ImportJob:
+    """Run (or run again) both passes of a job and record the outcome. Never raises for the file's content."""
+    async with deps.sessionmaker() as session:
+        job = await session.get(ImportJob, job_id)
+        if job is None:
+            raise NotFound("no such import")
+        session.expunge(job)
+    now = datetime.now(UTC)
+    await set_job_fields(
+        deps,
+        job_id,
+        status="running",
+        phase="validate",
+        started_at=now,
+        heartbeat_at=now,
+        attempts=job.attempts + 1,
+        processed_rows=0,
+        problem=None,
+    )
+    scan = ValidationPass(
+        job,
+        Path(job.file_path),
+        deps.sessionmaker,
+        deps.vault,
+        deps.batch_rows,
+        deps.max_rows,
+        progress_writer(deps, job_id, on_progress),
+        held_regions=deps.held_regions,
+    )
+    counts, status, problem = Counts(), "succeeded", None
+    try:
+        if job.mode == "commit":
+            counts = await validate_and_commit(deps, scan)
+        else:
+            await scan.validate()
+        if job.mode == "commit" and scan.tally.rejected_rows and job.on_error != "skip":
+            status = "failed"
+            problem = {
+                "code": "import.rows_rejected",
+                "status": 422,
+                "message": "rows were rejected; nothing was stored (on_error=skip stores the valid rows)",
+            }
+    except ImportFileError as exc:
+        status = "failed"
+        problem = {
+            "code": exc.code,
+            "status": exc.status,
+            "message": exc.message,
+            "row": exc.row,
+            "column": exc.column,
+        }
+    finally:
+        scan.scratch_path().unlink(missing_ok=True)
+    # The upload holds ID numbers in clear: it is kept only while its job may still need to run. A worker that
+    # dies never gets here, so a stalled job keeps its file and can be resumed.
+    scan.path.unlink(missing_ok=True)
+    await save_errors(deps, job_id, scan.errors)
+    await set_job_fields(
+        deps,
+        job_id,
+        status=status,
+        phase=None,
+        problem=problem,
+        finished_at=datetime.now(UTC),
+        heartbeat_at=datetime.now(UTC),
+        total_rows=scan.tally.total,
+        processed_rows=scan.tally.total,
+        rejected=len(scan.tally.rejected_rows),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+    )
+    async with deps.sessionmaker() as session:
+        finished = await session.get(ImportJob, job_id)
+        assert finished is not None
+        return finished
+
+
+async def validate_and_commit(deps: ImportDeps, scan: ValidationPass) -> Counts:
+    """Validation, then all clean rows in one transaction, committed only if no row was rejected (or, with
+    on_error=skip, with the valid rows). Counts stay zero when nothing was stored."""
+    chunk_rows = COPY_CHUNK_BATCHES * deps.batch_rows
+    with choose_committer(
+        dialect=deps.dialect,
+        on_error=scan.job.on_error,
+        file_size=scan.path.stat().st_size,
+        stream_max_bytes=deps.stream_max_bytes,
+        pool_size=deps.pool_size,
+        batch_rows=deps.batch_rows,
+        chunk_rows=chunk_rows,
+        overlap=deps.own_connections,
+    ) as committer:
+        async with deps.sessionmaker() as session:
+            if committer.streams:
+                counts = await stream_rows(session, committer, scan)
+            else:
+                counts = await load_rows(session, committer, scan, block_bytes=chunk_rows * 256)
+            if counts is None:
+                await session.rollback()
+                return Counts()
+            await commit_rows(session, scan.job, counts)
+            return counts
+
+
+async def stream_rows(session: AsyncSession, committer: Committer, scan: ValidationPass) -> Counts | None:
+    """Both passes as one: clean rows written while validation goes on. The job shows one phase, `commit`,
+    counting the rows validated and fed. None when a row was rejected: then nothing may be stored."""
+    await committer.begin(session)
+    try:
+        await scan.validate(sink=committer.write, phase="commit")
+        if scan.tally.rejected_rows:
+            # The report is validation's (a chunk holding a repeated number may also have failed in the
+            # database, which changes nothing).
+            await committer.abandon(wait=True)
+            return None
+        return await committer.finish()
+    except ImportFileError:
+        await committer.abandon(wait=True)  # the file's own fault (row cap, bad encoding): roll back cleanly
+        raise
+    except BaseException:
+        await committer.abandon(wait=False)
+        raise
+
+
+async def load_rows(
+    session: AsyncSession, committer: Committer, scan: ValidationPass, *, block_bytes: int
+) -> Counts | None:
+    """Validation first; then the scratch file's clean rows, unless a row was rejected (on_error=abort)."""
+    await scan.validate()
+    if scan.tally.rejected_rows and scan.job.on_error != "skip":
+        return None
+    await committer.begin(session)
+    done = 0
+    try:
+        for block, rows in read_blocks(scan.scratch_path(), scan.tally.rejected_rows, block_bytes):
+            await committer.write(block, rows)
+            done += rows
+            await scan.progress("commit", done)
+        return await committer.finish()
+    except BaseException:
+        await committer.abandon(wait=True)
+        raise
+
+
+async def commit_rows(session: AsyncSession, job: ImportJob, counts: Counts) -> None:
+    """The import's audit event, then the commit that stores the rows and the event together."""
+    record_event(
+        session,
+        "import.committed",
+        client_id=job.client_id,
+        object_ref=f"import:{job.id}",
+        details={
+            "kind": job.kind,
+            "inserted": counts.inserted,
+            "updated": counts.updated,
+            "unchanged": counts.unchanged,
+        },
+    )
+    await append_pending_events(session)
+    await session.commit()
+
+
+async def save_errors(deps: ImportDeps, job_id: str, errors: list[RowError]) -> None:
+    async with deps.transactions() as conn:
+        await conn.execute(delete(ImportRowError).where(ImportRowError.job_id == job_id))
+        rows = [
+            {"job_id": job_id, "row": e.row, "column": e.column, "code": e.code, "message": e.message}
+            for e in sorted(errors, key=lambda e: (e.row or 0, e.column or ""))
+        ]
+        for start in range(0, len(rows), 5000):
+            await conn.execute(insert(ImportRowError), rows[start : start + 5000])
+
+
+async def list_errors(session: AsyncSession, job_id: str) -> Sequence[ImportRowError]:
+    return (
+        await session.scalars(
+            select(ImportRowError)
+            .where(ImportRowError.job_id == job_id)
+            .order_by(ImportRowError.row, ImportRowError.id)
+        )
+    ).all()
