@@ -61,7 +61,9 @@ class BatchedUpsert:
     streams = False
 
     def __init__(self, batch_rows: int) -> None:
-        self.batch_rows = batch_rows
+        # Read back a batch at a time: a larger block only held more line strings at once (+25 MB peak RSS
+        # at 500,000 rows with ten batches a block).
+        self.batch_rows = self.block_rows = batch_rows
         self.session: AsyncSession | None = None
         self.connection: AsyncConnection | None = None
         self.previous_cache_size: int | None = None

@@ -65,7 +65,7 @@ def choose_committer(
         and STREAMED_COMMITS.take(max(1, pool_size // 4))
     )
     if not streamed:
-        yield TwoPassUpsert()
+        yield TwoPassUpsert(chunk_rows)
         return
     try:
         yield StreamedUpsert(chunk_rows, overlap=overlap)

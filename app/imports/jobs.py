@@ -317,7 +317,7 @@ async def validate_and_commit(deps: ImportDeps, scan: ValidationPass) -> Counts:
             if committer.streams:
                 counts = await stream_rows(session, committer, scan)
             else:
-                counts = await load_rows(session, committer, scan, block_bytes=chunk_rows * 256)
+                counts = await load_rows(session, committer, scan)
             if counts is None:
                 await session.rollback()
                 return Counts()
@@ -345,14 +345,13 @@ async def stream_rows(session: AsyncSession, committer: Committer, scan: Validat
         raise
 
 
-async def load_rows(
-    session: AsyncSession, committer: Committer, scan: ValidationPass, *, block_bytes: int
-) -> Counts | None:
+async def load_rows(session: AsyncSession, committer: Committer, scan: ValidationPass) -> Counts | None:
     """Validation first; then the scratch file's clean rows, unless a row was rejected (on_error=abort)."""
     await scan.validate()
     if scan.tally.rejected_rows and scan.job.on_error != "skip":
         return None
     await committer.begin(session)
+    block_bytes = committer.block_rows * 256  # scratch lines are ~250 bytes
     done = 0
     try:
         for block, rows in read_blocks(scan.scratch_path(), scan.tally.rejected_rows, block_bytes):

@@ -131,7 +131,8 @@ class TwoPassUpsert:
 
     streams = False
 
-    def __init__(self) -> None:
+    def __init__(self, block_rows: int) -> None:
+        self.block_rows = block_rows  # rows per COPY: each is a round trip, and a progress step
         self.session: AsyncSession | None = None
         self.driver: Any = None
         self.staged = 0
@@ -171,6 +172,7 @@ class StreamedUpsert:
         # to one connection, where validation waits for each chunk instead.
         self.session: AsyncSession | None = None
         self.chunk_rows, self.overlap = chunk_rows, overlap
+        self.block_rows = chunk_rows
         # The chunk being filled, as bytes: the batches' line strings are freed as they come (holding 20,000
         # of them per chunk fragmented the heap: +55 MB peak RSS at a million rows).
         self.pending = bytearray()
