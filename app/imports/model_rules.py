@@ -4,7 +4,10 @@ app/registry/schemas.py is the one source of the rules a row must meet. The impo
 (app.imports.fast_checks) take every length bound and pattern from here instead of repeating the numbers, so
 a bound changed in a model changes the fast path with it. What cannot be read off a schema (normalisation,
 the domain checks, the cross-field rules) the fast path calls or mirrors, and tests/imports/test_rows.py
-checks it against the models on generated rows.
+checks it against the models on generated rows, and that each bound read here is the bound the model
+enforces. A schema may also document a shape the model does not enforce on the raw input
+(json_schema_extra): patterns are read only for the columns whose models enforce them (region, card system
+and class, entitlements).
 """
 
 from __future__ import annotations
