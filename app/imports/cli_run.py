@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from app.audit.service import append_pending_events
 from app.bootstrap import prepare_database
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError
@@ -60,23 +59,19 @@ async def run_import_file(
         except parsing.ImportFileError as exc:
             stored.path.unlink(missing_ok=True)
             raise AppError(exc.message) from None
-        async with deps.sessionmaker() as session:
-            job, _ = await jobs.open_job(
-                session,
-                deps,
-                client_id="cli",
-                kind=kind,
-                mode="validate" if validate_only else "commit",
-                on_error=on_error,
-                idempotency_key=None,
-                stored=stored,
-                file_name=file.name,
-                file_format=file_format,
-                charset=charset,
-                default_region=region,
-            )
-            await append_pending_events(session)
-            await session.commit()
+        job, _ = await jobs.create_job(
+            deps,
+            client_id="cli",
+            kind=kind,
+            mode="validate" if validate_only else "commit",
+            on_error=on_error,
+            idempotency_key=None,
+            stored=stored,
+            file_name=file.name,
+            file_format=file_format,
+            charset=charset,
+            default_region=region,
+        )
         finished = await run_with_progress(
             deps, job.id, estimate_rows(Path(job.file_path), file_format), console
         )

@@ -6,8 +6,8 @@ committed (or rolled back) here:
 - the rows and the `import.committed` event, in ONE transaction (`commit_rows`): the committers
   (app.imports.committer) and the validation pass only write or read in the sessions they are given;
 - the job's progress, outcome and row errors, each a short side transaction (`deps.transactions`).
-The routes and the demo loader call these functions and commit nothing of an import themselves.
-(app.imports.cli_run still commits the job it opens with `open_job`; it is to call `create_job` too.)
+The routes, `huren import` (app.imports.cli_run) and the demo loader call these functions and commit nothing
+of an import themselves.
 
 A job runs two passes over the stored file: validation (app.imports.validation_pass), then, for mode=commit,
 the commit of its clean rows by the strategy app.imports.commit_choice picks. A worker that dies mid-commit
