@@ -171,8 +171,8 @@ def rate_limited(route: str) -> Callable[..., Awaitable[Principal]]:
 
 async def charge_budget(request: Request, principal: Principal, route: str, cost: int = 1) -> None:
     """Count `cost` requests against the caller's client and source address budgets of `route`."""
-    limiter: RateLimiter = services(request).rate_limiter
-    settings = services(request).settings
+    view = services(request)
+    limiter, settings = view.rate_limiter, view.settings
     await limiter.enforce(
         f"client:{principal.client_id}:{route}",
         principal.rate_limit_per_minute or settings.rate_limit_per_minute,

@@ -70,11 +70,12 @@ async def admit(request: Request, caller: Principal, items: list[VerifyIn]) -> N
     """Only regions held here; and each of the peer's clients within the per-client budget here too, so a
     compromised peer cannot enumerate faster than a client could. (No per-address budget: all of a peer's
     traffic comes from its node's address.)"""
-    regions = set(services(request).settings.regions)
+    view = services(request)
+    regions = set(view.settings.regions)
     if any(item.region not in regions for item in items):
         raise NotFound("this node does not hold the region asked about")
-    limiter: RateLimiter = services(request).rate_limiter
-    budget = services(request).settings.rate_limit_per_minute
+    limiter: RateLimiter = view.rate_limiter
+    budget = view.settings.rate_limit_per_minute
     await limiter.enforce(f"peer-client:{caller.region}:{caller.client_id}:verify", budget, len(items))
 
 
