@@ -23,6 +23,8 @@ from app.clients.service import create_client, disable_client, list_clients
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError
 from app.keys import rotate_signing_key
+from app.people.accounts import Actor, create_staff, disable_staff, list_staff, reset_factor
+from app.people.roles import load_role_scopes, split_list
 from app.privacy import PersonalDataVault
 from app.settings import Settings, get_settings
 
@@ -42,10 +44,12 @@ db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 clients_app = typer.Typer(no_args_is_help=True, help="OAuth 2.0 clients.")
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys.")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit log.")
+staff_app = typer.Typer(no_args_is_help=True, help="Staff accounts: admins, clerks and auditors.")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(staff_app, name="staff")
 console = Console()
 
 
@@ -226,6 +230,92 @@ def clients_disable(client_id: Annotated[str, typer.Argument(help="The client to
 
     run_or_explain(in_session(get_settings(), work))
     console.print(f"{client_id} disabled")
+
+
+CLI_ACTOR = Actor(client_id="cli")
+
+
+@staff_app.command("create")
+def staff_create(
+    username: Annotated[str, typer.Option(help="Sign-in name: a-z, 0-9, '.', '_', '-'")],
+    display_name: Annotated[str, typer.Option(help="The person's name as shown, e.g. 王小明")],
+    regions: Annotated[str, typer.Option(help="Regions the person acts for: SC, CQ or SC,CQ")],
+    roles: Annotated[str, typer.Option(help="Roles: admin, clerk, auditor, comma-separated")],
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"username", "password"}')] = False,
+) -> None:
+    """Create a person; prints a one-time initial password. A TOTP factor is enrolled at first sign-in."""
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> tuple[str, str | None]:
+        member, password = await create_staff(
+            session,
+            username=username,
+            display_name=display_name,
+            regions=[r.upper() for r in split_list(regions)],
+            roles=[r.lower() for r in split_list(roles)],
+            known_regions=[*settings.regions, *settings.peers],
+            role_scopes=await load_role_scopes(session),
+            actor=CLI_ACTOR,
+        )
+        return member.username, password
+
+    name, password = run_or_explain(in_session(settings, work))
+    if as_json:
+        print(json.dumps({"username": name, "password": password}))
+    else:
+        console.print(
+            f"username: {name}\npassword: {password}\n"
+            "(shown only this once; the person enrols an authenticator app at the first sign-in)"
+        )
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """List staff accounts with their roles, regions, second factor and state."""
+
+    async def work(session: AsyncSession) -> list[tuple[str, ...]]:
+        return [
+            (
+                m.username,
+                m.display_name,
+                m.roles,
+                m.regions,
+                m.source,
+                "enrolled" if m.totp_enrolled_at else "-",
+                "disabled" if m.disabled_at else "active",
+            )
+            for m in await list_staff(session)
+        ]
+
+    table = Table("username", "name", "roles", "regions", "source", "TOTP", "state")
+    for row in run_or_explain(in_session(get_settings(), work)):
+        table.add_row(*row)
+    console.print(table)
+
+
+@staff_app.command("disable")
+def staff_disable(username: Annotated[str, typer.Argument(help="The person to disable")]) -> None:
+    """Disable a person: they cannot sign in, and their open sessions end at once."""
+
+    async def work(session: AsyncSession) -> str:
+        member = await disable_staff(session, username, actor=CLI_ACTOR, now=datetime.now(UTC))
+        return member.username
+
+    console.print(f"{run_or_explain(in_session(get_settings(), work))} disabled; their sessions are ended")
+
+
+@staff_app.command("reset-factor")
+def staff_reset_factor(
+    username: Annotated[str, typer.Argument(help="The person whose factor to reset")],
+) -> None:
+    """Forget a person's TOTP factor (a lost phone): they enrol a new one at their next sign-in."""
+
+    async def work(session: AsyncSession) -> str:
+        member = await reset_factor(session, username, actor=CLI_ACTOR, now=datetime.now(UTC))
+        return member.username
+
+    name = run_or_explain(in_session(get_settings(), work))
+    console.print(f"{name}: second factor reset; they enrol a new one at their next sign-in")
 
 
 @keys_app.command("rotate")

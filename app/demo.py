@@ -253,6 +253,7 @@ async def import_demo_rows(
     job, _ = await create_job(
         deps,
         client_id="demo",
+        actor=None,
         kind=kind,
         mode="commit",
         on_error="abort",

@@ -37,6 +37,10 @@ from app.imports import routes as import_routes
 from app.imports.routes import ImportServices
 from app.keys import KeyStore
 from app.metrics import MetricsMiddleware, RequestMetrics
+from app.people import routes as people_routes
+from app.people.roles import RoleBook
+from app.people.routes import PeopleServices, session_times
+from app.people.sessions import Clock, StaffSessions, cookie_name_for, utc_now
 from app.privacy import PersonalDataVault, decode_key
 from app.problems import install_error_handlers, problem_responses, register_problem_schema
 from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RateLimitServices, RedisCounter
@@ -81,6 +85,9 @@ class Services:
     dispatcher: Dispatcher
     card_verifier: CardTokenVerifier
     secret_cache: SecretCache
+    staff_sessions: StaffSessions
+    # The time sign-in locks and session time-outs are judged by (tests pass one they can move).
+    clock: Clock
     peer_client: PeerClient | None = None
     peer_authenticator: PeerAuthenticator | None = None
     mirror: PeerMirror | None = None
@@ -119,8 +126,9 @@ def check_views(services: Services) -> None:
     registry: RegistryServices = services
     verification: VerificationServices = services
     rules: RulesServices = services
+    people: PeopleServices = services
     del security, rate_limits, health_checks, sessions, cards, clients, federation, imports, registry
-    del verification, rules
+    del verification, rules, people
 
 
 async def start_services(
@@ -128,6 +136,7 @@ async def start_services(
     engine: AsyncEngine,
     transactions: Transactions | None = None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    clock: Clock | None = None,
 ) -> Services:
     """Build everything a worker needs at hand (database, keys, token checking, shared rate-limit counters)
     and attach it to the app.
@@ -169,6 +178,13 @@ async def start_services(
         ttl=timedelta(seconds=settings.status_list_ttl_seconds),
         valid_for=timedelta(days=settings.status_list_valid_days),
     )
+    clock = clock or utc_now
+    staff_sessions = StaffSessions(
+        transactions,
+        RoleBook(reads),
+        cookie_name=cookie_name_for(settings.public_url),
+        times=session_times(settings),
+    )
     peers = PeerClient(settings, keys, metrics=app.metrics) if settings.peers else None
     mirror = PeerMirror(peers, settings.peer_refresh_seconds, transactions) if peers else None
     services = Services(
@@ -200,6 +216,8 @@ async def start_services(
             mirror=mirror,
         ),
         secret_cache=SecretCache(),
+        staff_sessions=staff_sessions,
+        clock=clock,
         peer_client=peers,
         peer_authenticator=(
             PeerAuthenticator(peers=peers, own_issuer=settings.public_url, transactions=transactions)
@@ -255,6 +273,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(health.router)
     app.include_router(client_routes.token_router)
     app.include_router(client_routes.admin_router)
+    app.include_router(people_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(registry_routes.router)
     app.include_router(import_routes.router)

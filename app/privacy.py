@@ -37,18 +37,28 @@ class PersonalDataVault:
     def hash_document(self, id_type: str, number: str) -> str:
         """HMAC-SHA256 over type and normalised number: a stolen table cannot be reversed by enumeration
         of the (small) ID-number space without the key."""
-        message = f"{id_type}\x1f{number}".encode()
+        return self.keyed_hash(id_type, number)
+
+    def keyed_hash(self, purpose: str, text: str) -> str:
+        message = f"{purpose}\x1f{text}".encode()
         return hmac.new(self.lookup_key, message, hashlib.sha256).hexdigest()
 
     def encrypt_document(self, id_type: str, number: str) -> str:
-        nonce = os.urandom(12)
         # The id type is authenticated data: a ciphertext cannot be moved to a holder of another type.
-        sealed = AESGCM(self.data_key).encrypt(nonce, number.encode(), id_type.encode())
-        return f"{CIPHER_VERSION}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+        return self.seal(id_type, number)
 
     def decrypt_document(self, id_type: str, token: str) -> str:
+        return self.unseal(id_type, token)
+
+    def seal(self, context: str, text: str) -> str:
+        """AES-256-GCM with `context` as authenticated data: the ciphertext opens only in that context."""
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.data_key).encrypt(nonce, text.encode(), context.encode())
+        return f"{CIPHER_VERSION}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+    def unseal(self, context: str, token: str) -> str:
         version, _, payload = token.partition(":")
         if version != CIPHER_VERSION:
             raise ValueError("unknown cipher version")
         raw = base64.urlsafe_b64decode(payload)
-        return AESGCM(self.data_key).decrypt(raw[:12], raw[12:], id_type.encode()).decode()
+        return AESGCM(self.data_key).decrypt(raw[:12], raw[12:], context.encode()).decode()

@@ -137,15 +137,21 @@ def allowed_methods(request: Request) -> list[str]:
     )
 
 
+def problem_for(exc: AppError, instance: str) -> JSONResponse:
+    """The answer for one of the app's errors. Returned rather than raised where the request must still
+    commit what it did (a failed sign-in is counted and audited)."""
+    response = build_problem(
+        exc.status, exc.slug, exc.title, exc.detail, instance, errors=exc.errors, **exc.extra
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
-        response = build_problem(
-            exc.status, exc.slug, exc.title, exc.detail, request.url.path, errors=exc.errors, **exc.extra
-        )
-        if exc.headers:
-            response.headers.update(exc.headers)
-        return response
+        return problem_for(exc, request.url.path)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

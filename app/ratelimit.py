@@ -174,7 +174,7 @@ async def charge_budget(request: Request, principal: Principal, route: str, cost
     view = services(request)
     limiter, settings = view.rate_limiter, view.settings
     await limiter.enforce(
-        f"client:{principal.client_id}:{route}",
+        f"{principal.budget_key}:{route}",
         principal.rate_limit_per_minute or settings.rate_limit_per_minute,
         cost,
     )

@@ -9,6 +9,7 @@ elsewhere for a key (`jku`, `x5u`, `jwk`, `x5c`) and any `crit` extension are re
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from collections import OrderedDict
@@ -36,6 +37,12 @@ class SecurityServices(Protocol):
     @property
     def authenticator(self) -> Authenticator: ...
 
+    @property
+    def staff_sessions(self) -> SessionResolver: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
 
 def services(request: Request) -> SecurityServices:
     view: SecurityServices = services_of(request)
@@ -43,7 +50,16 @@ def services(request: Request) -> SecurityServices:
 
 
 ALL_SCOPES = frozenset(
-    {"verify", "registry:read", "registry:write", "cards:issue", "admin", "federation", "metrics"}
+    {
+        "verify",
+        "registry:read",
+        "registry:write",
+        "cards:issue",
+        "admin",
+        "audit:read",
+        "federation",
+        "metrics",
+    }
 )
 MAX_TOKEN_LENGTH = 8192
 LEEWAY_SECONDS = 30
@@ -132,11 +148,42 @@ def new_jti() -> str:
 
 
 @dataclass(frozen=True)
+class Person:
+    """A member of staff signed in through a browser session."""
+
+    username: str
+    display_name: str
+    method: str  # "password" or "oidc"
+    roles: tuple[str, ...]
+    regions: tuple[str, ...]
+    session_key: str  # the session record's key (a hash of the cookie, never the cookie itself)
+    csrf_token: str
+
+
+@dataclass(frozen=True)
 class Principal:
+    """Who is calling: a machine client (by its token), or a person (by a staff session; `person` set)."""
+
     client_id: str
     region: str
     scopes: frozenset[str]
     rate_limit_per_minute: int | None = None
+    person: Person | None = None
+
+    @property
+    def budget_key(self) -> str:
+        """Whose rate-limit budget a request spends: each person's own, or the client's."""
+        return f"person:{self.person.username}" if self.person else f"client:{self.client_id}"
+
+
+class SessionResolver(Protocol):
+    """Finds the person behind a session cookie (app.people.sessions); here as a protocol so that security,
+    below the features, can accept a session wherever it accepts a token."""
+
+    @property
+    def cookie_name(self) -> str: ...
+
+    async def principal_for(self, token: str, now: datetime) -> Principal: ...
 
 
 @dataclass
@@ -220,15 +267,19 @@ class Authenticator:
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
 
 
 async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("a bearer access token is required")
-    return await principal_of(request, credentials.credentials)
+    if credentials is not None:
+        if credentials.scheme.lower() != "bearer":
+            raise Unauthorized("a bearer access token is required")
+        return await principal_of(request, credentials.credentials)
+    return await session_principal_of(request)
 
 
 async def principal_of(request: Request, token: str) -> Principal:
@@ -238,9 +289,33 @@ async def principal_of(request: Request, token: str) -> Principal:
     return principal
 
 
+async def session_principal_of(request: Request) -> Principal:
+    """The person behind the request's session cookie. A request that changes state must also carry the
+    session's CSRF token in X-CSRF-Token: a cookie alone is sent by the browser whoever asks it to."""
+    view = services(request)
+    resolver: SessionResolver = view.staff_sessions
+    token = request.cookies.get(resolver.cookie_name)
+    if not token:
+        raise Unauthorized("a bearer access token or a staff session is required")
+    principal = await resolver.principal_for(token, view.clock())
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        person = principal.person
+        if person is None or not hmac.compare_digest(sent.encode(), person.csrf_token.encode()):
+            raise Forbidden(
+                "a request made with the session cookie that changes state needs the X-CSRF-Token header",
+                code="session.csrf",
+            )
+    request.state.principal = principal
+    return principal
+
+
 async def authenticate_bearer(request: Request) -> Principal:
     """`authenticate` as a plain call, for the hot routes that skip FastAPI's dependency solving."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    header = request.headers.get("authorization")
+    if header is None:
+        return await session_principal_of(request)
+    scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("a bearer access token is required")
@@ -253,12 +328,17 @@ def check_scope(principal: Principal, scope: str) -> Principal:
     return principal
 
 
-def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
-    if scope not in ALL_SCOPES:
-        raise ValueError(f"unknown scope {scope}")
+def require_scope(scope: str, *alternatives: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting a caller that holds `scope` (or any of the alternatives)."""
+    accepted = (scope, *alternatives)
+    unknown = set(accepted) - ALL_SCOPES
+    if unknown:
+        raise ValueError(f"unknown scope {sorted(unknown)}")
 
     async def scoped(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        return check_scope(principal, scope)
+        if not principal.scopes & set(accepted):
+            return check_scope(principal, scope)
+        return principal
 
     return scoped
 

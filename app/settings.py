@@ -86,6 +86,22 @@ class Settings(BaseSettings):
     peer_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     # How often copies of peers' keys and status lists are refreshed (at most: a list's ttl may be shorter).
     peer_refresh_seconds: float = Field(default=300.0, gt=0)
+    # Staff browser sessions: ended after this long without a request, and this long after sign-in whatever.
+    session_idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=8, ge=1, le=7 * 24)
+    # Failed sign-ins in a row (per user name, known or not) that lock it, and for how long.
+    sign_in_lock_after: int = Field(default=5, ge=1)
+    sign_in_lock_minutes: int = Field(default=15, ge=1)
+    # Roles whose people must add a TOTP code to their password (admin always must: check_people).
+    totp_roles: list[str] = ["admin", "clerk", "auditor"]
+    # Single sign-on with the province's OpenID provider (all three set, or none), and how its claim (e.g.
+    # "groups") maps to huren roles: {"<claim value>": ["admin@SC", "clerk@CQ", ...]}.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_claim: str = "groups"
+    oidc_group_map: dict[str, list[str]] = {}
+    oidc_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     log_level: str = "info"
 
     @model_validator(mode="after")
@@ -111,6 +127,32 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("federation settings: " + "; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def check_people(self) -> Settings:
+        if "admin" not in self.totp_roles:
+            # Two factors for administrators are not optional (MLPS 2.0 level 3).
+            self.totp_roles = ["admin", *self.totp_roles]
+        oidc = (self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)
+        if any(value is not None for value in oidc) and not all(value is not None for value in oidc):
+            raise ValueError(
+                "single sign-on needs HUREN_OIDC_ISSUER, HUREN_OIDC_CLIENT_ID and HUREN_OIDC_CLIENT_SECRET"
+                " together"
+            )
+        if self.oidc_issuer is not None and not re.fullmatch(r"https?://[^\s?#]+", self.oidc_issuer):
+            raise ValueError(f"HUREN_OIDC_ISSUER ({self.oidc_issuer!r}) is not an http(s) URL")
+        for value, grants in self.oidc_group_map.items():
+            for grant in grants:
+                role, _, region = grant.partition("@")
+                if not role or region not in self.regions + list(self.peers):
+                    raise ValueError(
+                        f"HUREN_OIDC_GROUP_MAP: {value!r} grants {grant!r}; write role@REGION, e.g. clerk@CQ"
+                    )
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_issuer is not None
 
     def peer_issuer(self, region: str) -> str:
         return self.peer_issuers.get(region, self.peers[region]).rstrip("/")

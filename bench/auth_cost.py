@@ -88,7 +88,7 @@ def measure_primitives() -> dict[str, float]:
     import jwt
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from app.clients.service import HASHER
+    from app.passwords import HASHER
 
     hashed = HASHER.hash("a-secret")
     started = time.perf_counter()

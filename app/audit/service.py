@@ -12,13 +12,14 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from app.models import AuditEvent, AuditHead
+from app.security import Person, Principal
 from app.tracing import request_id_of
 
 GENESIS_HASH = "0" * 64
@@ -34,6 +35,23 @@ class PendingEvent:
     request_id: str | None
     details: dict[str, Any] | None
     occurred_at: datetime
+    # The person behind the action, when a person acted (a staff session), else all None.
+    actor: str | None = None
+    actor_method: str | None = None
+    actor_roles: str | None = None
+
+
+class PersonFields(TypedDict):
+    actor: str | None
+    actor_method: str | None
+    actor_roles: str | None
+
+
+def person_fields(person: Person | None) -> PersonFields:
+    """The audit columns naming a person: all None for a machine client."""
+    if person is None:
+        return {"actor": None, "actor_method": None, "actor_roles": None}
+    return {"actor": person.username, "actor_method": person.method, "actor_roles": ",".join(person.roles)}
 
 
 def record_event(
@@ -45,10 +63,25 @@ def record_event(
     object_ref: str | None = None,
     request_id: str | None = None,
     details: dict[str, Any] | None = None,
+    caller: Principal | None = None,
+    person: Person | None = None,
+    actor: PersonFields | None = None,
 ) -> None:
-    """Queue an event; it is written with the transaction's commit and vanishes with its rollback."""
+    """Queue an event; it is written with the transaction's commit and vanishes with its rollback.
+    The person behind the action is `person`, else `caller`'s (if a person acted)."""
+    if person is None and caller is not None:
+        person = caller.person
     session.info.setdefault(PENDING_KEY, []).append(
-        PendingEvent(action, outcome, client_id, object_ref, request_id, details, datetime.now(UTC))
+        PendingEvent(
+            action,
+            outcome,
+            client_id,
+            object_ref,
+            request_id,
+            details,
+            datetime.now(UTC),
+            **(actor or person_fields(person)),
+        )
     )
 
 
@@ -63,17 +96,21 @@ CHAINED_FIELDS = (
     "request_id",
     "details",
 )
+# Hashed only when set: events of machine clients, and every event written before people existed, hash
+# exactly as they did.
+PERSON_FIELDS = ("actor", "actor_method", "actor_roles")
 
 
 def canonical_record(values: Mapping[str, Any]) -> bytes:
     """The bytes a link hashes: its CHAINED_FIELDS as sorted, compact JSON, the time in UTC to the µs."""
     body = {name: values[name] for name in CHAINED_FIELDS}
+    body.update({name: values[name] for name in PERSON_FIELDS if values.get(name) is not None})
     body["occurred_at"] = values["occurred_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def canonical_event(event: AuditEvent) -> bytes:
-    return canonical_record({name: getattr(event, name) for name in CHAINED_FIELDS})
+    return canonical_record({name: getattr(event, name) for name in (*CHAINED_FIELDS, *PERSON_FIELDS)})
 
 
 def chain_hash(prev_hash: str, canonical: bytes) -> str:
@@ -100,7 +137,7 @@ def link_rows(seq: int, prev: str, pending: Sequence[PendingEvent]) -> list[dict
     rows = []
     for item in pending:
         seq += 1
-        row = {"seq": seq, **{name: getattr(item, name) for name in CHAINED_FIELDS[1:]}}
+        row = {"seq": seq, **{name: getattr(item, name) for name in (*CHAINED_FIELDS[1:], *PERSON_FIELDS)}}
         row["prev_hash"] = prev
         row["hash"] = prev = chain_hash(prev, canonical_record(row))
         rows.append(row)
@@ -175,6 +212,7 @@ def record_request_event(
         object_ref=object_ref,
         request_id=request_id_of(request),
         details=details,
+        caller=principal,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.audit.service import CHAINED_FIELDS, PendingEvent, link_rows
+from app.audit.service import CHAINED_FIELDS, PERSON_FIELDS, PendingEvent, link_rows
 from app.db import Transactions, driver_connection
 from app.models import AuditEvent, AuditHead
 
@@ -28,13 +28,14 @@ MOVE_HEAD = (
 )
 # One array per column, in LINK_COLUMNS' order. JSON goes as text and is cast: the codec SQLAlchemy puts on
 # its connections takes text too.
-LINK_COLUMNS = (*CHAINED_FIELDS, "prev_hash", "hash")
+LINK_COLUMNS = (*CHAINED_FIELDS, "prev_hash", "hash", *PERSON_FIELDS)
 INSERT_LINKS_SQL = """
 INSERT INTO audit_events
-    (seq, occurred_at, client_id, action, object_ref, outcome, request_id, details, prev_hash, hash)
+    (seq, occurred_at, client_id, action, object_ref, outcome, request_id, details, prev_hash, hash,
+     actor, actor_method, actor_roles)
 SELECT * FROM unnest(
     $1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::text[]::jsonb[], $9::text[], $10::text[]
+    $8::text[]::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]
 )
 """
 MOVE_HEAD_SQL = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.registry.schemas import USCI_PATTERN, canonical_shape
 
 # Space-separated scope names (app/security.py ALL_SCOPES; tests/clients check the two agree).
-SCOPE_NAMES = "verify|registry:read|registry:write|cards:issue|admin|federation|metrics"
+SCOPE_NAMES = "verify|registry:read|registry:write|cards:issue|admin|audit:read|federation|metrics"
 SCOPES_PATTERN = rf"^ *({SCOPE_NAMES})( +({SCOPE_NAMES}))* *$"
 
 

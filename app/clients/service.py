@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +20,7 @@ from app.domain.errors import DomainError
 from app.domain.uscc import validate_uscc
 from app.errors import AppError, Conflict, NotFound, invalid_field
 from app.models import Client, Region, UsedAssertion
+from app.passwords import hash_secret, secret_matches_hash
 from app.security import (
     ALL_SCOPES,
     FORBIDDEN_HEADER_MEMBERS,
@@ -31,8 +30,6 @@ from app.security import (
     read_header,
 )
 
-# OWASP's minimum for Argon2id: 19 MiB, two passes. Slow for a guesser, ~20 ms for us (and cached, see below).
-HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "PS256", "RS256", "EdDSA")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # RFC 7523 sets no limit; one hour is what standard client libraries (Authlib) sign by default. Each jti is
@@ -115,7 +112,7 @@ async def create_client(
         org_usci=org_usci,
         region_code=region,
         scopes=" ".join(parse_scopes(scopes)),
-        secret_hash=HASHER.hash(secret),
+        secret_hash=hash_secret(secret),
         jwks=check_jwks(jwks) if jwks else None,
         rate_limit_per_minute=rate_limit_per_minute,
     )
@@ -167,9 +164,8 @@ def secret_matches(client: Client, secret: str, cache: SecretCache) -> bool:
         return False
     if cache.check(client, secret):
         return True
-    try:
-        HASHER.verify(client.secret_hash, secret)
-    except (VerificationError, InvalidHashError):
+    # Argon2id is ~20 ms: a verified secret is remembered (see SecretCache).
+    if not secret_matches_hash(client.secret_hash, secret):
         return False
     cache.remember(client, secret)
     return True

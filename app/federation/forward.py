@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from app.audit.service import PendingEvent
+from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
 from app.domain.codes import series_of_title_code
 from app.domain.recognition import CredentialFacts
@@ -149,6 +149,7 @@ class Dispatcher:
                     action="credential.verified_via_peer",
                     outcome=answer.outcome,
                     client_id=caller.client_id,
+                    **person_fields(caller.person),
                     object_ref=f"ref:{reference_of(item)}",
                     request_id=request_id,
                     details={"kind": item.kind, "region": item.region, "answered_by": answer.answered_by},

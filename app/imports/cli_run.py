@@ -62,6 +62,7 @@ async def run_import_file(
         job, _ = await jobs.create_job(
             deps,
             client_id="cli",
+            actor=None,
             kind=kind,
             mode="validate" if validate_only else "commit",
             on_error=on_error,

@@ -28,7 +28,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.service import append_pending_events, record_event
+from app.audit.service import PersonFields, append_pending_events, person_fields, record_event
 from app.db import Transactions
 from app.errors import AppError, NotFound
 from app.imports.commit_choice import choose_committer
@@ -99,6 +99,10 @@ class ImportInProgress(AppError):
     status, slug, title = 409, "import-in-progress", "An import with this key is running"
 
 
+def job_actor(job: ImportJob) -> PersonFields:
+    return {"actor": job.actor, "actor_method": job.actor_method, "actor_roles": job.actor_roles}
+
+
 def is_stale(job: ImportJob, stale_after: timedelta) -> bool:
     beat = job.heartbeat_at or job.created_at
     return job.status in ("queued", "running") and datetime.now(UTC) - beat > stale_after
@@ -108,6 +112,7 @@ class JobRequest(TypedDict):
     """What an upload asks for: open_job's keyword arguments."""
 
     client_id: str
+    actor: PersonFields | None
     kind: str
     mode: str
     on_error: str
@@ -133,6 +138,7 @@ async def open_job(
     deps: ImportDeps,
     *,
     client_id: str,
+    actor: PersonFields | None,
     kind: str,
     mode: str,
     on_error: str,
@@ -169,6 +175,7 @@ async def open_job(
         on_error=on_error,
         status="queued",
         client_id=client_id,
+        **(actor or person_fields(None)),
         idempotency_key=idempotency_key,
         file_sha256=stored.sha256,
         file_name=file_name[:255],
@@ -189,6 +196,7 @@ async def open_job(
         session,
         "import.created",
         client_id=client_id,
+        actor=actor,
         object_ref=f"import:{job_id}",
         details={"kind": kind, "mode": mode, "on_error": on_error},
     )
@@ -370,6 +378,7 @@ async def commit_rows(session: AsyncSession, job: ImportJob, counts: Counts) -> 
         session,
         "import.committed",
         client_id=job.client_id,
+        actor=job_actor(job),
         object_ref=f"import:{job.id}",
         details={
             "kind": job.kind,

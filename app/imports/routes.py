@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from app.audit.request_session import SessionDep
+from app.audit.service import person_fields
 from app.db import Transactions
 from app.errors import AppError, NotFound, invalid_field
 from app.imports import jobs, parsing, uploads
@@ -175,10 +176,16 @@ async def create_import(
     job, created = await jobs.create_job(
         deps,
         client_id=principal.client_id,
+        actor=person_fields(principal.person),
         kind=kind,
         mode=mode,
         on_error=on_error,
-        idempotency_key=idempotency_key,
+        # People share the pages' client: each person's keys are their own.
+        idempotency_key=(
+            f"person:{principal.person.username}:{idempotency_key}"
+            if principal.person is not None and idempotency_key
+            else idempotency_key
+        ),
         stored=stored,
         file_name=upload.filename or "",
         file_format=file_format,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from app.audit.service import PendingEvent
+from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
 from app.cards.offline import OfflineResult, StatusListMissing, peek_claims, peek_header, verify_card_token
 from app.cards.publisher import PURPOSES, StatusListPublisher
@@ -157,6 +157,7 @@ class CardTokenVerifier:
                     action="card.token_verified",
                     outcome=result.outcome,
                     client_id=caller.client_id,
+                    **person_fields(caller.person),
                     object_ref=f"ref:{reference}",
                     request_id=request_id,
                     details={"caller_region": caller.region},

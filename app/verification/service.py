@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from app.audit.service import PendingEvent
+from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
 from app.db import Transactions
 from app.domain.identity import normalize_document_number
@@ -363,6 +363,7 @@ class Verifier:
             action="credential.verified",
             outcome=decision.outcome,
             client_id=caller.client_id,
+            **person_fields(caller.person),
             object_ref=f"ref:{reference}",
             request_id=request_id,
             details={"kind": item.kind, "region": item.region, "caller_region": caller.region},

@@ -1,0 +1,145 @@
+"""Browser sessions of staff, kept in the database: any worker finds them, and a sign-out or a disabled
+person ends them everywhere at the next request.
+
+The cookie holds 256 random bits; the table holds only their SHA-256, so a copy of the table signs nobody
+in. A session ends after `idle` without a request or `absolute` after sign-in, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import Transactions
+from app.errors import Unauthorized
+from app.models import StaffMember, StaffSession
+from app.people.roles import RoleBook, split_list
+from app.security import Person, Principal
+
+# The client an event names when a person acted through huren's own pages.
+SESSION_CLIENT_ID = "huren-web"
+SECURE_COOKIE = "__Host-huren_session"
+PLAIN_COOKIE = "huren_session"
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+LOOK_UP = (
+    select(
+        StaffSession.method,
+        StaffSession.csrf_token,
+        StaffSession.last_seen_at,
+        StaffSession.expires_at,
+        StaffSession.ended_at,
+        StaffMember.username,
+        StaffMember.display_name,
+        StaffMember.roles,
+        StaffMember.regions,
+        StaffMember.disabled_at,
+    )
+    .join(StaffMember, StaffMember.id == StaffSession.staff_id)
+    .where(StaffSession.id_hash == bindparam("key"))
+)
+TOUCH = (
+    update(StaffSession).where(StaffSession.id_hash == bindparam("key")).values(last_seen_at=bindparam("now"))
+)
+
+
+def cookie_name_for(public_url: str) -> str:
+    """`__Host-` needs the Secure flag, which a browser refuses over plain http: the prefixed name where the
+    node is served over https (production), a plain name on http://127.0.0.1 (the embedded default)."""
+    return SECURE_COOKIE if public_url.startswith("https://") else PLAIN_COOKIE
+
+
+def session_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def session_expired() -> Unauthorized:
+    return Unauthorized("the session has ended: sign in again", code="session.expired")
+
+
+@dataclass(frozen=True)
+class SessionTimes:
+    idle: timedelta
+    absolute: timedelta
+
+
+class StaffSessions:
+    """Finds the person behind a session cookie (security.SessionResolver), once per request."""
+
+    def __init__(
+        self, transactions: Transactions, roles: RoleBook, *, cookie_name: str, times: SessionTimes
+    ) -> None:
+        self.transactions, self.roles, self.cookie_name, self.times = transactions, roles, cookie_name, times
+        # last_seen_at is written at most this often per session: a write per request would cost more than
+        # the look-up, and the idle time-out is counted in minutes.
+        self.touch_every = min(timedelta(seconds=60), times.idle / 10)
+
+    async def principal_for(self, token: str, now: datetime) -> Principal:
+        if not 32 <= len(token) <= 128:
+            raise session_expired()
+        key = session_key(token)
+        async with self.transactions() as conn:
+            row = (await conn.execute(LOOK_UP, {"key": key})).first()
+            if row is None or row.ended_at is not None or row.disabled_at is not None:
+                raise session_expired()
+            if now >= row.expires_at or now - row.last_seen_at > self.times.idle:
+                raise session_expired()
+            if now - row.last_seen_at >= self.touch_every:
+                await conn.execute(TOUCH, {"key": key, "now": now})
+        roles, regions = split_list(row.roles), split_list(row.regions)
+        person = Person(
+            username=row.username,
+            display_name=row.display_name,
+            method=row.method,
+            roles=roles,
+            regions=regions,
+            session_key=key,
+            csrf_token=row.csrf_token,
+        )
+        # A person acting for two regions is taken as of the first listed: recognition is judged from there.
+        return Principal(SESSION_CLIENT_ID, regions[0], await self.roles.scopes_of(roles), None, person)
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str  # the cookie's value: set once, never stored
+    csrf_token: str
+    record: StaffSession
+
+
+async def start_session(
+    session: AsyncSession, member: StaffMember, *, method: str, now: datetime, times: SessionTimes
+) -> NewSession:
+    """A new session with a fresh random id (never one the browser brought: no session fixation)."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    record = StaffSession(
+        id_hash=session_key(token),
+        staff_id=member.id,
+        method=method,
+        csrf_token=csrf,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + times.absolute,
+    )
+    session.add(record)
+    await session.flush()
+    return NewSession(token, csrf, record)
+
+
+async def end_session(session: AsyncSession, key: str, now: datetime) -> None:
+    await session.execute(
+        update(StaffSession)
+        .where(StaffSession.id_hash == key, StaffSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
