@@ -50,7 +50,7 @@ from app.routing import AuthFirstRoute
 from app.security import Authenticator, Principal, SecurityServices, require_scope
 from app.services import HurenApp
 from app.settings import Settings, get_settings
-from app.tracing import RequestIdMiddleware
+from app.tracing import RequestIdMiddleware, redact_access_log
 from app.verification import routes as verification_routes
 from app.verification import rules_admin
 from app.verification.card_token import CardTokenVerifier
@@ -233,6 +233,7 @@ async def start_services(
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> HurenApp:
     """Build the app. Tests pass their own settings and, to share one migrated database, their engine."""
     settings = settings or get_settings()
+    redact_access_log()
 
     @asynccontextmanager
     async def lifespan(app: HurenApp) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@ and written into audit events, so an integrator's ticket can be matched to our r
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 
@@ -36,3 +37,20 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, add_header)
+
+
+class QueryRedactor(logging.Filter):
+    """Drops the query string from uvicorn's access log lines: a query can carry what must never be logged
+    (the single sign-on callback's authorization code and state, a number someone searched for)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (args[0], args[1], args[2].split("?", 1)[0] + "?…", args[3], args[4])
+        return True
+
+
+def redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QueryRedactor) for f in access.filters):
+        access.addFilter(QueryRedactor())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 
 from app.routing import AuthFirstRoute
 from app.services import HurenApp
+from app.tracing import QueryRedactor
 from tests.conftest import TEST_CLIENTS, bearer, mint_token
 
 NOT_UTF8 = b'{"name": "\xff\xfe\x80"}'
@@ -62,3 +65,18 @@ async def test_garbage_body_without_scope_is_403(app: HurenApp, anonymous: httpx
 def test_every_route_admits_before_reading_its_body(app: HurenApp) -> None:
     plain = [r.path for r in app.routes if isinstance(r, APIRoute) and not isinstance(r, AuthFirstRoute)]
     assert plain == []
+
+
+def test_the_access_log_never_shows_a_query_string() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/auth/oidc/callback?code=secret-code&state=s", "1.1", 302),
+        None,
+    )
+    assert QueryRedactor().filter(record)
+    assert "secret-code" not in record.getMessage()
+    assert "/auth/oidc/callback?…" in record.getMessage()

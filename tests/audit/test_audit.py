@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from app.audit.service import (
     PendingEvent,
     append_pending_events,
+    canonical_record,
     link_events,
     purge_events,
     record_event,
@@ -224,3 +225,27 @@ def test_huren_audit_purge_refuses_to_cut_into_the_retention(tmp_path: Path) -> 
     done = run_huren(env, "audit", "purge")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "removed 0 audit events" in done.stdout
+
+
+def test_the_person_is_hashed_into_a_link_and_older_links_hash_as_before() -> None:
+    base = {
+        "seq": 7,
+        "occurred_at": datetime(2026, 12, 7, 9, 0, tzinfo=UTC),
+        "client_id": "huren-web",
+        "action": "credential.verified",
+        "object_ref": "ref:abc",
+        "outcome": "valid",
+        "request_id": None,
+        "details": None,
+    }
+    machine = canonical_record({**base, "actor": None, "actor_method": None, "actor_roles": None})
+    assert machine == canonical_record(base)  # an event from before people existed hashes the same
+    assert b"actor" not in machine
+    person = canonical_record(
+        {**base, "actor": "wang.clerk", "actor_method": "password", "actor_roles": "clerk"}
+    )
+    other = canonical_record(
+        {**base, "actor": "li.clerk", "actor_method": "password", "actor_roles": "clerk"}
+    )
+    assert person != machine
+    assert person != other
