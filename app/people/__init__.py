@@ -1,0 +1,1 @@
+"""People: staff accounts, sign-in, browser sessions and single sign-on."""
