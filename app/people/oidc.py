@@ -165,19 +165,19 @@ def read_identity(claims: Mapping[str, Any], config: OidcConfig) -> OidcIdentity
     if not roles:
         raise OidcError("no huren role is granted to this person")
     subject = str(claims["sub"])
-    username = text_claim(claims, "preferred_username") or subject
+    username = read_text_claim(claims, "preferred_username") or subject
     return OidcIdentity(
         subject=subject,
         username=username,
-        display_name=text_claim(claims, "name") or username,
+        display_name=read_text_claim(claims, "name") or username,
         roles=roles,
         regions=regions,
     )
 
 
-def text_claim(claims: Mapping[str, Any], name: str) -> str | None:
+def read_text_claim(claims: Mapping[str, Any], name: str) -> str | None:
     value = claims.get(name)
-    return value.strip() or None if isinstance(value, str) else None
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def read_metadata(document: dict[str, Any], issuer: str) -> ProviderMetadata:
@@ -197,6 +197,10 @@ def read_metadata(document: dict[str, Any], issuer: str) -> ProviderMetadata:
     algorithms = SIGNING_ALGORITHMS & set(document["id_token_signing_alg_values_supported"])
     if not algorithms:
         raise OidcError("the provider signs ID tokens with no algorithm huren accepts")
+    # Authlib lets a document without response types needing one omit the authorization endpoint; we need it.
+    endpoints = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+    if not all(isinstance(document.get(name), str) for name in endpoints):
+        raise OidcError("the provider's discovery document lacks an endpoint of the code flow")
     userinfo = document.get("userinfo_endpoint")
     return ProviderMetadata(
         issuer=issuer,
@@ -227,7 +231,7 @@ def describe_token_error(error: JoseError) -> str:
     return "the ID token is malformed"
 
 
-def shown_error_code(payload: object, status: int) -> str:
+def quote_error_code(payload: object, status: int) -> str:
     """The OAuth error code of a refusal (e.g. invalid_grant), or its HTTP status; never its description."""
     code = payload.get("error") if isinstance(payload, dict) else None
     return code if isinstance(code, str) and SHOWN_ERROR_CODE.fullmatch(code) else f"HTTP {status}"
@@ -276,7 +280,7 @@ class OidcRelyingParty:
         self, *, code: str, state: str, expected: PendingLogin, issuer: str | None = None
     ) -> OidcIdentity:
         """The callback's `code`, `state` and (when the provider sends it, RFC 9207) `iss` parameters."""
-        if not secrets.compare_digest(state.encode(), expected.state.encode()):
+        if not expected.state or not secrets.compare_digest(state.encode(), expected.state.encode()):
             raise OidcError("the sign-in answer does not match the sign-in this browser started")
         metadata = await self.discover()
         if issuer != metadata.issuer and (issuer is not None or metadata.sends_issuer):
@@ -361,7 +365,7 @@ class OidcRelyingParty:
         except ValueError:
             payload = None
         if response.is_error:
-            reason = shown_error_code(payload, response.status_code)
+            reason = quote_error_code(payload, response.status_code)
             raise OidcError(f"the provider's {what} refused the request ({reason})")
         if not isinstance(payload, dict):
             raise OidcError(f"the provider's {what} answered without a JSON object")

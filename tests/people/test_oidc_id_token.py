@@ -25,7 +25,7 @@ OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})  #
 NEXT_KEY = RSAKey.generate_key(2048, parameters={"kid": "k2", "use": "sig"})
 
 
-def discovery(**changes: Any) -> dict[str, Any]:
+def make_discovery(**changes: Any) -> dict[str, Any]:
     return {
         "issuer": ISSUER,
         "authorization_endpoint": f"{ISSUER}/auth",
@@ -43,7 +43,7 @@ def discovery(**changes: Any) -> dict[str, Any]:
 class FakeProvider:
     """Answers what the relying party asks, and counts the calls."""
 
-    document: dict[str, Any] = field(default_factory=discovery)
+    document: dict[str, Any] = field(default_factory=make_discovery)
     keys: list[RSAKey] = field(default_factory=lambda: [SIGNING_KEY])
     token_answer: dict[str, Any] = field(default_factory=dict)
     userinfo: dict[str, Any] = field(default_factory=dict)
@@ -63,7 +63,7 @@ class FakeProvider:
         return httpx.Response(404)
 
 
-def relying_party(provider: FakeProvider, **config: Any) -> OidcRelyingParty:
+def make_party(provider: FakeProvider, **config: Any) -> OidcRelyingParty:
     settings: dict[str, Any] = {
         "issuer": ISSUER,
         "client_id": CLIENT_ID,
@@ -76,7 +76,7 @@ def relying_party(provider: FakeProvider, **config: Any) -> OidcRelyingParty:
     return OidcRelyingParty(OidcConfig(**settings), http)
 
 
-def id_claims(**changes: Any) -> dict[str, Any]:
+def make_claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -90,24 +90,24 @@ def id_claims(**changes: Any) -> dict[str, Any]:
     return {name: value for name, value in claims.items() if value is not None}
 
 
-def signed(claims: dict[str, Any], key: RSAKey = SIGNING_KEY, kid: str | None = "k1") -> str:
+def sign_claims(claims: dict[str, Any], key: RSAKey = SIGNING_KEY, kid: str | None = "k1") -> str:
     header = {"alg": "RS256", **({"kid": kid} if kid else {})}
     return jwt.encode(header, claims, key)
 
 
-def b64(data: dict[str, Any]) -> str:
+def encode_segment(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-async def refusal(provider: FakeProvider, token: str) -> str:
+async def collect_refusal(provider: FakeProvider, token: str) -> str:
     with pytest.raises(OidcError) as refused:
-        await relying_party(provider).validate_id_token(token, nonce=NONCE)
+        await make_party(provider).validate_id_token(token, nonce=NONCE)
     assert token not in str(refused.value)
     return refused.value.reason
 
 
 async def test_a_well_formed_token_is_accepted() -> None:
-    claims = await relying_party(FakeProvider()).validate_id_token(signed(id_claims()), nonce=NONCE)
+    claims = await make_party(FakeProvider()).validate_id_token(sign_claims(make_claims()), nonce=NONCE)
     assert claims["sub"] == "wang.clerk"
 
 
@@ -128,49 +128,49 @@ async def test_a_well_formed_token_is_accepted() -> None:
     ],
 )
 async def test_wrong_claims_are_refused(changes: dict[str, Any], reason: str) -> None:
-    assert await refusal(FakeProvider(), signed(id_claims(**changes))) == reason
+    assert await collect_refusal(FakeProvider(), sign_claims(make_claims(**changes))) == reason
 
 
 async def test_several_audiences_with_us_as_authorized_party_are_accepted() -> None:
-    token = signed(id_claims(aud=[CLIENT_ID, "someone-else"], azp=CLIENT_ID))
-    claims = await relying_party(FakeProvider()).validate_id_token(token, nonce=NONCE)
+    token = sign_claims(make_claims(aud=[CLIENT_ID, "someone-else"], azp=CLIENT_ID))
+    claims = await make_party(FakeProvider()).validate_id_token(token, nonce=NONCE)
     assert claims["azp"] == CLIENT_ID
 
 
 async def test_a_little_clock_skew_is_tolerated() -> None:
     now = int(time.time())
-    token = signed(id_claims(iat=now + 30, exp=now - 30))
-    assert (await relying_party(FakeProvider()).validate_id_token(token, nonce=NONCE))["sub"] == "wang.clerk"
+    token = sign_claims(make_claims(iat=now + 30, exp=now - 30))
+    assert (await make_party(FakeProvider()).validate_id_token(token, nonce=NONCE))["sub"] == "wang.clerk"
 
 
 async def test_a_known_kid_with_another_keys_signature_is_refused() -> None:
-    assert await refusal(FakeProvider(), signed(id_claims(), key=OTHER_KEY)) == (
+    assert await collect_refusal(FakeProvider(), sign_claims(make_claims(), key=OTHER_KEY)) == (
         "the ID token's signature does not verify"
     )
 
 
 async def test_an_unknown_kid_refetches_the_keys_once_then_is_refused() -> None:
     provider = FakeProvider()
-    reason = await refusal(provider, signed(id_claims(), key=NEXT_KEY, kid="k2"))
+    reason = await collect_refusal(provider, sign_claims(make_claims(), key=NEXT_KEY, kid="k2"))
     assert reason == "the ID token is signed with a key the provider does not publish"
     assert provider.calls.count("/jwks") == 2
 
 
 async def test_a_rotated_key_is_picked_up_by_the_refetch() -> None:
     provider = FakeProvider()
-    party = relying_party(provider)
-    await party.validate_id_token(signed(id_claims()), nonce=NONCE)  # the keys are cached now
+    party = make_party(provider)
+    await party.validate_id_token(sign_claims(make_claims()), nonce=NONCE)  # the keys are cached now
     provider.keys = [SIGNING_KEY, NEXT_KEY]
-    claims = await party.validate_id_token(signed(id_claims(), key=NEXT_KEY, kid="k2"), nonce=NONCE)
+    claims = await party.validate_id_token(sign_claims(make_claims(), key=NEXT_KEY, kid="k2"), nonce=NONCE)
     assert claims["sub"] == "wang.clerk"
     assert provider.calls.count("/jwks") == 2
-    await party.validate_id_token(signed(id_claims()), nonce=NONCE)
+    await party.validate_id_token(sign_claims(make_claims()), nonce=NONCE)
     assert provider.calls.count("/jwks") == 2
 
 
 async def test_an_unsigned_token_is_refused() -> None:
-    unsigned = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(id_claims())}."
-    assert await refusal(FakeProvider(), unsigned) == (
+    unsigned = f"{encode_segment({'alg': 'none', 'typ': 'JWT'})}.{encode_segment(make_claims())}."
+    assert await collect_refusal(FakeProvider(), unsigned) == (
         "the ID token is signed with an algorithm huren does not accept"
     )
 
@@ -179,15 +179,18 @@ async def test_an_unsigned_token_is_refused() -> None:
 async def test_a_token_keyed_with_the_client_secret_is_refused(advertised: list[str]) -> None:
     """HS256 with the client secret as key: refused even where the provider lists HS256."""
     token = jwt.encode(
-        {"alg": "HS256"}, id_claims(), OctKey.import_key(CLIENT_SECRET.encode()), algorithms=["HS256"]
+        {"alg": "HS256"}, make_claims(), OctKey.import_key(CLIENT_SECRET.encode()), algorithms=["HS256"]
     )
-    provider = FakeProvider(document=discovery(id_token_signing_alg_values_supported=advertised))
-    assert await refusal(provider, token) == "the ID token is signed with an algorithm huren does not accept"
+    provider = FakeProvider(document=make_discovery(id_token_signing_alg_values_supported=advertised))
+    assert (
+        await collect_refusal(provider, token)
+        == "the ID token is signed with an algorithm huren does not accept"
+    )
 
 
-@pytest.mark.parametrize("token", ["not-a-token", "a.b.c", f"{b64({'alg': 'RS256'})}.e30.c2ln"])
+@pytest.mark.parametrize("token", ["not-a-token", "a.b.c", f"{encode_segment({'alg': 'RS256'})}.e30.c2ln"])
 async def test_garbage_is_refused(token: str) -> None:
-    assert await refusal(FakeProvider(), token) in {
+    assert await collect_refusal(FakeProvider(), token) in {
         "the ID token is malformed",
         "the ID token's signature does not verify",
     }
@@ -196,36 +199,38 @@ async def test_garbage_is_refused(token: str) -> None:
 async def test_a_provider_that_signs_only_with_hmac_is_refused_at_discovery() -> None:
     """Authlib insists on RS256 being listed; our own check stands behind it, since an empty list of allowed
     algorithms would let joserfc fall back to its recommended ones, HS256 among them."""
-    provider = FakeProvider(document=discovery(id_token_signing_alg_values_supported=["HS256"]))
+    provider = FakeProvider(document=make_discovery(id_token_signing_alg_values_supported=["HS256"]))
     with pytest.raises(OidcError, match=r"discovery document is invalid|no algorithm huren accepts"):
-        await relying_party(provider).discover()
+        await make_party(provider).discover()
 
 
 async def test_a_discovery_document_of_another_issuer_is_refused() -> None:
-    provider = FakeProvider(document=discovery(issuer="https://evil.test"))
+    provider = FakeProvider(document=make_discovery(issuer="https://evil.test"))
     with pytest.raises(OidcError, match="names another issuer"):
-        await relying_party(provider).discover()
+        await make_party(provider).discover()
 
 
 async def test_plain_http_is_refused_away_from_loopback() -> None:
     insecure = "http://idp.test"
-    provider = FakeProvider(document=discovery(issuer=insecure, authorization_endpoint=f"{insecure}/auth"))
+    provider = FakeProvider(
+        document=make_discovery(issuer=insecure, authorization_endpoint=f"{insecure}/auth")
+    )
     with pytest.raises(OidcError, match="discovery document is invalid"):
-        await relying_party(provider, issuer=insecure).discover()
+        await make_party(provider, issuer=insecure).discover()
 
 
-def pending(start: LoginStart) -> LoginStart:
+def with_test_nonce(start: LoginStart) -> LoginStart:
     return LoginStart(url=start.url, state=start.state, nonce=NONCE, code_verifier=start.code_verifier)
 
 
 async def test_userinfo_about_someone_else_is_refused() -> None:
     """Groups only in userinfo: its `sub` must be the ID token's, or it is someone else's answer."""
     provider = FakeProvider(
-        token_answer={"id_token": signed(id_claims()), "access_token": "at", "token_type": "Bearer"},
+        token_answer={"id_token": sign_claims(make_claims()), "access_token": "at", "token_type": "Bearer"},
         userinfo={"sub": "zhang.admin", "groups": ["huren-cq-clerk"]},
     )
-    party = relying_party(provider)
-    start = pending(await party.start_login())
+    party = make_party(provider)
+    start = with_test_nonce(await party.start_login())
     with pytest.raises(OidcError, match="about someone else"):
         await party.finish_login(code="c", state=start.state, expected=start)
     provider.userinfo["sub"] = "wang.clerk"
@@ -235,7 +240,16 @@ async def test_userinfo_about_someone_else_is_refused() -> None:
 
 async def test_a_token_answer_without_an_id_token_is_refused() -> None:
     provider = FakeProvider(token_answer={"access_token": "at", "token_type": "Bearer"})
-    party = relying_party(provider)
-    start = pending(await party.start_login())
+    party = make_party(provider)
+    start = with_test_nonce(await party.start_login())
     with pytest.raises(OidcError, match="lacks an ID token"):
         await party.finish_login(code="c", state=start.state, expected=start)
+
+
+async def test_an_empty_kept_state_matches_nothing() -> None:
+    """A browser session that kept no sign-in must not pass the state check with an empty `state`."""
+    provider = FakeProvider()
+    kept = LoginStart(url="", state="", nonce=NONCE, code_verifier="v" * 43)
+    with pytest.raises(OidcError, match="does not match the sign-in this browser started"):
+        await make_party(provider).finish_login(code="c", state="", expected=kept)
+    assert provider.calls == []
