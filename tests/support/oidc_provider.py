@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -18,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.processes import free_port
+from tests.processes import free_port, stop_process
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc"
 PROVIDER_SCRIPT = PROVIDER_DIR / "provider.mjs"
@@ -72,12 +71,7 @@ def run_oidc_provider(
             wait_for_discovery(issuer, process, Path(log.name))
             yield issuer
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process, timeout=10)
 
 
 def wait_for_discovery(
