@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The OpenID provider of the single sign-on tests (tests/oidc) needs npm; without it those tests skip.
+NPM := $(shell command -v npm)
+OIDC_PROVIDER := tests/oidc/node_modules/.installed
 
 .PHONY: run test lint typecheck unit openapi clean
 
@@ -16,6 +19,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+$(OIDC_PROVIDER): tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund
+	@touch $@
 
 run: $(STAMP)
 	HUREN_PUBLIC_URL="$${HUREN_PUBLIC_URL:-http://$(HOST):$(PORT)}" $(BIN)/huren demo
@@ -31,7 +38,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --python-version 3.13  # the newest CPython the service supports, checked though not installed
 
-unit: $(STAMP)
+unit: $(STAMP) $(if $(NPM),$(OIDC_PROVIDER))
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -40,4 +47,4 @@ openapi: $(STAMP)
 	$(BIN)/python -m app.openapi > openapi/openapi.json
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis tests/oidc/node_modules

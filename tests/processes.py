@@ -50,12 +50,17 @@ def serve(env: dict[str, str], port: int, log_path: Path, timeout: float = 30.0)
             wait_healthy(base, process, log_path, timeout)
             yield base
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM, as a supervisor stops a server; SIGKILL if it has not exited within `timeout` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 def wait_healthy(base: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
@@ -100,12 +105,7 @@ class Process:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        stop_process(self.process)
 
 
 def huren_server(env: dict[str, str], port: int, log_path: Path) -> Process:

@@ -1,0 +1,1 @@
+"""Real outside services that several test packages run and talk to."""
