@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 
+import httpx
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -38,9 +39,12 @@ from app.imports.routes import ImportServices
 from app.keys import KeyStore
 from app.metrics import MetricsMiddleware, RequestMetrics
 from app.people import routes as people_routes
+from app.people import sso
+from app.people.oidc import OidcConfig, OidcRelyingParty
 from app.people.roles import RoleBook
 from app.people.routes import PeopleServices, session_times
 from app.people.sessions import Clock, StaffSessions, cookie_name_for, utc_now
+from app.people.sso import SsoServices
 from app.privacy import PersonalDataVault, decode_key
 from app.problems import install_error_handlers, problem_responses, register_problem_schema
 from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RateLimitServices, RedisCounter
@@ -88,6 +92,9 @@ class Services:
     staff_sessions: StaffSessions
     # The time sign-in locks and session time-outs are judged by (tests pass one they can move).
     clock: Clock
+    # Single sign-on's relying party (None when HUREN_OIDC_ISSUER is unset) and its HTTP client.
+    oidc: OidcRelyingParty | None = None
+    oidc_http: httpx.AsyncClient | None = None
     peer_client: PeerClient | None = None
     peer_authenticator: PeerAuthenticator | None = None
     mirror: PeerMirror | None = None
@@ -106,6 +113,8 @@ class Services:
             await self.mirror.stop()
         if self.peer_client is not None:
             await self.peer_client.close()
+        if self.oidc_http is not None:
+            await self.oidc_http.aclose()
         await self.rate_limiter.counter.close()
         if self.read_engine is not None and self.read_engine.dialect.name != "sqlite":
             await self.read_engine.dispose()  # a pool of its own (SQLite's shares the engine's)
@@ -127,8 +136,9 @@ def check_views(services: Services) -> None:
     verification: VerificationServices = services
     rules: RulesServices = services
     people: PeopleServices = services
+    sso: SsoServices = services
     del security, rate_limits, health_checks, sessions, cards, clients, federation, imports, registry
-    del verification, rules, people
+    del verification, rules, people, sso
 
 
 async def start_services(
@@ -185,6 +195,7 @@ async def start_services(
         cookie_name=cookie_name_for(settings.public_url),
         times=session_times(settings),
     )
+    oidc_http = httpx.AsyncClient(timeout=settings.oidc_timeout_seconds) if settings.oidc_enabled else None
     peers = PeerClient(settings, keys, metrics=app.metrics) if settings.peers else None
     mirror = PeerMirror(peers, settings.peer_refresh_seconds, transactions) if peers else None
     services = Services(
@@ -218,6 +229,8 @@ async def start_services(
         secret_cache=SecretCache(),
         staff_sessions=staff_sessions,
         clock=clock,
+        oidc=relying_party(settings, oidc_http) if oidc_http is not None else None,
+        oidc_http=oidc_http,
         peer_client=peers,
         peer_authenticator=(
             PeerAuthenticator(peers=peers, own_issuer=settings.public_url, transactions=transactions)
@@ -228,6 +241,23 @@ async def start_services(
     )
     app.attached = services
     return services
+
+
+def relying_party(settings: Settings, http: httpx.AsyncClient) -> OidcRelyingParty:
+    issuer, client_id, secret = settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret
+    if issuer is None or client_id is None or secret is None:  # Settings.check_people: all three or none
+        raise ValueError("single sign-on is not configured")
+    return OidcRelyingParty(
+        OidcConfig(
+            issuer=issuer,
+            client_id=client_id,
+            client_secret=secret.get_secret_value(),
+            redirect_uri=f"{settings.public_url.rstrip('/')}/auth/oidc/callback",
+            group_map={group: tuple(grants) for group, grants in settings.oidc_group_map.items()},
+            claim=settings.oidc_claim,
+        ),
+        http,
+    )
 
 
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> HurenApp:
@@ -275,6 +305,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(client_routes.token_router)
     app.include_router(client_routes.admin_router)
     app.include_router(people_routes.router)
+    app.include_router(sso.router)
     app.include_router(audit_routes.router)
     app.include_router(registry_routes.router)
     app.include_router(import_routes.router)
