@@ -30,6 +30,7 @@ from app.people.redirects import safe_next_path
 from app.people.roles import join_list
 from app.people.routes import open_session
 from app.people.sessions import SESSION_CLIENT_ID, Clock
+from app.problems import problem_responses
 from app.routing import AuthFirstRoute
 from app.services import services_of
 from app.settings import Settings
@@ -82,6 +83,7 @@ def binding_key(binding: str) -> str:
     status_code=302,
     summary="Start single sign-on: a redirect to the OpenID provider",
     response_class=RedirectResponse,
+    responses=problem_responses(404),
 )
 async def start_sso(
     request: Request,
@@ -124,6 +126,7 @@ async def start_sso(
     status_code=303,
     summary="Where the OpenID provider sends the browser back: a session, then the page asked for",
     response_class=RedirectResponse,
+    responses=problem_responses(404),
 )
 async def finish_sso(
     request: Request,
