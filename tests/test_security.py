@@ -152,7 +152,7 @@ OPEN_ROUTES = {
     "/v1/status-lists/{region}/{purpose}",  # public by design: counters fetch them without credentials
 }
 # Signing in is what a person does before they have a session.
-OPEN_OPERATIONS = {("POST", "/v1/session")}
+OPEN_OPERATIONS = {("POST", "/v1/session"), ("GET", "/v1/session/methods")}
 
 
 def concrete_path(path: str) -> str:
