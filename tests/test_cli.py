@@ -39,9 +39,20 @@ def test_db_upgrade_is_repeatable(cli_env: dict[str, str]) -> None:
 def test_demo_loads_once_and_prints_how_to_use_it(cli_env: dict[str, str], demo_output: str) -> None:
     assert "/docs" in demo_output
     assert "demo-admin-secret" in demo_output
+    assert "/counter" in demo_output
+    first = demo_passwords(demo_output)
+    assert set(first) == {"demo.clerk", "demo.admin"}
     again = run_huren(cli_env, "demo")
     assert again.returncode == 0
     assert "│ created   │           0 │" in again.stdout
+    # A re-run cannot show the old passwords (kept hashed only): it gives the demo people new ones.
+    second = demo_passwords(again.stdout)
+    assert set(second) == set(first)
+    assert all(second[name] != first[name] for name in first)
+
+
+def demo_passwords(output: str) -> dict[str, str]:
+    return dict(re.findall(r"user (demo\.[a-z]+)\s+password (\S+)", output))
 
 
 @pytest.fixture(scope="module")
