@@ -14,7 +14,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.processes import fetch_token, free_port, huren_env, run_huren, serve
+from tests.processes import demo_passwords, fetch_token, free_port, huren_env, run_huren, serve
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +49,6 @@ def test_demo_loads_once_and_prints_how_to_use_it(cli_env: dict[str, str], demo_
     second = demo_passwords(again.stdout)
     assert set(second) == set(first)
     assert all(second[name] != first[name] for name in first)
-
-
-def demo_passwords(output: str) -> dict[str, str]:
-    return dict(re.findall(r"user (demo\.[a-z]+)\s+password (\S+)", output))
 
 
 @pytest.fixture(scope="module")
