@@ -46,7 +46,7 @@ def test_a_clerk_enrols_checks_a_card_signs_out_and_back_in(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{node}/counter")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("#sso[data-methods='password']", state="attached")
     assert page.is_hidden("#sso")  # no single sign-on on this node
 
     # First sign-in: the password is right, and the page asks to enrol an authenticator app.

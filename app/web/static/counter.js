@@ -181,7 +181,7 @@ async function signInPerson(event) {
   } else if (problem.code === "session.invalid") {
     say("person-error", "登录失败：用户名、密码或动态验证码不正确");
   } else if (problem.code === "session.locked") {
-    say("person-error", waitMessage(answer, "登录失败次数过多，该账号已暂时锁定"));
+    say("person-error", waitMessage(answer, "登录失败次数过多，该用户名已暂时锁定"));
   } else if (answer.status === 429) {
     say("person-error", waitMessage(answer, "登录尝试过于频繁"));
   } else if (problem.code === "session.origin") {
@@ -337,7 +337,9 @@ async function offerMethods() {
   // The single sign-on link only where the node has an identity provider to send the browser to.
   const answer = await fetch("/v1/session/methods").catch(() => null);
   const body = answer && answer.ok ? await answer.json().catch(() => ({})) : {};
-  show($("sso"), Array.isArray(body.methods) && body.methods.includes("oidc"));
+  const methods = Array.isArray(body.methods) ? body.methods : [];
+  $("sso").dataset.methods = methods.join(" "); // what was offered, for whoever checks the page
+  show($("sso"), methods.includes("oidc"));
 }
 
 async function resumeSession() {
