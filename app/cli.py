@@ -8,7 +8,7 @@ import os
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -27,6 +27,9 @@ from app.people.accounts import Actor, create_staff, disable_staff, list_staff, 
 from app.people.roles import load_role_scopes, split_list
 from app.privacy import PersonalDataVault
 from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.demo import DemoSummary
 
 T = TypeVar("T")
 
@@ -145,7 +148,7 @@ def demo() -> None:
     print_demo_guide(console, settings, summary)
 
 
-async def run_demo(settings: Settings) -> dict[str, int]:
+async def run_demo(settings: Settings) -> DemoSummary:
     # Start-up cost, see the top.
     from app.demo import load_demo
     from app.imports.jobs import ImportDeps

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import random
 import tempfile
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import record_event
 from app.clients.service import create_client
 from app.domain.errors import ForbiddenTransition
 from app.domain.identity import compute_resident_id_check
@@ -22,7 +24,10 @@ from app.imports.jobs import ImportDeps, create_job, run_job
 from app.imports.parsing import COLUMNS
 from app.imports.uploads import store_file
 from app.imports.validation import flatten_payload
-from app.models import CardClass, CardService, Client, Credential, TitleCode
+from app.models import CardClass, CardService, Client, Credential, StaffMember, TitleCode
+from app.passwords import hash_secret
+from app.people.accounts import Actor, create_staff, find_staff, new_initial_password, reset_factor
+from app.people.roles import load_role_scopes
 from app.registry import service
 from app.security import ALL_SCOPES
 from app.settings import Settings
@@ -89,6 +94,30 @@ DEMO_CLIENTS = [
     ("demo-counter-sc", "四川人才服务窗口（演示）", "SC", "verify cards:issue"),
 ]
 
+# Development only too, but with random passwords: a person signs in to the counter page, and a published
+# password there would teach the habit. New at every run (a password is shown once and not kept), printed
+# by the guide.
+DEMO_PEOPLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
+    ("demo.clerk", "演示窗口", ("CQ",), ("clerk",)),
+    ("demo.admin", "演示管理员", ("SC", "CQ"), ("admin",)),
+]
+DEMO_ACTOR = Actor(client_id="demo")
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    username: str
+    display_name: str
+    regions: tuple[str, ...]
+    roles: tuple[str, ...]
+    password: str
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    counts: dict[str, int]
+    people: list[DemoPerson]
+
 
 def demo_secret(client_id: str) -> str:
     return f"{client_id}-secret"
@@ -108,6 +137,49 @@ async def ensure_demo_clients(session: AsyncSession) -> list[str]:
             )
             created.append(client_id)
     return created
+
+
+async def ensure_demo_people(session: AsyncSession, settings: Settings, now: datetime) -> list[DemoPerson]:
+    """Create the demo people, or give those that exist a fresh password and no factor: either way the
+    guide can print a password that works, and the first sign-in enrols an authenticator app."""
+    known = [*settings.regions, *settings.peers]
+    role_scopes = await load_role_scopes(session)
+    people = []
+    for username, display_name, wanted, roles in DEMO_PEOPLE:
+        # A node of one region without peers knows only its own: the people keep the regions it knows.
+        regions = tuple(region for region in wanted if region in known)
+        if not regions:
+            continue
+        member = await find_staff(session, username)
+        if member is None:
+            member, password = await create_staff(
+                session,
+                username=username,
+                display_name=display_name,
+                regions=regions,
+                roles=roles,
+                known_regions=known,
+                role_scopes=role_scopes,
+                actor=DEMO_ACTOR,
+            )
+            assert password is not None  # a local account always gets one
+        elif member.disabled_at is not None or member.source != "local":
+            continue  # disabled (or changed) by an admin since: their change stands, as for statuses
+        else:
+            password = await renew_demo_password(session, member, now)
+        people.append(DemoPerson(member.username, member.display_name, regions, roles, password))
+    return people
+
+
+async def renew_demo_password(session: AsyncSession, member: StaffMember, now: datetime) -> str:
+    password = new_initial_password()
+    member.password_hash = hash_secret(password)
+    record_event(
+        session, "staff.password_reset", client_id=DEMO_ACTOR.client_id, object_ref=f"staff:{member.username}"
+    )
+    # Whoever enrolled the last run's factor is not necessarily whoever reads this run's password.
+    await reset_factor(session, member.username, actor=DEMO_ACTOR, now=now)
+    return password
 
 
 def make_usci(region: str, stem: str) -> str:
@@ -213,7 +285,7 @@ async def build_payloads(session: AsyncSession, region: str) -> list[dict[str, A
     return payloads
 
 
-async def load_demo(deps: ImportDeps, settings: Settings) -> dict[str, int]:
+async def load_demo(deps: ImportDeps, settings: Settings) -> DemoSummary:
     """Load the demo through the bulk import, as an admin would: re-running it imports nothing new.
 
     Statuses are then set on credentials whose status was never changed, so a second run changes nothing and
@@ -233,11 +305,12 @@ async def load_demo(deps: ImportDeps, settings: Settings) -> dict[str, int]:
         for index, payload in enumerate(payloads):
             await apply_demo_status(session, payload["kind"], payload["region"], payload["number"], index)
         await ensure_demo_clients(session)
+        people = await ensure_demo_people(session, settings, datetime.now(UTC))
         counts = dict(
             (await session.execute(select(Credential.status, func.count()).group_by(Credential.status))).all()
         )
         await session.commit()
-    return {"created": created, **counts}
+    return DemoSummary({"created": created, **counts}, people)
 
 
 async def import_demo_rows(
@@ -294,11 +367,11 @@ async def apply_demo_status(session: AsyncSession, kind: str, region: str, numbe
         pass  # an expired card cannot be suspended: the demo keeps it expired
 
 
-def print_demo_guide(console: Console, settings: Settings, counts: dict[str, int]) -> None:
+def print_demo_guide(console: Console, settings: Settings, summary: DemoSummary) -> None:
     table = Table(title=f"demo data ({' '.join(settings.regions)})")
     table.add_column("status")
     table.add_column("credentials", justify="right")
-    for key, value in counts.items():
+    for key, value in summary.counts.items():
         table.add_row(key, str(value))
     console.print(table)
     clients = Table(title="demo clients (development only)")
@@ -310,8 +383,12 @@ def print_demo_guide(console: Console, settings: Settings, counts: dict[str, int
     base = settings.public_url
     extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
     console.print(f"API docs:  {base}/docs")
+    console.print(f"Counter:   {base}/counter  (the clerk's page: sign in as a person)")
+    print_demo_people(console, summary.people)
     console.print(
-        f"Counter:   {base}/counter  (sign in as demo-counter-cq / {demo_secret('demo-counter-cq')})"
+        "  A counter device may sign in with a client instead (使用窗口设备凭据登录): "
+        f"demo-counter-cq / {demo_secret('demo-counter-cq')}",
+        highlight=False,
     )
     console.print(f"Health:    {base}/healthz")
     console.print("Get a token, then call the API with it:")
@@ -327,5 +404,26 @@ def print_demo_guide(console: Console, settings: Settings, counts: dict[str, int
     console.print("A card's QR token for the counter page (paste it into the scan field):")
     console.print(
         f'  curl -s -X POST -H "Authorization: Bearer $TOKEN" {base}/v1/cards/SC/<SC card number>/token',
+        soft_wrap=True,
+    )
+
+
+def print_demo_people(console: Console, people: list[DemoPerson]) -> None:
+    """The demo sign-ins, one a line, each easy to copy. The passwords are printed on purpose: they are new
+    at every run, this is their one showing, and `huren demo` refuses production."""
+    if not people:
+        return
+    console.print("  Demo sign-ins (new passwords at every `huren demo`):")
+    for person in people:
+        console.print(
+            f"    user {person.username}  password {person.password}"
+            f"  ({person.display_name}; {','.join(person.roles)}; {','.join(person.regions)})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        "  The first sign-in enrols an authenticator app: scan the QR code the page shows with any TOTP app"
+        " (RFC 6238, e.g. FreeOTP, Google or Microsoft Authenticator), or type the secret shown under it,"
+        " then enter the app's six-digit code.",
         soft_wrap=True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +27,11 @@ def huren_env(database: Path, **settings: str) -> dict[str, str]:
 
 def run_huren(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*HUREN, *args], env=env, capture_output=True, text=True, timeout=240, check=False)
+
+
+def demo_passwords(output: str) -> dict[str, str]:
+    """The demo people's one-time passwords, as `huren demo` prints them: {"demo.clerk": "…", …}."""
+    return dict(re.findall(r"user (demo\.[a-z]+)\s+password (\S+)", output))
 
 
 def free_port() -> int:

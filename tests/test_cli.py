@@ -14,7 +14,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.processes import fetch_token, free_port, huren_env, run_huren, serve
+from tests.processes import demo_passwords, fetch_token, free_port, huren_env, run_huren, serve
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,16 @@ def test_db_upgrade_is_repeatable(cli_env: dict[str, str]) -> None:
 def test_demo_loads_once_and_prints_how_to_use_it(cli_env: dict[str, str], demo_output: str) -> None:
     assert "/docs" in demo_output
     assert "demo-admin-secret" in demo_output
+    assert "/counter" in demo_output
+    first = demo_passwords(demo_output)
+    assert set(first) == {"demo.clerk", "demo.admin"}
     again = run_huren(cli_env, "demo")
     assert again.returncode == 0
     assert "│ created   │           0 │" in again.stdout
+    # A re-run cannot show the old passwords (kept hashed only): it gives the demo people new ones.
+    second = demo_passwords(again.stdout)
+    assert set(second) == set(first)
+    assert all(second[name] != first[name] for name in first)
 
 
 @pytest.fixture(scope="module")

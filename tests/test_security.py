@@ -152,7 +152,12 @@ OPEN_ROUTES = {
     "/v1/status-lists/{region}/{purpose}",  # public by design: counters fetch them without credentials
 }
 # Signing in is what a person does before they have a session.
-OPEN_OPERATIONS = {("POST", "/v1/session"), ("GET", "/auth/oidc/login"), ("GET", "/auth/oidc/callback")}
+OPEN_OPERATIONS = {
+    ("POST", "/v1/session"),
+    ("GET", "/v1/session/methods"),
+    ("GET", "/auth/oidc/login"),
+    ("GET", "/auth/oidc/callback"),
+}
 
 
 def concrete_path(path: str) -> str:

@@ -13,7 +13,7 @@ from app.audit.service import record_event
 from app.errors import Forbidden, Unauthorized
 from app.models import StaffMember
 from app.people.accounts import regions_of, roles_of
-from app.people.schemas import SessionIn, SessionOut
+from app.people.schemas import SessionIn, SessionMethodsOut, SessionOut
 from app.people.sessions import (
     SESSION_CLIENT_ID,
     Clock,
@@ -177,6 +177,18 @@ async def sign_in(
         return problem_for(outcome.refusal, request.url.path)  # returned: the failure count commits
     assert outcome.member is not None
     return await open_session(request, response, session, outcome.member, "password", now)
+
+
+@router.get(
+    "/methods", response_model=SessionMethodsOut, summary="The ways to sign in on this node (no token)"
+)
+async def list_sign_in_methods(request: Request) -> SessionMethodsOut:
+    # Open, like the sign-in itself: a sign-in page asks before anyone is signed in, to offer the single
+    # sign-on link only where a provider is configured.
+    methods = ["password"]
+    if services(request).settings.oidc_enabled:
+        methods.append("oidc")
+    return SessionMethodsOut(methods=methods)
 
 
 async def person_of(principal: Annotated[Principal, Depends(authenticate)]) -> Person:

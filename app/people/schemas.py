@@ -22,6 +22,12 @@ class SessionOut(BaseModel):
     csrf_token: str = Field(description="Send as X-CSRF-Token on every request that changes state")
 
 
+class SessionMethodsOut(BaseModel):
+    methods: list[str] = Field(
+        description="How a person may sign in: password (with TOTP), and oidc where single sign-on is set up"
+    )
+
+
 class StaffIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -23,7 +23,7 @@ from app.errors import AppError
 from app.models import SignInThrottle, StaffMember
 from app.passwords import hash_secret, needs_rehash, secret_matches_hash
 from app.people.accounts import find_staff, normalise_username, roles_of
-from app.people.totp import accepted_step, new_totp_secret, totp_uri
+from app.people.totp import accepted_step, new_totp_secret, totp_qr_svg, totp_uri
 from app.privacy import PersonalDataVault
 
 
@@ -102,11 +102,13 @@ def second_factor(
     secret = vault.unseal(totp_context(member), member.totp_secret_sealed)
     if not otp:
         if member.totp_enrolled_at is None:
+            uri = totp_uri(secret, member.username)
             return SignInOutcome(
                 refusal=SignInRefused(
                     "scan the QR code with an authenticator app, then sign in again with its code",
                     code="session.otp_enrolment_required",
-                    otp_uri=totp_uri(secret, member.username),
+                    otp_uri=uri,
+                    otp_qr_svg=totp_qr_svg(uri),
                 )
             )
         return SignInOutcome(

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.processes import free_port, huren_env, run_huren, serve
+from tests.processes import demo_passwords, free_port, huren_env, run_huren, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -33,16 +34,27 @@ def browser() -> Iterator[Any]:
             browser.close()
 
 
+@dataclass(frozen=True)
+class DemoNode:
+    base: str
+    passwords: dict[str, str]  # the demo people's one-time passwords, as `huren demo` printed them
+
+
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A node of its own for each test module, with the demo clients and registries."""
+def demo_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoNode]:
+    """A node of its own for each test module, with the demo clients, people and registries."""
     folder = tmp_path_factory.mktemp("node")
     port = free_port()
     env = huren_env(folder / "node.db", HUREN_PUBLIC_URL=f"http://127.0.0.1:{port}")
     demo = run_huren(env, "demo")
     assert demo.returncode == 0, demo.stderr[-2000:]
     with serve(env, port, folder / "serve.log") as base:
-        yield base
+        yield DemoNode(base, demo_passwords(demo.stdout))
+
+
+@pytest.fixture(scope="module")
+def node(demo_node: DemoNode) -> str:
+    return demo_node.base
 
 
 @pytest.fixture(scope="module")

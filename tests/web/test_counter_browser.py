@@ -1,6 +1,7 @@
 """The counter page in a real browser (Debian chromium driven by Playwright) against a real `huren serve`.
 
-A Chongqing clerk signs in, scans a valid Sichuan card, a revoked one and a tampered token, and reads the
+A Chongqing counter device signs in with its client credentials (a clerk signing in as a person is
+test_counter_people_browser.py), scans a valid Sichuan card, a revoked one and a tampered token, and reads the
 answer on the page. Screenshots are kept under test-artifacts/ (CI keeps that folder). The browser, the node
 and that folder are fixtures of conftest.py, shared with the docs test.
 """
@@ -48,6 +49,7 @@ def test_a_clerk_checks_three_cards(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{node}/counter")
+    page.click("#device summary")  # a counter device's credentials: the page's second way in
     page.fill("#client-id", "demo-counter-cq")
     page.fill("#client-secret", "demo-counter-cq-secret")
     page.click("#sign-in")
@@ -88,6 +90,7 @@ def test_a_failed_sign_in_says_so_on_the_page(node: str, browser: object, artifa
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: dialogs.append(dialog.type))
     page.goto(f"{node}/counter")
+    page.click("#device summary")
     page.fill("#client-id", "demo-counter-cq")
     page.fill("#client-secret", "wrong-secret")
     page.click("#sign-in")

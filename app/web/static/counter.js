@@ -1,6 +1,10 @@
-// The counter page: sign in once with the counter's client credentials, then check cards by QR token
-// (a USB scanner types the token into the focused field and presses Enter) or by card number and name.
-// The access token lives in this tab only (sessionStorage); nothing else is stored.
+// The counter page. A clerk signs in as a person (user name, password and the code of an authenticator
+// app; the first sign-in enrols that app by QR code), or a counter device signs in with its client
+// credentials; then cards are checked by QR token (a USB scanner types the token into the focused field and
+// presses Enter) or by card number and name.
+// A person's session is an httpOnly cookie the page never sees: requests are same-origin and send it, and
+// each one that changes state adds the session's CSRF token. A device's access token lives in this tab only
+// (sessionStorage). Nothing else is stored.
 "use strict";
 
 const OUTCOMES = {
@@ -27,27 +31,167 @@ const CHECKS = {
   "recognition.rule": "互认规则",
 };
 
+const ROLES = { clerk: "窗口人员", admin: "管理员", auditor: "审计员" };
+const SVG_NS = "http://www.w3.org/2000/svg";
+const DEVICE_KEY = "huren-counter";
+
 const $ = (id) => document.getElementById(id);
-let session = JSON.parse(sessionStorage.getItem("huren-counter") || "null");
+// Who is signed in: { kind: "person", csrfToken, ... } or { kind: "device", token, ... }, or null.
+let session = null;
 
 function show(element, visible) {
   element.hidden = !visible;
 }
 
+function say(id, message) {
+  $(id).textContent = message;
+  show($(id), Boolean(message));
+}
+
 function showError(message) {
-  $("error").textContent = message;
-  show($("error"), Boolean(message));
+  say("error", message);
+}
+
+function namesOf(codes, names) {
+  return codes.map((code) => names[code] || code).join("、");
 }
 
 function signedIn() {
   show($("sign-in-panel"), false);
   show($("check-panel"), true);
-  $("who").textContent = `窗口：${session.clientId}`;
+  if (session.kind === "person") {
+    const roles = namesOf(session.roles, ROLES);
+    $("who").textContent = `${session.displayName}（${roles} · ${namesOf(session.regions, REGIONS)}）`;
+  } else {
+    $("who").textContent = `窗口：${session.clientId}`;
+  }
   show($("who"), true);
+  show($("sign-out"), true);
   $("scan").focus();
 }
 
-async function signIn(event) {
+function showSignIn(message, wasDevice) {
+  session = null;
+  sessionStorage.removeItem(DEVICE_KEY);
+  show($("check-panel"), false);
+  show($("result"), false);
+  show($("who"), false);
+  show($("sign-out"), false);
+  showError("");
+  show($("sign-in-panel"), true);
+  say("person-hint", "");
+  if (wasDevice) {
+    $("device").open = true;
+    say("sign-in-error", message);
+    say("person-error", "");
+  } else {
+    say("person-error", message);
+    say("sign-in-error", "");
+  }
+}
+
+function personSignedIn(answer) {
+  session = {
+    kind: "person",
+    username: answer.username,
+    displayName: answer.display_name,
+    roles: answer.roles,
+    regions: answer.regions,
+    csrfToken: answer.csrf_token,
+  };
+  sessionStorage.removeItem(DEVICE_KEY);
+  $("password").value = "";
+  $("otp").value = "";
+  show($("enrol"), false);
+  $("otp-qr").replaceChildren();
+  $("otp-secret").textContent = "";
+  say("person-hint", "");
+  say("person-error", "");
+  signedIn();
+}
+
+function parseSvg(text) {
+  // The QR code comes drawn by the server (the page has no QR library, and may show no image from
+  // elsewhere): parsed as SVG, never as HTML, and taken only if it is one <svg> element.
+  if (typeof text !== "string") return null;
+  const parsed = new DOMParser().parseFromString(text, "image/svg+xml");
+  const root = parsed.documentElement;
+  if (root.namespaceURI !== SVG_NS || root.localName !== "svg") return null;
+  if (parsed.getElementsByTagName("parsererror").length > 0) return null;
+  return document.importNode(root, true);
+}
+
+function secretOf(uri) {
+  try {
+    return new URL(uri).searchParams.get("secret") || "";
+  } catch {
+    return "";
+  }
+}
+
+function showEnrolment(problem) {
+  const picture = parseSvg(problem.otp_qr_svg);
+  $("otp-qr").replaceChildren(...(picture ? [picture] : []));
+  $("otp-secret").textContent = secretOf(problem.otp_uri);
+  show($("enrol"), true);
+  say("person-error", "");
+  say("person-hint", "请先绑定身份验证器，再输入其显示的动态验证码并登录");
+  $("otp").focus();
+}
+
+function waitMessage(answer, reason) {
+  const seconds = Number(answer.headers.get("Retry-After"));
+  if (!(seconds > 0)) return `${reason}，请稍后再试`;
+  return `${reason}，请 ${Math.ceil(seconds / 60)} 分钟后再试`;
+}
+
+async function signInPerson(event) {
+  event.preventDefault();
+  const payload = { username: $("username").value.trim(), password: $("password").value };
+  const otp = $("otp").value.trim();
+  if (otp) payload.otp = otp;
+  $("person-sign-in").disabled = true; // one attempt at a time: each failure counts towards the lock
+  let answer;
+  try {
+    answer = await fetch("/v1/session", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(payload),
+      credentials: "same-origin",
+    });
+  } catch {
+    say("person-error", "无法连接服务器，请稍后重试");
+    return;
+  } finally {
+    $("person-sign-in").disabled = false;
+  }
+  $("otp").value = ""; // a code is good once
+  if (answer.ok) {
+    personSignedIn(await answer.json());
+    return;
+  }
+  const problem = await answer.json().catch(() => ({}));
+  say("person-hint", "");
+  if (problem.code === "session.otp_enrolment_required") {
+    showEnrolment(problem);
+  } else if (problem.code === "session.otp_required") {
+    say("person-error", "");
+    say("person-hint", "请输入身份验证器显示的 6 位动态验证码");
+    $("otp").focus();
+  } else if (problem.code === "session.invalid") {
+    say("person-error", "登录失败：用户名、密码或动态验证码不正确");
+  } else if (problem.code === "session.locked") {
+    say("person-error", waitMessage(answer, "登录失败次数过多，该用户名已暂时锁定"));
+  } else if (answer.status === 429) {
+    say("person-error", waitMessage(answer, "登录尝试过于频繁"));
+  } else if (problem.code === "session.origin") {
+    say("person-error", "请通过本系统的正式地址打开本页后再登录");
+  } else {
+    say("person-error", `登录失败（${problem.title || answer.status}）`);
+  }
+}
+
+async function signInDevice(event) {
   event.preventDefault();
   const clientId = $("client-id").value.trim();
   const form = new URLSearchParams({
@@ -58,43 +202,53 @@ async function signIn(event) {
   });
   const answer = await fetch("/oauth/token", { method: "POST", body: form });
   if (!answer.ok) {
-    $("sign-in-error").textContent = "登录失败：账号或密钥不正确";
-    show($("sign-in-error"), true);
+    say("sign-in-error", "登录失败：账号或密钥不正确");
     return;
   }
   const body = await answer.json();
-  session = { clientId, token: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 };
-  sessionStorage.setItem("huren-counter", JSON.stringify(session));
+  session = { kind: "device", clientId, token: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 };
+  sessionStorage.setItem(DEVICE_KEY, JSON.stringify(session));
   $("client-secret").value = "";
-  show($("sign-in-error"), false);
+  say("sign-in-error", "");
   signedIn();
 }
 
-function signOut(message) {
-  session = null;
-  sessionStorage.removeItem("huren-counter");
-  show($("check-panel"), false);
-  show($("result"), false);
-  show($("who"), false);
-  show($("sign-in-panel"), true);
-  $("sign-in-error").textContent = message;
-  show($("sign-in-error"), Boolean(message));
+async function signOut() {
+  const ending = session;
+  if (ending && ending.kind === "person") {
+    // Ended on the server too, so the cookie is worth nothing even if the browser kept it.
+    await fetch("/v1/session", {
+      method: "DELETE",
+      headers: { "X-CSRF-Token": ending.csrfToken },
+      credentials: "same-origin",
+    }).catch(() => null);
+  }
+  showSignIn("", Boolean(ending && ending.kind === "device"));
+  say("person-hint", "已退出登录");
+}
+
+function credentialsOf(current) {
+  if (current.kind === "device") return { Authorization: `Bearer ${current.token}` };
+  return { "X-CSRF-Token": current.csrfToken };
 }
 
 async function ask(path, payload) {
   showError("");
+  const current = session;
   const answer = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${session.token}` },
+    headers: { "Content-Type": "application/json", ...credentialsOf(current) },
     body: JSON.stringify(payload),
+    credentials: "same-origin",
   });
-  if (answer.status === 401) {
-    signOut("登录已过期，请重新登录");
+  const problem = answer.ok ? null : await answer.json().catch(() => ({}));
+  if (answer.status === 401 || (problem && problem.code === "session.csrf")) {
+    showSignIn("登录已过期，请重新登录", current.kind === "device");
     return;
   }
-  if (!answer.ok) {
-    const problem = await answer.json().catch(() => ({}));
-    showError(answer.status === 422 ? "输入有误，请检查后重试" : `暂时无法核验（${problem.title || answer.status}）`);
+  if (problem) {
+    if (answer.status === 403) showError("当前账号没有核验权限");
+    else showError(answer.status === 422 ? "输入有误，请检查后重试" : `暂时无法核验（${problem.title || answer.status}）`);
     show($("result"), false);
     return;
   }
@@ -179,10 +333,34 @@ async function manual(event) {
   $("scan").focus();
 }
 
+async function offerMethods() {
+  // The single sign-on link only where the node has an identity provider to send the browser to.
+  const answer = await fetch("/v1/session/methods").catch(() => null);
+  const body = answer && answer.ok ? await answer.json().catch(() => ({})) : {};
+  const methods = Array.isArray(body.methods) ? body.methods : [];
+  $("sso").dataset.methods = methods.join(" "); // what was offered, for whoever checks the page
+  show($("sso"), methods.includes("oidc"));
+}
+
+async function resumeSession() {
+  const stored = JSON.parse(sessionStorage.getItem(DEVICE_KEY) || "null");
+  if (stored && stored.kind === "device" && stored.expiresAt > Date.now() + 5000) {
+    session = stored;
+    signedIn();
+    return;
+  }
+  // A person signed in earlier in this browser (or by single sign-on) has a live session cookie.
+  const answer = await fetch("/v1/session", { credentials: "same-origin" }).catch(() => null);
+  if (answer && answer.ok) personSignedIn(await answer.json());
+  else showSignIn("", false);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  $("sign-in-form").addEventListener("submit", signIn);
+  $("person-form").addEventListener("submit", signInPerson);
+  $("sign-in-form").addEventListener("submit", signInDevice);
+  $("sign-out").addEventListener("click", signOut);
   $("scan-form").addEventListener("submit", scan);
   $("manual-form").addEventListener("submit", manual);
-  if (session && session.expiresAt > Date.now() + 5000) signedIn();
-  else signOut("");
+  offerMethods();
+  resumeSession();
 });
