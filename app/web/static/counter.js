@@ -353,6 +353,23 @@ async function resumeSession() {
   const answer = await fetch("/v1/session", { credentials: "same-origin" }).catch(() => null);
   if (answer && answer.ok) personSignedIn(await answer.json());
   else showSignIn("", false);
+  showSsoRefusal();
+}
+
+const SSO_ERRORS = {
+  "sso.refused": "统一身份认证未通过：该账号未被授予本系统的角色，或认证被拒绝",
+  "sso.expired": "统一身份认证已超时或不是从本页发起，请重新登录",
+  "sso.unavailable": "统一身份认证服务暂时不可用，请稍后重试或使用账号密码登录",
+};
+
+function showSsoRefusal() {
+  // The single sign-on callback sends the browser back here with ?sso_error=<code> when it refused.
+  const url = new URL(window.location.href);
+  const code = url.searchParams.get("sso_error");
+  if (!code) return;
+  say("person-error", SSO_ERRORS[code] || SSO_ERRORS["sso.refused"]);
+  url.searchParams.delete("sso_error");
+  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
