@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import httpx
 import pyotp
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.main import create_app, start_services
 from app.people.accounts import Actor, disable_staff, reset_factor
 from app.people.sessions import PLAIN_COOKIE, SECURE_COOKIE, cookie_name_for
 from app.services import HurenApp
-from tests.conftest import bearer, mint_token
+from app.settings import Settings
+from tests.conftest import bearer, mint_token, savepoints
 from tests.people.conftest import MovableClock, NewPerson, secret_of, sign_in
 
 
@@ -301,3 +303,31 @@ async def test_a_token_caller_has_no_session(client: httpx.AsyncClient) -> None:
     answer = await client.get("/v1/session")
     assert answer.status_code == 401
     assert answer.json()["code"] == "session.none"
+
+
+async def test_over_https_the_cookie_is_host_prefixed_and_secure(
+    settings: Settings,
+    engine: AsyncEngine,
+    connection: AsyncConnection,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    new_person: NewPerson,
+) -> None:
+    https = settings.model_copy(update={"public_url": "https://testserver"})
+    app = create_app(https, engine=engine)
+    await start_services(app, engine, transactions=savepoints(connection), sessionmaker=sessionmaker)
+    clock = MovableClock()
+    app.services.clock = clock
+    password = await new_person("tls.clerk")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://testserver"
+    ) as client:
+        answer, _ = await sign_in(client, "tls.clerk", password, clock)
+        cookie = client.cookies.jar
+        assert [c.name for c in cookie] == [SECURE_COOKIE]
+        assert all(c.secure for c in cookie)
+        assert (await client.get("/v1/session")).json()["username"] == "tls.clerk"
+        # The plain name is not read where the node is served over https.
+        client.cookies.clear()
+        client.cookies.set(PLAIN_COOKIE, "x" * 43)
+        assert (await client.get("/v1/session")).status_code == 401
+    assert answer["method"] == "password"
