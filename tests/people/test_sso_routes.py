@@ -3,7 +3,6 @@ provider (oidc-provider, tests/oidc), a person signed in at the provider's pages
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from tests.processes import free_port, huren_env, run_huren, serve
-from tests.support.oidc_provider import run_oidc_provider, sign_in_at_provider
+from tests.support.oidc_provider import run_sso_federation, sign_in_at_provider
 
 pytestmark = pytest.mark.slow
 
@@ -33,19 +32,9 @@ class Federation:
 @pytest.fixture(scope="module")
 def sso_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     folder = tmp_path_factory.mktemp("sso")
-    port = free_port()
-    node = f"http://127.0.0.1:{port}"
-    with run_oidc_provider(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=f"{node}/auth/oidc/callback"
-    ) as issuer:
-        env = huren_env(
-            folder / "node.db",
-            HUREN_PUBLIC_URL=node,
-            HUREN_OIDC_ISSUER=issuer,
-            HUREN_OIDC_CLIENT_ID=CLIENT_ID,
-            HUREN_OIDC_CLIENT_SECRET=CLIENT_SECRET,
-            HUREN_OIDC_GROUP_MAP=json.dumps(GROUP_MAP),
-        )
+    with run_sso_federation(
+        folder, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, group_map=GROUP_MAP
+    ) as (issuer, env, port):
         migrated = run_huren(env, "db", "upgrade")
         assert migrated.returncode == 0, migrated.stderr[-2000:]
         # A local account whose name the provider also uses: never merged with the provider's person.

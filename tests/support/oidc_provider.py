@@ -3,6 +3,7 @@ signing in at its development pages, driven with plain httpx so that no browser 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.processes import free_port, stop_process
+from tests.processes import free_port, huren_env, stop_process
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc"
 PROVIDER_SCRIPT = PROVIDER_DIR / "provider.mjs"
@@ -140,3 +141,25 @@ def sign_in_at_provider(client: httpx.Client, authorization_url: str, login: str
             fields.update(login=login, password=ANY_PASSWORD)
         response = client.post(action, data=fields)
     raise AssertionError(f"signing {login} in took too many steps; last page: {response.text[:500]}")
+
+
+@contextmanager
+def run_sso_federation(
+    folder: Path, *, client_id: str, client_secret: str, group_map: dict[str, list[str]]
+) -> Iterator[tuple[str, dict[str, str], int]]:
+    """The provider running, registered for a huren node still to be started: yields the issuer, that node's
+    environment (its own SQLite file in `folder`, single sign-on configured) and the port it must serve on."""
+    port = free_port()
+    node = f"http://127.0.0.1:{port}"
+    with run_oidc_provider(
+        client_id=client_id, client_secret=client_secret, redirect_uri=f"{node}/auth/oidc/callback"
+    ) as issuer:
+        env = huren_env(
+            folder / "node.db",
+            HUREN_PUBLIC_URL=node,
+            HUREN_OIDC_ISSUER=issuer,
+            HUREN_OIDC_CLIENT_ID=client_id,
+            HUREN_OIDC_CLIENT_SECRET=client_secret,
+            HUREN_OIDC_GROUP_MAP=json.dumps(group_map),
+        )
+        yield issuer, env, port

@@ -8,7 +8,6 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,8 +15,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.processes import free_port, huren_env, run_huren, serve
-from tests.support.oidc_provider import ANY_PASSWORD, run_oidc_provider
+from tests.processes import run_huren, serve
+from tests.support.oidc_provider import ANY_PASSWORD, run_sso_federation
 from tests.web.test_counter_people_browser import issue_card_token
 
 if TYPE_CHECKING:
@@ -30,19 +29,9 @@ CLIENT_SECRET = "huren-counter-sso-secret-0123456789"
 @pytest.fixture(scope="module")
 def sso_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("sso-node")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with run_oidc_provider(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=f"{base}/auth/oidc/callback"
-    ) as issuer:
-        env = huren_env(
-            folder / "node.db",
-            HUREN_PUBLIC_URL=base,
-            HUREN_OIDC_ISSUER=issuer,
-            HUREN_OIDC_CLIENT_ID=CLIENT_ID,
-            HUREN_OIDC_CLIENT_SECRET=CLIENT_SECRET,
-            HUREN_OIDC_GROUP_MAP=json.dumps({"huren-cq-clerk": ["clerk@CQ"]}),
-        )
+    with run_sso_federation(
+        folder, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, group_map={"huren-cq-clerk": ["clerk@CQ"]}
+    ) as (_, env, port):
         demo = run_huren(env, "demo")
         assert demo.returncode == 0, demo.stderr[-2000:]
         with serve(env, port, folder / "serve.log") as served:
