@@ -62,6 +62,7 @@ from app.verification.routes import VerificationServices
 from app.verification.rules import RuleBook
 from app.verification.rules_admin import RulesServices
 from app.verification.service import Verifier
+from app.web import console as web_console
 from app.web import docs as web_docs
 from app.web import routes as web_routes
 
@@ -312,6 +313,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(card_routes.router)
     app.include_router(card_routes.lists_router)
     app.include_router(web_routes.router)
+    app.include_router(web_console.router)
     app.include_router(web_docs.router)
     app.include_router(federation_routes.router)
     app.include_router(rules_admin.router)
