@@ -114,8 +114,8 @@ class StaffSessions:
     The row is read on every request, so a sign-out or a disabled person counts at the next request on every
     worker. It is read through `reads` (app.main: connections without a transaction of their own): a write
     transaction per check (BEGIN, SELECT, COMMIT; on SQLite the write lock) made a session-authenticated
-    request cost about 1.6 times a token-authenticated one (bench/RESULTS.md). Only the occasional
-    last_seen_at update takes a write transaction."""
+    verification cost 1.7 to 2 times the CPU of a token-authenticated one (bench/RESULTS.md; 1.3 to 1.4 this
+    way). Only the occasional last_seen_at update takes a write transaction."""
 
     def __init__(
         self,
