@@ -191,6 +191,7 @@ async def start_services(
     )
     clock = clock or utc_now
     staff_sessions = StaffSessions(
+        reads,
         transactions,
         RoleBook(reads),
         cookie_name=cookie_name_for(settings.public_url),

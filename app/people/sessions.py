@@ -12,11 +12,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Dialect, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.db import Transactions
+from app.db import Transactions, driver_connection
 from app.errors import Unauthorized
 from app.models import StaffMember, StaffSession
 from app.people.roles import RoleBook, split_list
@@ -54,6 +56,38 @@ TOUCH = (
 )
 
 
+class SessionRow(NamedTuple):
+    """LOOK_UP's columns, in order."""
+
+    method: str
+    csrf_token: str
+    last_seen_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    username: str
+    display_name: str
+    roles: str
+    regions: str
+    disabled_at: datetime | None
+
+
+@cache
+def compiled_look_up(dialect: Dialect) -> str:
+    return LOOK_UP.compile(dialect=dialect).string
+
+
+async def find_session(conn: AsyncConnection, key: str) -> SessionRow | None:
+    """The session and its person, read afresh. On asyncpg the statement is run by the driver on the pooled
+    connection (prepared once per connection), as the verification look-up is: SQLAlchemy's execution
+    (greenlet hop, cursor, result processing) cost more CPU than the query. timestamptz comes back aware."""
+    if conn.dialect.driver == "asyncpg":
+        async with driver_connection(conn) as raw:
+            record = await raw.fetchrow(compiled_look_up(conn.dialect), key)
+    else:
+        record = (await conn.execute(LOOK_UP, {"key": key})).first()
+    return None if record is None else SessionRow(*record)
+
+
 def cookie_name_for(public_url: str) -> str:
     """`__Host-` needs the Secure flag, which a browser refuses over plain http: the prefixed name where the
     node is served over https (production), a plain name on http://127.0.0.1 (the embedded default)."""
@@ -75,12 +109,25 @@ class SessionTimes:
 
 
 class StaffSessions:
-    """Finds the person behind a session cookie (security.SessionResolver), once per request."""
+    """Finds the person behind a session cookie (security.SessionResolver), once per request.
+
+    The row is read on every request, so a sign-out or a disabled person counts at the next request on every
+    worker. It is read through `reads` (app.main: connections without a transaction of their own): a write
+    transaction per check (BEGIN, SELECT, COMMIT; on SQLite the write lock) made a session-authenticated
+    verification cost 1.7 to 2 times the CPU of a token-authenticated one (bench/RESULTS.md; 1.3 to 1.4 this
+    way). Only the occasional last_seen_at update takes a write transaction."""
 
     def __init__(
-        self, transactions: Transactions, roles: RoleBook, *, cookie_name: str, times: SessionTimes
+        self,
+        reads: Transactions,
+        transactions: Transactions,
+        roles: RoleBook,
+        *,
+        cookie_name: str,
+        times: SessionTimes,
     ) -> None:
-        self.transactions, self.roles, self.cookie_name, self.times = transactions, roles, cookie_name, times
+        self.reads, self.transactions, self.roles = reads, transactions, roles
+        self.cookie_name, self.times = cookie_name, times
         # last_seen_at is written at most this often per session: a write per request would cost more than
         # the look-up, and the idle time-out is counted in minutes.
         self.touch_every = min(timedelta(seconds=60), times.idle / 10)
@@ -89,13 +136,14 @@ class StaffSessions:
         if not 32 <= len(token) <= 128:
             raise session_expired()
         key = session_key(token)
-        async with self.transactions() as conn:
-            row = (await conn.execute(LOOK_UP, {"key": key})).first()
-            if row is None or row.ended_at is not None or row.disabled_at is not None:
-                raise session_expired()
-            if now >= row.expires_at or now - row.last_seen_at > self.times.idle:
-                raise session_expired()
-            if now - row.last_seen_at >= self.touch_every:
+        async with self.reads() as conn:
+            row = await find_session(conn, key)
+        if row is None or row.ended_at is not None or row.disabled_at is not None:
+            raise session_expired()
+        if now >= row.expires_at or now - row.last_seen_at > self.times.idle:
+            raise session_expired()
+        if now - row.last_seen_at >= self.touch_every:
+            async with self.transactions() as conn:
                 await conn.execute(TOUCH, {"key": key, "now": now})
         roles, regions = split_list(row.roles), split_list(row.regions)
         person = Person(
