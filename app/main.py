@@ -43,6 +43,7 @@ from app.people import sso
 from app.people.oidc import OidcConfig, OidcRelyingParty
 from app.people.roles import RoleBook
 from app.people.routes import PeopleServices, session_times
+from app.people.session_changes import SessionChanges
 from app.people.sessions import Clock, StaffSessions, cookie_name_for, utc_now
 from app.people.sso import SsoServices
 from app.privacy import PersonalDataVault, decode_key
@@ -94,6 +95,8 @@ class Services:
     # The time sign-in locks and session time-outs are judged by (tests pass one they can move).
     clock: Clock
     # Single sign-on's relying party (None when HUREN_OIDC_ISSUER is unset) and its HTTP client.
+    # Hears ended sessions and changed people from every worker (PostgreSQL, in production only).
+    session_changes: SessionChanges | None = None
     oidc: OidcRelyingParty | None = None
     oidc_http: httpx.AsyncClient | None = None
     peer_client: PeerClient | None = None
@@ -116,6 +119,8 @@ class Services:
             await self.peer_client.close()
         if self.oidc_http is not None:
             await self.oidc_http.aclose()
+        if self.session_changes is not None:
+            await self.session_changes.stop()
         await self.rate_limiter.counter.close()
         if self.read_engine is not None and self.read_engine.dialect.name != "sqlite":
             await self.read_engine.dispose()  # a pool of its own (SQLite's shares the engine's)
@@ -155,6 +160,7 @@ async def start_services(
     Tests pass their own transaction and session factories, bound to a connection they roll back.
     """
     settings = app.settings
+    production = transactions is None
     # Verification only reads (its audit event goes through the group-commit writer): in production it gets
     # connections without a transaction of their own; tests read through their rolled-back connection.
     read_engine: AsyncEngine | None = None
@@ -197,6 +203,14 @@ async def start_services(
         cookie_name=cookie_name_for(settings.public_url),
         times=session_times(settings),
     )
+    session_changes = None
+    if production and engine.dialect.name == "postgresql":
+        # Tests' sessions live in a transaction that never commits: nothing would ever be heard there, so
+        # their workers keep nothing between requests (StaffSessions reads afresh while not listening).
+        session_changes = SessionChanges(
+            settings.database_url, staff_sessions.forget, staff_sessions.set_listening
+        )
+        session_changes.start()
     oidc_http = httpx.AsyncClient(timeout=settings.oidc_timeout_seconds) if settings.oidc_enabled else None
     peers = PeerClient(settings, keys, metrics=app.metrics) if settings.peers else None
     mirror = PeerMirror(peers, settings.peer_refresh_seconds, transactions) if peers else None
@@ -230,6 +244,7 @@ async def start_services(
         ),
         secret_cache=SecretCache(),
         staff_sessions=staff_sessions,
+        session_changes=session_changes,
         clock=clock,
         oidc=relying_party(settings, oidc_http) if oidc_http is not None else None,
         oidc_http=oidc_http,

@@ -45,12 +45,13 @@ class ServerFailed(RuntimeError):
 
 
 @contextmanager
-def serve(env: dict[str, str], port: int, log_path: Path, timeout: float = 30.0) -> Iterator[str]:
+def serve(
+    env: dict[str, str], port: int, log_path: Path, timeout: float = 30.0, workers: int = 1
+) -> Iterator[str]:
     """Run `huren serve` until the block ends; yields its base URL once /healthz answers."""
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*HUREN, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log
-        )
+        command = [*HUREN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(base, process, log_path, timeout)

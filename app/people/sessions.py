@@ -37,6 +37,7 @@ def utc_now() -> datetime:
 
 LOOK_UP = (
     select(
+        StaffSession.staff_id,
         StaffSession.method,
         StaffSession.csrf_token,
         StaffSession.last_seen_at,
@@ -59,6 +60,7 @@ TOUCH = (
 class SessionRow(NamedTuple):
     """LOOK_UP's columns, in order."""
 
+    staff_id: int
     method: str
     csrf_token: str
     last_seen_at: datetime
@@ -131,13 +133,50 @@ class StaffSessions:
         # last_seen_at is written at most this often per session: a write per request would cost more than
         # the look-up, and the idle time-out is counted in minutes.
         self.touch_every = min(timedelta(seconds=60), times.idle / 10)
+        # What was read of live sessions, kept only while this worker hears of every change
+        # (app.people.session_changes, PostgreSQL): a notification drops the entry before the next request.
+        self.kept: dict[str, SessionRow] = {}
+        self.listening = False
+        self.changes_heard = 0
+
+    def set_listening(self, listening: bool) -> None:
+        self.kept.clear()  # whatever was kept may have changed unheard
+        self.changes_heard += 1
+        self.listening = listening
+
+    def forget(self, payload: str) -> None:
+        """A notification: `session:<key>` ended, or `staff:<id>` changed (every session of theirs)."""
+        self.changes_heard += 1
+        kind, _, value = payload.partition(":")
+        if kind == "session":
+            self.kept.pop(value, None)
+        elif kind == "staff" and value.isdigit():
+            for key in [key for key, row in self.kept.items() if row.staff_id == int(value)]:
+                del self.kept[key]
+        else:
+            self.kept.clear()
+
+    async def read_session(self, key: str, now: datetime) -> SessionRow | None:
+        row = self.kept.get(key)
+        # A kept row is used until it is due a touch: the idle time-out is then judged on a fresh read, as
+        # another worker may have seen the person since.
+        if row is not None and now - row.last_seen_at < self.touch_every:
+            return row
+        heard = self.changes_heard
+        async with self.reads() as conn:
+            row = await find_session(conn, key)
+        # Kept only if no change was heard while it was read: the read may predate that change.
+        if row is not None and self.listening and heard == self.changes_heard:
+            if len(self.kept) > 50_000:
+                self.kept.clear()
+            self.kept[key] = row
+        return row
 
     async def principal_for(self, token: str, now: datetime) -> Principal:
         if not 32 <= len(token) <= 128:
             raise session_expired()
         key = session_key(token)
-        async with self.reads() as conn:
-            row = await find_session(conn, key)
+        row = await self.read_session(key, now)
         if row is None or row.ended_at is not None or row.disabled_at is not None:
             raise session_expired()
         if now >= row.expires_at or now - row.last_seen_at > self.times.idle:
@@ -145,6 +184,8 @@ class StaffSessions:
         if now - row.last_seen_at >= self.touch_every:
             async with self.transactions() as conn:
                 await conn.execute(TOUCH, {"key": key, "now": now})
+            if key in self.kept:
+                self.kept[key] = row._replace(last_seen_at=now)
         roles, regions = split_list(row.roles), split_list(row.regions)
         person = Person(
             username=row.username,
