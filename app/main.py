@@ -38,8 +38,10 @@ from app.imports import routes as import_routes
 from app.imports.routes import ImportServices
 from app.keys import KeyStore
 from app.metrics import MetricsMiddleware, RequestMetrics
+from app.people import admin_routes as staff_admin
 from app.people import routes as people_routes
 from app.people import sso
+from app.people.admin_routes import StaffAdminServices
 from app.people.oidc import OidcConfig, OidcRelyingParty
 from app.people.roles import RoleBook
 from app.people.routes import PeopleServices, session_times
@@ -142,9 +144,10 @@ def check_views(services: Services) -> None:
     verification: VerificationServices = services
     rules: RulesServices = services
     people: PeopleServices = services
+    staff: StaffAdminServices = services
     sso: SsoServices = services
     del security, rate_limits, health_checks, sessions, cards, clients, federation, imports, registry
-    del verification, rules, people, sso
+    del verification, rules, people, staff, sso
 
 
 async def start_services(
@@ -322,6 +325,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(client_routes.token_router)
     app.include_router(client_routes.admin_router)
     app.include_router(people_routes.router)
+    app.include_router(staff_admin.router)
     app.include_router(sso.router)
     app.include_router(audit_routes.router)
     app.include_router(registry_routes.router)

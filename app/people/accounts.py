@@ -159,6 +159,41 @@ async def reset_factor(session: AsyncSession, username: str, *, actor: Actor, no
     return member
 
 
+async def set_staff_roles(
+    session: AsyncSession,
+    username: str,
+    *,
+    roles: Sequence[str],
+    regions: Sequence[str],
+    known_regions: Sequence[str],
+    role_scopes: Mapping[str, frozenset[str]],
+    actor: Actor,
+    now: datetime,
+) -> StaffMember:
+    """Give a person new roles and regions. Their sessions end, so that nobody keeps acting with what was
+    taken away (a session carries no roles of its own, but an open page would keep its old controls)."""
+    member = await get_staff(session, username)
+    if not regions:
+        raise invalid_field("regions", "staff.regions_empty", "a person acts for at least one region")
+    if not roles:
+        raise invalid_field("roles", "staff.roles_empty", "a person holds at least one role")
+    check_regions(regions, known_regions)
+    check_roles(roles, role_scopes)
+    before = {"roles": list(roles_of(member)), "regions": list(regions_of(member))}
+    member.roles, member.regions = join_list(roles), join_list(regions)
+    await end_sessions_of(session, member.id, now)
+    await session.flush()
+    record_event(
+        session,
+        "staff.roles_changed",
+        client_id=actor.client_id,
+        caller=actor.caller,
+        object_ref=f"staff:{member.username}",
+        details={"before": before, "roles": list(roles), "regions": list(regions)},
+    )
+    return member
+
+
 def roles_of(member: StaffMember) -> tuple[str, ...]:
     return split_list(member.roles)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -35,3 +37,31 @@ class StaffIn(BaseModel):
     display_name: str = Field(min_length=1, max_length=100)
     regions: list[str] = Field(min_length=1)
     roles: list[str] = Field(min_length=1)
+
+
+class StaffRolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[str] = Field(min_length=1, max_length=10)
+    regions: list[str] = Field(min_length=1, max_length=10)
+
+
+class StaffOut(BaseModel):
+    username: str
+    display_name: str
+    roles: list[str]
+    regions: list[str]
+    source: str = Field(description="local (password and TOTP) or oidc (the identity provider)")
+    totp_enrolled: bool
+    state: str = Field(description="active or disabled")
+    created_at: datetime
+
+
+class StaffCreated(StaffOut):
+    initial_password: str | None = Field(
+        description="Shown once (only a slow hash is stored); the person enrols TOTP at the first sign-in"
+    )
+
+
+class StaffPage(BaseModel):
+    items: list[StaffOut]

@@ -5,7 +5,13 @@
 // A person's session is an httpOnly cookie the page never sees: requests are same-origin and send it, and
 // each one that changes state adds the session's CSRF token. A device's access token lives in this tab only
 // (sessionStorage). Nothing else is stored.
-"use strict";
+import {
+  ENROL_HINT,
+  OTP_HINT,
+  listSignInMethods,
+  signInPerson as requestSignIn,
+  takeSsoError,
+} from "./person-sign-in.js";
 
 const OUTCOMES = {
   valid: "有效",
@@ -32,7 +38,6 @@ const CHECKS = {
 };
 
 const ROLES = { clerk: "窗口人员", admin: "管理员", auditor: "审计员" };
-const SVG_NS = "http://www.w3.org/2000/svg";
 const DEVICE_KEY = "huren-counter";
 
 const $ = (id) => document.getElementById(id);
@@ -110,84 +115,36 @@ function personSignedIn(answer) {
   signedIn();
 }
 
-function parseSvg(text) {
-  // The QR code comes drawn by the server (the page has no QR library, and may show no image from
-  // elsewhere): parsed as SVG, never as HTML, and taken only if it is one <svg> element.
-  if (typeof text !== "string") return null;
-  const parsed = new DOMParser().parseFromString(text, "image/svg+xml");
-  const root = parsed.documentElement;
-  if (root.namespaceURI !== SVG_NS || root.localName !== "svg") return null;
-  if (parsed.getElementsByTagName("parsererror").length > 0) return null;
-  return document.importNode(root, true);
-}
-
-function secretOf(uri) {
-  try {
-    return new URL(uri).searchParams.get("secret") || "";
-  } catch {
-    return "";
-  }
-}
-
-function showEnrolment(problem) {
-  const picture = parseSvg(problem.otp_qr_svg);
+function showEnrolment(picture, secret) {
   $("otp-qr").replaceChildren(...(picture ? [picture] : []));
-  $("otp-secret").textContent = secretOf(problem.otp_uri);
+  $("otp-secret").textContent = secret;
   show($("enrol"), true);
   say("person-error", "");
-  say("person-hint", "请先绑定身份验证器，再输入其显示的动态验证码并登录");
+  say("person-hint", ENROL_HINT);
   $("otp").focus();
-}
-
-function waitMessage(answer, reason) {
-  const seconds = Number(answer.headers.get("Retry-After"));
-  if (!(seconds > 0)) return `${reason}，请稍后再试`;
-  return `${reason}，请 ${Math.ceil(seconds / 60)} 分钟后再试`;
 }
 
 async function signInPerson(event) {
   event.preventDefault();
-  const payload = { username: $("username").value.trim(), password: $("password").value };
-  const otp = $("otp").value.trim();
-  if (otp) payload.otp = otp;
   $("person-sign-in").disabled = true; // one attempt at a time: each failure counts towards the lock
-  let answer;
+  let outcome;
   try {
-    answer = await fetch("/v1/session", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(payload),
-      credentials: "same-origin",
-    });
-  } catch {
-    say("person-error", "无法连接服务器，请稍后重试");
-    return;
+    outcome = await requestSignIn($("username").value.trim(), $("password").value, $("otp").value.trim());
   } finally {
     $("person-sign-in").disabled = false;
   }
   $("otp").value = ""; // a code is good once
-  if (answer.ok) {
-    personSignedIn(await answer.json());
-    return;
-  }
-  const problem = await answer.json().catch(() => ({}));
   say("person-hint", "");
-  if (problem.code === "session.otp_enrolment_required") {
-    showEnrolment(problem);
-  } else if (problem.code === "session.otp_required") {
+  if (outcome.kind === "signed-in") {
+    personSignedIn(outcome.session);
+  } else if (outcome.kind === "enrol") {
+    showEnrolment(outcome.picture, outcome.secret);
+  } else if (outcome.kind === "otp") {
     say("person-error", "");
-    say("person-hint", "请输入身份验证器显示的 6 位动态验证码");
+    say("person-hint", OTP_HINT);
     $("otp").focus();
-  } else if (problem.code === "session.invalid") {
-    say("person-error", "登录失败：用户名、密码或动态验证码不正确");
-  } else if (problem.code === "session.locked") {
-    say("person-error", waitMessage(answer, "登录失败次数过多，该用户名已暂时锁定"));
-  } else if (answer.status === 429) {
-    say("person-error", waitMessage(answer, "登录尝试过于频繁"));
-  } else if (problem.code === "session.origin") {
-    say("person-error", "请通过本系统的正式地址打开本页后再登录");
   } else {
-    say("person-error", `登录失败（${problem.title || answer.status}）`);
+    say("person-error", outcome.message);
   }
 }
 
@@ -335,9 +292,7 @@ async function manual(event) {
 
 async function offerMethods() {
   // The single sign-on link only where the node has an identity provider to send the browser to.
-  const answer = await fetch("/v1/session/methods").catch(() => null);
-  const body = answer && answer.ok ? await answer.json().catch(() => ({})) : {};
-  const methods = Array.isArray(body.methods) ? body.methods : [];
+  const methods = await listSignInMethods();
   $("sso").dataset.methods = methods.join(" "); // what was offered, for whoever checks the page
   show($("sso"), methods.includes("oidc"));
 }
@@ -356,20 +311,10 @@ async function resumeSession() {
   showSsoRefusal();
 }
 
-const SSO_ERRORS = {
-  "sso.refused": "统一身份认证未通过：该账号未被授予本系统的角色，或认证被拒绝",
-  "sso.expired": "统一身份认证已超时或不是从本页发起，请重新登录",
-  "sso.unavailable": "统一身份认证服务暂时不可用，请稍后重试或使用账号密码登录",
-};
-
 function showSsoRefusal() {
   // The single sign-on callback sends the browser back here with ?sso_error=<code> when it refused.
-  const url = new URL(window.location.href);
-  const code = url.searchParams.get("sso_error");
-  if (!code) return;
-  say("person-error", SSO_ERRORS[code] || SSO_ERRORS["sso.refused"]);
-  url.searchParams.delete("sso_error");
-  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+  const message = takeSsoError();
+  if (message) say("person-error", message);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
