@@ -125,6 +125,8 @@ class Credential(Base):
         ),
         # Keyset pagination walks (kind, region, status) filters in id order.
         Index("ix_credentials_listing", "kind", "region_code", "status", "id"),
+        # The console finds a credential by its number alone (kind and region unknown).
+        Index("ix_credentials_number", "number"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
