@@ -321,11 +321,14 @@ async def get_errors(
     principal: Writer,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    format: Annotated[
+        Literal["csv"] | None, Query(description="csv: as `Accept: text/csv`, for a plain download link")
+    ] = None,
 ) -> Response:
     """A page of the job's row errors in row order (JSON), or every one of them as CSV (`Accept: text/csv`,
     streamed; the cursor and limit do not apply)."""
     await find_job(session, job_id)
-    if "text/csv" in request.headers.get("accept", ""):
+    if format == "csv" or "text/csv" in request.headers.get("accept", ""):
         return StreamingResponse(
             render_error_csv(services(request).sessionmaker, job_id),
             media_type="text/csv; charset=utf-8",

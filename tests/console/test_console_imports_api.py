@@ -95,7 +95,8 @@ async def test_thousands_of_errors_come_a_bounded_page_at_a_time(
     assert pages == 4 and rows == sorted(rows) and len(rows) == len(set(rows)) == 3002
     # Every read of the report is bounded by the database, never fetched whole and cut in Python.
     assert error_reads and all("LIMIT" in s for s in error_reads)
-    report = await client.get(job["errors_url"], headers={"Accept": "text/csv"})
+    report = await client.get(job["errors_url"], params={"format": "csv"})
+    assert report.headers["content-disposition"].startswith("attachment")
     assert len(report.text.strip().splitlines()) == 3003
 
 
