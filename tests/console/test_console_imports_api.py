@@ -30,14 +30,19 @@ def rows_with_errors() -> list[dict[str, str]]:
 
 async def test_errors_page_with_chinese_messages_and_the_csv_has_them_all(client: httpx.AsyncClient) -> None:
     job = (await upload(client, "title", to_csv("title", rows_with_errors()))).json()
-    assert job["rejected"] == 2 and job["file_name"] == "rows.csv" and job["actor"] is None
+    assert job["rejected"] == 2
+    assert job["file_name"] == "rows.csv"
+    assert job["actor"] is None
     first = (await client.get(job["errors_url"], params={"limit": 1})).json()
-    assert first["total"] == 2 and first["next_cursor"]
+    assert first["total"] == 2
+    assert first["next_cursor"]
     (error,) = first["errors"]
     assert (error["row"], error["column"], error["code"]) == (2, "holder_id_number", "id_number.checksum")
-    assert error["message_zh"] == "身份证号码校验位错误" and error["message"]
+    assert error["message_zh"] == "身份证号码校验位错误"
+    assert error["message"]
     second = (await client.get(job["errors_url"], params={"limit": 1, "cursor": first["next_cursor"]})).json()
-    assert [e["row"] for e in second["errors"]] == [3] and second["next_cursor"] is None
+    assert [e["row"] for e in second["errors"]] == [3]
+    assert second["next_cursor"] is None
     assert second["total"] is None
     report = await client.get(job["errors_url"], headers={"Accept": "text/csv"})
     lines = list(csv.reader(io.StringIO(report.text)))
@@ -47,7 +52,8 @@ async def test_errors_page_with_chinese_messages_and_the_csv_has_them_all(client
     ]
     assert lines[1][4] == "身份证号码校验位错误"
     bad = await client.get(job["errors_url"], params={"cursor": "nonsense"})
-    assert bad.status_code == 422 and bad.json()["errors"][0]["code"] == "cursor.invalid"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["code"] == "cursor.invalid"
 
 
 class Statements:
@@ -92,9 +98,12 @@ async def test_thousands_of_errors_come_a_bounded_page_at_a_time(
             if cursor is None:
                 break
         error_reads = [s for s in statements.seen if "FROM import_row_errors" in s and "count" not in s]
-    assert pages == 4 and rows == sorted(rows) and len(rows) == len(set(rows)) == 3002
+    assert pages == 4
+    assert rows == sorted(rows)
+    assert len(rows) == len(set(rows)) == 3002
     # Every read of the report is bounded by the database, never fetched whole and cut in Python.
-    assert error_reads and all("LIMIT" in s for s in error_reads)
+    assert error_reads
+    assert all("LIMIT" in s for s in error_reads)
     report = await client.get(job["errors_url"], params={"format": "csv"})
     assert report.headers["content-disposition"].startswith("attachment")
     assert len(report.text.strip().splitlines()) == 3003
@@ -112,7 +121,8 @@ async def test_the_job_list_is_newest_first_paged_and_names_the_person(
         (newest,) = listed["items"]
         assert (newest["file_name"], newest["actor"]) == ("by-person.csv", "i.admin")
         older = (await admin.get("/v1/imports", params={"limit": 1, "cursor": listed["next_cursor"]})).json()
-        assert older["items"][0]["file_name"] == "by-client.csv" and older["items"][0]["actor"] is None
+        assert older["items"][0]["file_name"] == "by-client.csv"
+        assert older["items"][0]["actor"] is None
     finally:
         await admin.aclose()
 

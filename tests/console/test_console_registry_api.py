@@ -124,7 +124,8 @@ async def test_an_admin_reveals_the_number_audited_and_uncached(
     event = await session.scalar(
         select(AuditEvent).where(AuditEvent.action == "holder.revealed").order_by(AuditEvent.seq.desc())
     )
-    assert event is not None and event.actor == "r.admin"
+    assert event is not None
+    assert event.actor == "r.admin"
     assert payload["holder"]["id_number"] not in str(event.details)
 
 

@@ -126,7 +126,7 @@ async function follow(job, slot, total) {
   }
 }
 
-function uploadForm(onValidated, onCommitted) {
+function uploadForm(onStart, onValidated, onCommitted) {
   const kind = h("select", { id: "import-kind", name: "kind" }, KINDS.map(([key, label]) => h("option", { value: key }, label)));
   const region = h("select", { id: "import-region", name: "region" }, REGIONS.map(([key, label]) => h("option", { value: key }, label)));
   const file = h("input", { id: "import-file", type: "file", accept: ".csv,.xlsx,.jsonl,.json", required: true });
@@ -163,6 +163,7 @@ function uploadForm(onValidated, onCommitted) {
       return;
     }
     validate.disabled = true;
+    onStart();
     message.className = "muted";
     message.textContent = "正在上传并校验…";
     try {
@@ -255,12 +256,18 @@ async function jobList(root) {
   };
   root.append(panel);
   await draw();
+  return () => {
+    cursors.splice(1);
+    draw().catch(() => null);
+  };
 }
 
 export async function render(root) {
   const work = h("div", { id: "import-work" });
   const params = jobParam();
+  let refreshList = () => null;
   const showFinished = (job) => {
+    refreshList();
     if (job.rejected || job.status === "failed") work.append(errorsPanel(job));
   };
   const onCommitted = async (job) => {
@@ -281,7 +288,11 @@ export async function render(root) {
     showFinished(finished);
     if (finished.total_rows > finished.rejected) work.append(commitChoice(finished, commit, h("div")));
   };
-  root.append(uploadForm(onValidated, onCommitted), work);
+  const onStart = () => {
+    work.replaceChildren();
+    window.history.replaceState(null, "", "#/import");
+  };
+  root.append(uploadForm(onStart, onValidated, onCommitted), work);
   const listed = h("div");
   root.append(listed);
   const jobId = params.get("job");
@@ -292,5 +303,5 @@ export async function render(root) {
     work.replaceChildren(slot);
     follow(job, slot, Number(params.get("total")) || 0).then(showFinished, (error) => work.append(h("p", { class: "error" }, describeError(error))));
   }
-  await jobList(listed);
+  refreshList = await jobList(listed);
 }

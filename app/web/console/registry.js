@@ -160,7 +160,7 @@ function statusForm(c, onChanged) {
   const actions = ACTIONS[c.status] || [];
   if (!actions.length) return h("p", { class: "muted" }, "该状态下不能再变更。");
   const target = h("select", { name: "status" }, actions.map(([value, label]) => option(value, label)));
-  const reason = h("textarea", { name: "reason", rows: 2, cols: 50, maxlength: 500, required: true });
+  const reason = h("textarea", { name: "reason", rows: 2, cols: 50, maxlength: 500, "aria-required": "true" });
   const message = h("p", { role: "alert", id: "status-message" });
   const form = h(
     "form",
