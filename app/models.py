@@ -92,7 +92,8 @@ class Holder(Base):
     id_hash: Mapped[str] = mapped_column(String(64), unique=True)
     id_cipher: Mapped[str] = mapped_column(Text)
     id_masked: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(100))
+    # Looked up by exact name in the console's registry search (the name is stored in clear; the number not).
+    name: Mapped[str] = mapped_column(String(100), index=True)
     birth_date: Mapped[date | None] = mapped_column(Date)
     sex: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -124,6 +125,8 @@ class Credential(Base):
         ),
         # Keyset pagination walks (kind, region, status) filters in id order.
         Index("ix_credentials_listing", "kind", "region_code", "status", "id"),
+        # The console finds a credential by its number alone (kind and region unknown).
+        Index("ix_credentials_number", "number"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -301,6 +304,8 @@ class AuditEvent(Base):
     """An append-only, hash-chained record of a sensitive action. Holds no personal data."""
 
     __tablename__ = "audit_events"
+    # A credential's recent verifications: its events carry `ref:<digest>` (app/domain/references.py).
+    __table_args__ = (Index("ix_audit_events_object_ref", "object_ref", "seq"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -338,7 +343,11 @@ class ImportJob(Base):
     it, and a job whose worker died can be found (stale heartbeat) and run again."""
 
     __tablename__ = "import_jobs"
-    __table_args__ = (UniqueConstraint("client_id", "idempotency_key"),)
+    # The console lists jobs newest first.
+    __table_args__ = (
+        UniqueConstraint("client_id", "idempotency_key"),
+        Index("ix_import_jobs_created", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
@@ -376,7 +385,11 @@ class ImportRowError(Base):
     """One rejected cell or row of an import, by 1-based data row and column. Never holds a cell's value."""
 
     __tablename__ = "import_row_errors"
-    __table_args__ = (Index("ix_import_row_errors_job_row", "job_id", "row"),)
+    # Errors are written in row order, so id order is row order: pages walk (job_id, id) by keyset.
+    __table_args__ = (
+        Index("ix_import_row_errors_job_row", "job_id", "row"),
+        Index("ix_import_row_errors_job_id", "job_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"))

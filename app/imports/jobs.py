@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -392,6 +391,7 @@ async def commit_rows(session: AsyncSession, job: ImportJob, counts: Counts) -> 
 
 
 async def save_errors(deps: ImportDeps, job_id: str, errors: list[RowError]) -> None:
+    """Written in row order: app.imports.reports pages them by id."""
     async with deps.transactions() as conn:
         await conn.execute(delete(ImportRowError).where(ImportRowError.job_id == job_id))
         rows = [
@@ -400,13 +400,3 @@ async def save_errors(deps: ImportDeps, job_id: str, errors: list[RowError]) -> 
         ]
         for start in range(0, len(rows), 5000):
             await conn.execute(insert(ImportRowError), rows[start : start + 5000])
-
-
-async def list_errors(session: AsyncSession, job_id: str) -> Sequence[ImportRowError]:
-    return (
-        await session.scalars(
-            select(ImportRowError)
-            .where(ImportRowError.job_id == job_id)
-            .order_by(ImportRowError.row, ImportRowError.id)
-        )
-    ).all()

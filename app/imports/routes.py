@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -18,9 +19,10 @@ from app.audit.request_session import SessionDep
 from app.audit.service import person_fields
 from app.db import Transactions
 from app.errors import AppError, NotFound, invalid_field
-from app.imports import jobs, parsing, uploads
-from app.imports.schemas import ErrorReport, JobOut, RowErrorOut, present_job
-from app.models import ImportJob
+from app.imports import jobs, parsing, reports, uploads
+from app.imports.messages import describe_zh
+from app.imports.schemas import ErrorReport, JobOut, JobPage, RowErrorOut, present_job
+from app.models import ImportJob, ImportRowError
 from app.privacy import PersonalDataVault
 from app.problems import problem_responses
 from app.routing import AuthFirstRoute
@@ -244,6 +246,22 @@ async def find_job(session: SessionDep, job_id: str) -> ImportJob:
     return job
 
 
+@router.get("", response_model=JobPage)
+async def list_imports(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require_scope("registry:write", "admin"))],
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> JobPage:
+    """Import jobs newest first, whoever started them (a person, or a client)."""
+    stale_after = import_deps(request).stale_after
+    found, next_cursor = await reports.page_jobs(session, cursor=cursor, limit=limit)
+    return JobPage(
+        items=[present_job(j, jobs.is_stale(j, stale_after)) for j in found], next_cursor=next_cursor
+    )
+
+
 @router.get("/{job_id}", response_model=JobOut)
 async def get_import(job_id: str, request: Request, session: SessionDep, principal: Writer) -> JobOut:
     job = await find_job(session, job_id)
@@ -264,25 +282,64 @@ async def resume_import(job_id: str, request: Request, session: SessionDep, prin
     return present_job(job, False)
 
 
-@router.get("/{job_id}/errors", response_model=ErrorReport, responses={200: {"content": {"text/csv": {}}}})
-async def get_errors(job_id: str, request: Request, session: SessionDep, principal: Writer) -> Response:
+def present_error(e: ImportRowError) -> RowErrorOut:
+    return RowErrorOut(
+        row=e.row, column=e.column, code=e.code, message=e.message, message_zh=describe_zh(e.code)
+    )
+
+
+def render_error_line(e: ImportRowError) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(
+        [
+            e.row or "",
+            parsing.escape_csv_cell(e.column or ""),
+            parsing.escape_csv_cell(e.code),
+            parsing.escape_csv_cell(e.message),
+            parsing.escape_csv_cell(describe_zh(e.code) or ""),
+        ]
+    )
+    return buffer.getvalue()
+
+
+async def render_error_csv(sessionmaker: async_sessionmaker[AsyncSession], job_id: str) -> AsyncIterator[str]:
+    # The Chinese message comes last: clients reading the first four columns by position keep working.
+    yield "row,column,code,message,message_zh\r\n"
+    async for chunk in reports.stream_errors(sessionmaker, job_id):
+        yield "".join(render_error_line(e) for e in chunk)
+
+
+@router.get(
+    "/{job_id}/errors",
+    response_model=ErrorReport,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON a page at a time; CSV all of them"}},
+)
+async def get_errors(
+    job_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: Writer,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    format: Annotated[
+        Literal["csv"] | None, Query(description="csv: as `Accept: text/csv`, for a plain download link")
+    ] = None,
+) -> Response:
+    """A page of the job's row errors in row order (JSON), or every one of them as CSV (`Accept: text/csv`,
+    streamed; the cursor and limit do not apply)."""
     await find_job(session, job_id)
-    errors = [
-        RowErrorOut(row=e.row, column=e.column, code=e.code, message=e.message)
-        for e in await jobs.list_errors(session, job_id)
-    ]
-    if "text/csv" in request.headers.get("accept", ""):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["row", "column", "code", "message"])
-        for e in errors:
-            writer.writerow(
-                [
-                    e.row or "",
-                    parsing.escape_csv_cell(e.column or ""),
-                    parsing.escape_csv_cell(e.code),
-                    parsing.escape_csv_cell(e.message),
-                ]
-            )
-        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
-    return Response(ErrorReport(errors=errors).model_dump_json(), media_type="application/json")
+    if format == "csv" or "text/csv" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            render_error_csv(services(request).sessionmaker, job_id),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="errors-{job_id}.csv"'},
+        )
+    found, next_cursor = await reports.page_errors(
+        session, job_id, after=reports.after_error_id(cursor), limit=limit
+    )
+    report = ErrorReport(
+        errors=[present_error(e) for e in found],
+        next_cursor=next_cursor,
+        total=None if cursor else await reports.count_errors(session, job_id),
+    )
+    return Response(report.model_dump_json(), media_type="application/json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.models import ImportJob
 
@@ -26,8 +26,17 @@ class JobOut(BaseModel):
     rejected: int
     problem: dict[str, Any] | None
     errors_url: str
+    file_name: str
+    client_id: str
+    actor: str | None = Field(description="the person who started it (a staff username); null for a client")
     created_at: datetime
+    started_at: datetime | None
     finished_at: datetime | None
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None
 
 
 class RowErrorOut(BaseModel):
@@ -35,10 +44,13 @@ class RowErrorOut(BaseModel):
     column: str | None
     code: str
     message: str
+    message_zh: str | None = Field(description="the code's Chinese message; null when none is known yet")
 
 
 class ErrorReport(BaseModel):
     errors: list[RowErrorOut]
+    next_cursor: str | None = Field(description="the next page's cursor; null on the last page")
+    total: int | None = Field(description="how many errors the job has, on the first page only")
 
 
 def present_job(job: ImportJob, stalled: bool) -> JobOut:
@@ -58,6 +70,10 @@ def present_job(job: ImportJob, stalled: bool) -> JobOut:
         rejected=job.rejected,
         problem=job.problem,
         errors_url=f"/v1/imports/{job.id}/errors",
+        file_name=job.file_name,
+        client_id=job.client_id,
+        actor=job.actor,
         created_at=job.created_at,
+        started_at=job.started_at,
         finished_at=job.finished_at,
     )

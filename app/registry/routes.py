@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal, Protocol
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
@@ -15,7 +16,8 @@ from app.models import Region
 from app.privacy import PersonalDataVault
 from app.problems import problem_responses
 from app.ratelimit import rate_limited
-from app.registry import service
+from app.registry import history, service
+from app.registry.history import CredentialHistory
 from app.registry.schemas import (
     CardOut,
     CredentialCreate,
@@ -26,7 +28,7 @@ from app.registry.schemas import (
     present_credential,
 )
 from app.routing import AuthFirstRoute
-from app.security import RegistryReader, RegistryWriter
+from app.security import Admin, RegistryReader, RegistryWriter
 from app.services import services_of
 from app.settings import Settings
 
@@ -95,12 +97,32 @@ async def list_credentials(
         Literal["active", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded"] | None,
         Query(),
     ] = None,
+    number: Annotated[
+        str | None, Query(max_length=64, description="the credential's number, exactly")
+    ] = None,
+    holder_name: Annotated[
+        str | None,
+        Query(max_length=50, description="the holder's name, exactly (no ID numbers in addresses)"),
+    ] = None,
+    issuer: Annotated[
+        str | None, Query(max_length=200, description="the issuer's USCI, or part of its name")
+    ] = None,
+    issued_from: Annotated[date | None, Query(description="issued on or after")] = None,
+    issued_to: Annotated[date | None, Query(description="issued on or before")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> CredentialPage:
-    records, next_cursor = await service.list_credentials(
-        session, kind=kind, region=region, status=status, cursor=cursor, limit=limit
+    where = service.CredentialFilter(
+        kind=kind,
+        region=region,
+        status=status,
+        number=number.strip() if number else None,
+        holder_name=holder_name.strip() if holder_name else None,
+        issuer=issuer.strip() if issuer else None,
+        issued_from=issued_from,
+        issued_to=issued_to,
     )
+    records, next_cursor = await service.list_credentials(session, where, cursor=cursor, limit=limit)
     return CredentialPage(items=[present_credential(r) for r in records], next_cursor=next_cursor)
 
 
@@ -129,7 +151,8 @@ async def change_status(
         number=number,
         target=payload.status,
         reason=payload.reason,
-        actor=principal.client_id,
+        # A person is named in the history they read back; a machine client by its id.
+        actor=principal.person.username if principal.person is not None else principal.client_id,
     )
     record_request_event(
         request,
@@ -146,3 +169,41 @@ async def change_status(
         publisher.invalidate(region)
         background.add_task(publisher.invalidate, region)
     return present_credential(record)
+
+
+@router.get("/{kind}/{region}/{number}/history", response_model=CredentialHistory)
+async def get_history(
+    kind: KindPath, region: str, number: str, session: SessionDep, principal: RegistryReader
+) -> CredentialHistory:
+    """Its versions, its status changes (newest first) and the last 20 verifications the audit names it in
+    (who asked: the client, and the person when one was signed in)."""
+    return await history.read_history(session, await service.get_credential(session, kind, region, number))
+
+
+@router.post(
+    "/{kind}/{region}/{number}/holder/reveal",
+    response_model=history.RevealedDocument,
+    responses=problem_responses(403),
+)
+async def reveal_holder(
+    kind: KindPath,
+    region: str,
+    number: str,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Admin,
+) -> history.RevealedDocument:
+    """The holder's document number in clear, for an admin, once: audited as `holder.revealed` (naming the
+    person) and never cached."""
+    record = await service.get_credential(session, kind, region, number)
+    revealed = history.reveal_document(services(request).vault, record.holder)
+    record_request_event(
+        request,
+        session,
+        "holder.revealed",
+        object_ref=f"credential:{record.credential.id}",
+        details={"kind": kind},
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return revealed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.domain.identity import IdType, parse_resident_id
-from app.domain.masking import mask_document_number
+from app.domain.masking import mask_document_number, normalize_person_name
 from app.domain.status import CredentialStatus, check_transition, effective_status
 from app.errors import Conflict, NotFound, invalid_field
 from app.models import (
@@ -268,33 +269,62 @@ def where_effective_status(status: CredentialStatus, today: date) -> ColumnEleme
     return Credential.status == status.value
 
 
+@dataclass(frozen=True)
+class CredentialFilter:
+    """What a listing narrows by; every field optional. Names and issuers are matched through their own
+    indexed tables (holders.name, organisations) and joined by id, never by a function of a column."""
+
+    kind: str | None = None
+    region: str | None = None
+    status: str | None = None
+    number: str | None = None
+    holder_name: str | None = None
+    issuer: str | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+
+
+def where_filter(query: SelectT, where: CredentialFilter) -> SelectT:
+    if where.kind:
+        query = query.where(Credential.kind == where.kind)
+    if where.region:
+        query = query.where(Credential.region_code == where.region)
+    if where.status:
+        query = query.where(where_effective_status(CredentialStatus(where.status), datetime.now(UTC).date()))
+    if where.number:
+        query = query.where(Credential.number == where.number)
+    if where.holder_name:
+        named = select(Holder.id).where(Holder.name == normalize_person_name(where.holder_name))
+        query = query.where(Credential.holder_id.in_(named))
+    if where.issuer:
+        # A USCI names one issuer; anything else is part of a name (a few hundred issuers: a scan is cheap).
+        pattern = "%" + where.issuer.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        issuers = select(Organisation.id).where(
+            or_(Organisation.usci == where.issuer, Organisation.name.like(pattern, escape="\\"))
+        )
+        query = query.where(Credential.issuer_id.in_(issuers))
+    if where.issued_from:
+        query = query.where(Credential.issued_on >= where.issued_from)
+    if where.issued_to:
+        query = query.where(Credential.issued_on <= where.issued_to)
+    return query
+
+
 def select_page(
-    *, kind: str | None, region: str | None, status: str | None, after: int | None, limit: int
+    where: CredentialFilter, *, after: int | None, limit: int
 ) -> Select[Credential, Holder, Organisation, str, TitleCode, str, str]:
-    query = select_records().order_by(Credential.id).limit(limit)
-    if kind:
-        query = query.where(Credential.kind == kind)
-    if region:
-        query = query.where(Credential.region_code == region)
-    if status:
-        query = query.where(where_effective_status(CredentialStatus(status), datetime.now(UTC).date()))
+    query = where_filter(select_records().order_by(Credential.id).limit(limit), where)
     if after is not None:
         query = query.where(Credential.id > after)
     return query
 
 
 async def list_credentials(
-    session: AsyncSession,
-    *,
-    kind: str | None,
-    region: str | None,
-    status: str | None,
-    cursor: str | None,
-    limit: int,
+    session: AsyncSession, where: CredentialFilter, *, cursor: str | None, limit: int
 ) -> tuple[list[CredentialRecord], str | None]:
     """Keyset pagination in id order: stable under concurrent inserts, and O(limit) at any depth."""
     after = decode_cursor(cursor) if cursor else None
-    query = select_page(kind=kind, region=region, status=status, after=after, limit=limit + 1)
+    query = select_page(where, after=after, limit=limit + 1)
     records = [CredentialRecord(*row) for row in (await session.execute(query)).all()]
     if len(records) > limit:
         return records[:limit], encode_cursor(records[limit - 1].credential.id)

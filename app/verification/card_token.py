@@ -18,10 +18,11 @@ from app.cards.status_list import Bitstring
 from app.cards.tokens import status_list_url
 from app.db import Transactions
 from app.domain.recognition import CredentialFacts
+from app.domain.references import reference_digest
 from app.errors import AppError
 from app.keys import KeyStore
 from app.security import Principal
-from app.verification.receipts import receipt_claims, reference_digest, sign_receipt
+from app.verification.receipts import receipt_claims, sign_receipt
 from app.verification.rules import RuleBook
 from app.verification.schemas import CardTokenAnswer, Check, TokenCard, TokenHolder
 from app.verification.service import present_recognition, recognition_check

@@ -6,16 +6,11 @@ the holder of the answer can recompute from the reference it asked about.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from app.keys import KeyStore
 from app.security import RECEIPT, encode_token, new_jti
-
-
-def reference_digest(kind: str, region: str, number: str) -> str:
-    return hashlib.sha256(f"{kind}|{region}|{number}".encode()).hexdigest()
 
 
 def receipt_claims(

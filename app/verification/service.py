@@ -20,13 +20,14 @@ from app.db import Transactions
 from app.domain.identity import normalize_document_number
 from app.domain.masking import mask_name
 from app.domain.recognition import CredentialFacts, Recognition
+from app.domain.references import reference_digest
 from app.domain.skill_number import DEFAULT_FORMATS
 from app.domain.status import CredentialStatus, effective_status
 from app.keys import KeyStore
 from app.privacy import PersonalDataVault
 from app.security import Principal
 from app.verification.lookup import AnswerRow, AnyRow, find_many, find_one, find_successor
-from app.verification.receipts import receipt_claims, reference_digest, sign_receipt
+from app.verification.receipts import receipt_claims, sign_receipt
 from app.verification.rules import RuleBook, RuleSet
 from app.verification.schemas import (
     Check,

@@ -262,7 +262,7 @@ async def test_error_report_as_csv_is_formula_safe(client: httpx.AsyncClient) ->
     report = await client.get(job["errors_url"], headers={"Accept": "text/csv"})
     assert report.headers["content-type"].startswith("text/csv")
     lines = list(csv.reader(io.StringIO(report.text)))
-    assert lines[0] == ["row", "column", "code", "message"]
+    assert lines[0] == ["row", "column", "code", "message", "message_zh"]
     assert lines[1][:2] == ["1", "holder_id_number"]
     assert "HYPERLINK" not in report.text
 
