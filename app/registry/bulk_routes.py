@@ -7,6 +7,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.audit.request_session import SessionDep
 from app.audit.service import person_fields
@@ -57,6 +58,22 @@ router = APIRouter(
     dependencies=[Depends(rate_limited("registry"))],
 )
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+
+
+class JobIdConvertor(Convertor[str]):
+    """Only a job id matches `/{job_id:job_id}`: otherwise `/preview` would match the job route too, and a 405
+    on it would advertise that route's GET in its Allow header."""
+
+    regex = "[0-9a-f]{32}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("job_id", JobIdConvertor())
 
 
 def present_job(job: StatusChangeJob) -> StatusChangeJobOut:
@@ -134,7 +151,9 @@ async def list_status_changes(
     return StatusChangeJobPage(items=[present_job(j) for j in await bulk.list_status_changes(session, limit)])
 
 
-@router.get("/{job_id}", response_model=StatusChangeJobOut, summary="A bulk status change and its progress")
+@router.get(
+    "/{job_id:job_id}", response_model=StatusChangeJobOut, summary="A bulk status change and its progress"
+)
 async def get_status_change(job_id: JobId, session: SessionDep, principal: Admin) -> StatusChangeJobOut:
     job = await session.get(StatusChangeJob, job_id)
     if job is None:

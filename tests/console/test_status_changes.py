@@ -157,6 +157,8 @@ async def test_the_job_changes_exactly_the_previewed_rows(
             )
         )
         assert found == 1, action
+    assert (await admin.get(f"/v1/admin/status-changes/{uuid.uuid4().hex}")).status_code == 404
+    assert (await admin.get("/v1/admin/status-changes/preview")).status_code == 405
     listed = (await admin.get("/v1/admin/status-changes")).json()["items"]
     assert listed[0]["id"] == job_id
     # The same change again: every row is refused now (already suspended, or revoked), none is changed.
