@@ -51,7 +51,9 @@ from app.people.sso import SsoServices
 from app.privacy import PersonalDataVault, decode_key
 from app.problems import install_error_handlers, problem_responses, register_problem_schema
 from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RateLimitServices, RedisCounter
+from app.registry import bulk_routes
 from app.registry import routes as registry_routes
+from app.registry.bulk_routes import BulkServices
 from app.registry.routes import RegistryServices
 from app.routing import AuthFirstRoute
 from app.security import Authenticator, Principal, SecurityServices, require_scope
@@ -106,6 +108,8 @@ class Services:
     mirror: PeerMirror | None = None
     # Import jobs running in this process: kept referenced until they end (asyncio holds tasks weakly).
     import_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Bulk status changes running in this process, likewise.
+    status_change_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def own_connections(self) -> bool:
@@ -141,13 +145,14 @@ def check_views(services: Services) -> None:
     federation: FederationServices = services
     imports: ImportServices = services
     registry: RegistryServices = services
+    bulk: BulkServices = services
     verification: VerificationServices = services
     rules: RulesServices = services
     people: PeopleServices = services
     staff: StaffAdminServices = services
     sso: SsoServices = services
     del security, rate_limits, health_checks, sessions, cards, clients, federation, imports, registry
-    del verification, rules, people, staff, sso
+    del verification, rules, people, staff, sso, bulk
 
 
 async def start_services(
@@ -329,6 +334,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(sso.router)
     app.include_router(audit_routes.router)
     app.include_router(registry_routes.router)
+    app.include_router(bulk_routes.router)
     app.include_router(import_routes.router)
     app.include_router(card_routes.router)
     app.include_router(card_routes.lists_router)

@@ -143,6 +143,9 @@ class Credential(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id"), index=True)
+    # The import job that last inserted or changed this credential (null when written one by one): an
+    # admin acts on "that batch" (a bulk status change by import job). Not a foreign key: jobs may be purged.
+    import_job_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     # title
@@ -379,6 +382,35 @@ class ImportJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StatusChangeJob(Base):
+    """A bulk status change: what it selects (a filter or a list), the target, and its progress. Each
+    credential changes through the same service as a single change; refusals are counted by their code."""
+
+    __tablename__ = "status_change_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    # {"filter": {...}} or {"selection": [{"kind", "region", "number"}, ...]}
+    criteria: Mapped[dict[str, Any]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    # The person who started it, as the audit names them; null for a machine client.
+    actor: Mapped[str | None] = mapped_column(String(64))
+    actor_method: Mapped[str | None] = mapped_column(String(16))
+    actor_roles: Mapped[str | None] = mapped_column(String(64))
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Refusals by the state machine's code, e.g. {"status.forbidden_transition": 3}
+    refusals: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    problem: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ImportRowError(Base):

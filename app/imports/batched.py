@@ -40,13 +40,13 @@ INSERT_HOLDER: Final = (
 )
 INSERT_CREDENTIAL: Final = (
     "INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "  # noqa: S608
-    f"holder_id, issuer_id, {', '.join(_STAGED_FIELDS)}) "
-    f"VALUES (?, ?, ?, 'active', 1, ?, ?, ?, ?, {', '.join('?' for _ in _STAGED_FIELDS)})"
+    f"import_job_id, holder_id, issuer_id, {', '.join(_STAGED_FIELDS)}) "
+    f"VALUES (?, ?, ?, 'active', 1, ?, ?, ?, ?, ?, {', '.join('?' for _ in _STAGED_FIELDS)})"
 )
 UPDATE_CREDENTIAL: Final = (
     "UPDATE credentials SET holder_id = ?, issuer_id = ?, "  # noqa: S608
     f"{', '.join(f'{f} = ?' for f in _STAGED_FIELDS)}, "
-    "version = version + 1, updated_at = ? WHERE id = ?"
+    "version = version + 1, updated_at = ?, import_job_id = ? WHERE id = ?"
 )
 SELECT_EXISTING: Final = (
     f"SELECT id, number, holder_id, issuer_id, {', '.join(_STAGED_FIELDS)} FROM credentials "  # noqa: S608
@@ -60,7 +60,8 @@ class BatchedUpsert:
 
     streams = False
 
-    def __init__(self, batch_rows: int) -> None:
+    def __init__(self, batch_rows: int, job_id: str | None = None) -> None:
+        self.job_id = job_id  # stored on every credential the import inserts or changes
         # Read back a batch at a time: a larger block only held more line strings at once (+25 MB peak RSS
         # at 500,000 rows with ten batches a block).
         self.batch_rows = self.block_rows = batch_rows
@@ -98,7 +99,7 @@ class BatchedUpsert:
     async def upsert_pending(self, size: int) -> None:
         assert self.session is not None
         batch, self.pending = self.pending[:size], self.pending[size:]
-        await upsert_batch(self.session, batch, self.issuers, self.counts)
+        await upsert_batch(self.session, batch, self.issuers, self.counts, self.job_id)
 
     async def restore_cache_size(self) -> None:
         # The connection goes back to the pool with the page cache it had.
@@ -137,7 +138,11 @@ def same_entitlements(stored: str | None, staged: str) -> bool:
 
 
 async def upsert_batch(
-    session: AsyncSession, lines: Sequence[str], issuers: dict[str, int], counts: Counts
+    session: AsyncSession,
+    lines: Sequence[str],
+    issuers: dict[str, int],
+    counts: Counts,
+    job_id: str | None = None,
 ) -> None:
     """Register the batch's issuers and holders, insert new credentials, update changed ones (new version)."""
     connection = await session.connection()
@@ -154,11 +159,11 @@ async def upsert_batch(
         kind, region, number = (fields[_INDEX[name]] for name in ("kind", "region_code", "number"))
         current = existing.get((kind, region, number))
         if current is None:
-            fresh.append((kind, region, number, now, now, holder_id, issuer_id, *values))
+            fresh.append((kind, region, number, now, now, job_id, holder_id, issuer_id, *values))
         elif is_unchanged(current, holder_id, issuer_id, values):
             counts.unchanged += 1
         else:
-            changed.append((holder_id, issuer_id, *values, now, current[0]))
+            changed.append((holder_id, issuer_id, *values, now, job_id, current[0]))
     if changed:
         await connection.exec_driver_sql(UPDATE_CREDENTIAL, changed)
         counts.updated += len(changed)

@@ -48,10 +48,11 @@ def choose_committer(
     batch_rows: int,
     chunk_rows: int,
     overlap: bool,
+    job_id: str | None = None,
 ) -> Iterator[Committer]:
     """The strategy for one commit, held for as long as the commit runs."""
     if dialect != "postgresql":
-        yield BatchedUpsert(batch_rows)
+        yield BatchedUpsert(batch_rows, job_id)
         return
     streamed = (
         # With on_error=skip a row can be rejected after it was fed (its duplicate comes later in the file).
@@ -65,9 +66,9 @@ def choose_committer(
         and STREAMED_COMMITS.take(max(1, pool_size // 4))
     )
     if not streamed:
-        yield TwoPassUpsert(chunk_rows)
+        yield TwoPassUpsert(chunk_rows, job_id)
         return
     try:
-        yield StreamedUpsert(chunk_rows, overlap=overlap)
+        yield StreamedUpsert(chunk_rows, job_id=job_id, overlap=overlap)
     finally:
         STREAMED_COMMITS.give_back()

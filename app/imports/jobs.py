@@ -319,6 +319,7 @@ async def validate_and_commit(deps: ImportDeps, scan: ValidationPass) -> Counts:
         batch_rows=deps.batch_rows,
         chunk_rows=chunk_rows,
         overlap=deps.own_connections,
+        job_id=scan.job.id,
     ) as committer:
         async with deps.sessionmaker() as session:
             if committer.streams:

@@ -60,6 +60,12 @@ ON CONFLICT (id_hash) DO NOTHING
 """
 
 
+# The job's id, set once per transaction by open_staging: the statements stay constant text (the streamed
+# commit runs them as a script without parameters). Unchanged rows are not written, so they keep the job that
+# last changed them.
+IMPORT_JOB = "nullif(current_setting('huren.import_job', true), '')"
+
+
 def build_upsert(*, per_row_holder: bool) -> str:
     """One INSERT … ON CONFLICT for every staged credential: new ones inserted, changed ones updated with a
     new version, identical ones left alone (and not returned). Built from constant column names only.
@@ -86,11 +92,12 @@ def build_upsert(*, per_row_holder: bool) -> str:
     return (
         "WITH written AS ("  # noqa: S608 (names from COMPARED_FIELDS only)
         f"INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "
-        f"{', '.join(fields)}) "
-        f"SELECT s.kind, s.region_code, s.number, 'active', 1, now(), now(), {holder}, o.id, {staged} "
+        f"import_job_id, {', '.join(fields)}) "
+        f"SELECT s.kind, s.region_code, s.number, 'active', 1, now(), now(), {IMPORT_JOB}, {holder}, o.id, "
+        f"{staged} "
         f"{sources}JOIN organisations o ON o.usci = s.issuer_usci "
         f"ON CONFLICT (kind, region_code, number) DO UPDATE SET {assignments}, "
-        "version = credentials.version + 1, updated_at = now() "
+        "version = credentials.version + 1, updated_at = now(), import_job_id = EXCLUDED.import_job_id "
         f"WHERE ({current}) IS DISTINCT FROM ({proposed}) "
         "RETURNING (xmax = 0) AS inserted) "
     )
@@ -110,13 +117,14 @@ COUNTS_TABLE = "CREATE TEMP TABLE import_counts (inserted bigint, written bigint
 CHUNK_SCRIPT = ";\n".join([INSERT_ISSUERS, INSERT_HOLDERS, UPSERT_AND_COUNT, "TRUNCATE import_staging"])
 
 
-async def open_staging(session: AsyncSession) -> None:
+async def open_staging(session: AsyncSession, job_id: str | None) -> None:
     """The staging table in the session's transaction (ON COMMIT DROP cleans up; inside a savepoint, as in
     tests, it has not fired yet, hence the DROP first)."""
     await session.execute(text("DROP TABLE IF EXISTS import_staging"))
     await session.execute(text(STAGING_TABLE))
     # Sorts and hash joins over the staged rows in memory, not in batches on disk (this transaction only).
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
+    await session.execute(text("SELECT set_config('huren.import_job', :job, true)"), {"job": job_id or ""})
 
 
 async def stage_chunk(driver: Any, chunk: bytes) -> None:
@@ -131,7 +139,8 @@ class TwoPassUpsert:
 
     streams = False
 
-    def __init__(self, block_rows: int) -> None:
+    def __init__(self, block_rows: int, job_id: str | None = None) -> None:
+        self.job_id = job_id
         self.block_rows = block_rows  # rows per COPY: each is a round trip, and a progress step
         self.session: AsyncSession | None = None
         self.driver: Any = None
@@ -139,7 +148,7 @@ class TwoPassUpsert:
 
     async def begin(self, session: AsyncSession) -> None:
         self.session = session
-        await open_staging(session)
+        await open_staging(session, self.job_id)
         self.driver = await driver_of(await session.connection())  # for COPY, which SQLAlchemy does not offer
 
     async def write(self, block: bytes, rows: int) -> None:
@@ -167,7 +176,10 @@ class StreamedUpsert:
 
     streams = True
 
-    def __init__(self, chunk_rows: int, *, overlap: bool = True, depth: int = 2) -> None:
+    def __init__(
+        self, chunk_rows: int, *, job_id: str | None = None, overlap: bool = True, depth: int = 2
+    ) -> None:
+        self.job_id = job_id
         # overlap: the chunks run beside validation, on the session's own connection. Tests bind every session
         # to one connection, where validation waits for each chunk instead.
         self.session: AsyncSession | None = None
@@ -184,7 +196,7 @@ class StreamedUpsert:
 
     async def begin(self, session: AsyncSession) -> None:
         self.session = session
-        await open_staging(session)
+        await open_staging(session, self.job_id)
         await session.execute(text("DROP TABLE IF EXISTS import_counts"))
         await session.execute(text(COUNTS_TABLE))
         # COPY, which SQLAlchemy does not offer, and the script, on the driver in the session's transaction.

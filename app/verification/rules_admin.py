@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
 from app.domain.errors import DomainError
-from app.domain.recognition import check_criteria
+from app.domain.recognition import RecognitionMode, Rule, check_criteria
 from app.errors import invalid_field
 from app.models import RecognitionRule, Region
 from app.problems import problem_responses
@@ -20,6 +20,7 @@ from app.routing import AuthFirstRoute
 from app.security import require_scope
 from app.services import services_of
 from app.verification.rules import RuleBook
+from app.verification.rules_preview import RulePreview, preview_rule
 
 
 class RulesServices(Protocol):
@@ -120,3 +121,25 @@ async def put_rule(
     services(request).rule_book.invalidate()
     background.add_task(services(request).rule_book.invalidate)
     return present_rule(rule)
+
+
+@router.post(
+    "/{code}/preview",
+    response_model=RulePreview,
+    summary="Per kind, how many credentials this rule, saved as given, would recognise differently today",
+)
+async def preview_rule_change(code: RuleCode, payload: RuleIn, session: SessionDep) -> RulePreview:
+    proposed = Rule(
+        code=code,
+        kind=payload.kind,
+        source_region=payload.source_region,
+        target_region=payload.target_region,
+        mode=RecognitionMode(payload.mode),
+        criteria=payload.criteria,
+        equivalent=payload.equivalent,
+        basis=payload.basis,
+        effective_from=payload.effective_from,
+        effective_until=payload.effective_until,
+        priority=payload.priority,
+    )
+    return await preview_rule(session, code, proposed, datetime.now(UTC).date())
