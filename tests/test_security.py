@@ -166,6 +166,7 @@ def concrete_path(path: str) -> str:
         .replace("{region}", "SC")
         .replace("{number}", "X1")
         .replace("{client_id}", "nobody")
+        .replace("{job_id}", "0" * 32)
     )
 
 

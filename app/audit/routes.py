@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from app.audit.request_session import SessionDep
 from app.audit.service import verify_chain
 from app.models import AuditEvent
 from app.problems import problem_responses
+from app.query_types import IsoTime
 from app.routing import AuthFirstRoute
 from app.security import require_scope
-
-
-def require_iso_text(value: object) -> object:
-    """Pydantic would read a bare number as Unix time: a time here is written out, with its offset."""
-    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}T", value):
-        raise ValueError("give the time as ISO 8601 with its offset, e.g. 2026-12-07T09:00:00+08:00")
-    return value
-
-
-IsoTime = Annotated[AwareDatetime, BeforeValidator(require_iso_text)]
 
 router = APIRouter(
     route_class=AuthFirstRoute,

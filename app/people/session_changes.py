@@ -69,8 +69,9 @@ class SessionChanges:
             await lost.wait()
         finally:
             self.on_listening(False)
+            # No await here: when the task is cancelled or collected, the connection just goes.
             if not connection.is_closed():
-                await connection.close(timeout=5)
+                connection.terminate()
 
     def deliver(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self.on_change(payload)

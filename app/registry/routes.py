@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal, Protocol
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
@@ -15,6 +14,7 @@ from app.errors import invalid_field
 from app.models import Region
 from app.privacy import PersonalDataVault
 from app.problems import problem_responses
+from app.query_types import IsoDate
 from app.ratelimit import rate_limited
 from app.registry import history, service
 from app.registry.history import CredentialHistory
@@ -107,8 +107,8 @@ async def list_credentials(
     issuer: Annotated[
         str | None, Query(max_length=200, description="the issuer's USCI, or part of its name")
     ] = None,
-    issued_from: Annotated[date | None, Query(description="issued on or after")] = None,
-    issued_to: Annotated[date | None, Query(description="issued on or before")] = None,
+    issued_from: Annotated[IsoDate | None, Query(description="issued on or after")] = None,
+    issued_to: Annotated[IsoDate | None, Query(description="issued on or before")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> CredentialPage:

@@ -257,7 +257,7 @@ async def live_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Hur
     app = create_app(settings, engine=engine)
     await start_services(app, engine)
     yield app
-    await app.services.rate_limiter.counter.close()
+    await app.services.close(dispose_engine=False)
 
 
 async def test_parallel_replay_lets_exactly_one_through(live_app: HurenApp, engine: AsyncEngine) -> None:

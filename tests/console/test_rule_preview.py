@@ -29,7 +29,8 @@ async def admin(
 @pytest.fixture
 async def registry(client: httpx.AsyncClient) -> None:
     """SC skills: three active at level 3, two at level 4, one level 3 revoked, one level 3 past its last day;
-    one CQ skill at level 3; one SC senior title from a provincial issuer."""
+    one CQ skill at level 3. (The SC title is made by the test: other tests' committed imports may hold SC
+    titles too, so that count is taken against a baseline.)"""
     for _ in range(3):
         await create(client, skill_payload("SC", level=3))
     for _ in range(2):
@@ -41,7 +42,6 @@ async def registry(client: httpx.AsyncClient) -> None:
     assert answer.status_code == 200
     await create(client, skill_payload("SC", level=3, valid_from="2020-01-01", valid_until="2023-01-01"))
     await create(client, skill_payload("CQ", level=3))
-    await create(client, title_payload("SC"))
 
 
 async def rule(admin: httpx.AsyncClient, code: str) -> dict[str, Any]:
@@ -56,7 +56,9 @@ async def preview(admin: httpx.AsyncClient, code: str, body: dict[str, Any]) -> 
     return dict(answer.json())
 
 
-async def test_counts_match_a_hand_computed_case(admin: httpx.AsyncClient, registry: None) -> None:
+async def test_counts_match_a_hand_computed_case(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient, registry: None
+) -> None:
     code = "skill-l3-mapped-SC-CQ"
     current = await rule(admin, code)
     # Unchanged: nothing differs.
@@ -71,8 +73,11 @@ async def test_counts_match_a_hand_computed_case(admin: httpx.AsyncClient, regis
     assert wider["counts"] == {"title": 0, "skill": 2, "card": 0}
     # A new rule for titles, first in priority: the one senior title from a province is recognised otherwise.
     title_rule = await rule(admin, "title-senior-direct-SC-CQ")
-    new = await preview(admin, "title-new-test", {**title_rule, "priority": 1, "mode": "delegated"})
-    assert new["counts"] == {"title": 1, "skill": 0, "card": 0}
+    proposed = {**title_rule, "priority": 1, "mode": "delegated"}
+    before = (await preview(admin, "title-new-test", proposed))["counts"]
+    await create(client, title_payload("SC"))
+    new = await preview(admin, "title-new-test", proposed)
+    assert new["counts"] == {"title": before["title"] + 1, "skill": 0, "card": 0}
     # Rewording the basis changes no credential's recognition.
     reworded = await preview(admin, code, {**current, "basis": "另一种表述"})
     assert reworded["total"] == 0

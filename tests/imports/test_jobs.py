@@ -36,6 +36,7 @@ async def job_app(settings: Settings, engine: AsyncEngine, tmp_path: Path) -> As
     await start_services(app, engine)
     yield app
     await asyncio.gather(*app.services.import_tasks)
+    await app.services.close(dispose_engine=False)
 
 
 async def test_large_upload_runs_as_a_job(job_app: HurenApp, engine: AsyncEngine) -> None:
