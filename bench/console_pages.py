@@ -79,6 +79,7 @@ class Measured:
     label: str
     method: str
     path: str
+    body: dict[str, Any] | None
     requests: int
     p50_ms: float
     p95_ms: float
@@ -404,6 +405,7 @@ def measure(client: Client, request: Request, count: int, warmup: int, budget_ms
         label=request.label,
         method=request.method,
         path=request.path,
+        body=request.body,
         requests=count,
         p50_ms=statistics.median(times),
         p95_ms=p95,
