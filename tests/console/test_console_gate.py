@@ -50,3 +50,46 @@ async def test_the_console_serves_only_its_own_files(cookie_client: httpx.AsyncC
     assert (await cookie_client.get("/admin/static/admin.js")).status_code == 200
     assert (await cookie_client.get("/admin/static/..%2fconsole.py")).status_code == 404
     assert (await cookie_client.get("/admin/static/secret.txt")).status_code == 404
+
+
+CONSOLE_PREFIXES = ("/v1/admin/", "/v1/imports", "/v1/credentials")
+
+
+def console_operations(app: HurenApp) -> list[tuple[str, str]]:
+    """Every API operation the console's sections call (and the rest under the same prefixes)."""
+    operations = []
+    for path, item in app.openapi()["paths"].items():
+        if path.startswith(CONSOLE_PREFIXES):
+            concrete = (
+                path.replace("{kind}", "title")
+                .replace("{region}", "SC")
+                .replace("{number}", "X1")
+                .replace("{client_id}", "nobody")
+                .replace("{job_id}", "0" * 32)
+                .replace("{username}", "nobody")
+                .replace("{code}", "nothing")
+            )
+            operations += [(method.upper(), concrete) for method in item]
+    return operations
+
+
+async def test_a_clerk_is_refused_every_console_call_and_an_auditor_every_write(
+    app: HurenApp, new_person: NewPerson, clock: MovableClock
+) -> None:
+    operations = console_operations(app)
+    assert len(operations) >= 20
+    clerk = await signed_in(app, "every.clerk", "clerk", new_person, clock)
+    auditor = await signed_in(app, "every.auditor", "auditor", new_person, clock)
+    try:
+        for client in (clerk, auditor):
+            client.headers["X-CSRF-Token"] = (await client.get("/v1/session")).json()["csrf_token"]
+        for method, path in operations:
+            answer = await clerk.request(method, path, json={})
+            assert answer.status_code == 403, ("clerk", method, path, answer.status_code)
+            if method != "GET":
+                answer = await auditor.request(method, path, json={})
+                assert answer.status_code == 403, ("auditor", method, path, answer.status_code)
+        assert (await auditor.get("/v1/admin/audit")).status_code == 200
+    finally:
+        await clerk.aclose()
+        await auditor.aclose()
