@@ -11,7 +11,8 @@ from pydantic import AwareDatetime, BeforeValidator
 
 
 def require_iso_time(value: object) -> object:
-    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}T", value):
+    # Years from 1900 to 9999 only: an offset at the calendar's edges overflows on the way to UTC.
+    if isinstance(value, str) and not re.match(r"(19|[2-9]\d)\d{2}-\d{2}-\d{2}T", value):
         raise ValueError("give the time as ISO 8601 with its offset, e.g. 2026-12-07T09:00:00+08:00")
     return value
 

@@ -64,7 +64,7 @@ async def list_audit_events(
     object_ref: Annotated[str | None, Query(max_length=200)] = None,
     since: Annotated[IsoTime | None, Query(description="From this time (ISO 8601 with offset)")] = None,
     until: Annotated[IsoTime | None, Query(description="Before this time (ISO 8601 with offset)")] = None,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPage:
     query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit + 1)

@@ -165,6 +165,11 @@ class Tally:
     changed: int = 0
     refusals: Counter[str] | None = None
 
+    def add(self, chunk: Tally) -> None:
+        self.done += chunk.done
+        self.changed += chunk.changed
+        self.refusals = (self.refusals or Counter()) + (chunk.refusals or Counter())
+
     def as_values(self) -> dict[str, Any]:
         refusals = dict(self.refusals or {})
         return {
@@ -212,8 +217,10 @@ async def run_status_change(
                 if not rows:
                     break
                 regions: set[str] = set()
+                # Counted into the job only once the chunk commits: a failed chunk changed nothing.
+                chunk = Tally(refusals=Counter())
                 for credential_id, kind, region, number in rows:
-                    tally.done += 1
+                    chunk.done += 1
                     try:
                         await service.change_status(
                             session,
@@ -222,13 +229,14 @@ async def run_status_change(
                             number=number,
                             target=target,
                             reason=reason,
-                            actor=client_id,
+                            # The status history names the person, as a single change does.
+                            actor=actor["actor"] or client_id,
                         )
                     except ForbiddenTransition as exc:
-                        assert tally.refusals is not None
-                        tally.refusals[str(exc.extra["code"])] += 1
+                        assert chunk.refusals is not None
+                        chunk.refusals[str(exc.extra["code"])] += 1
                         continue
-                    tally.changed += 1
+                    chunk.changed += 1
                     record_event(
                         session,
                         "credential.status_changed",
@@ -242,15 +250,21 @@ async def run_status_change(
                 for region in sorted(regions):
                     await bump_revision(session, region)
                 after = rows[-1][0]
+                committed = Tally(tally.done, tally.changed, Counter(tally.refusals or {}))
+                committed.add(chunk)
                 await session.execute(
-                    update(StatusChangeJob).where(StatusChangeJob.id == job_id).values(**tally.as_values())
+                    update(StatusChangeJob)
+                    .where(StatusChangeJob.id == job_id)
+                    .values(**committed.as_values())
                 )
                 await append_pending_events(session)
                 await session.commit()
+                tally = committed
             for region in regions:
                 on_lists_changed(region)
-    except Exception as exc:
+    except BaseException as exc:
         # Chunks already committed stay changed (and counted); the rest is untouched. Logged by type only.
+        # BaseException: a job cancelled at shutdown is marked failed, not left "running".
         await finish_job(sessionmaker, job_id, tally, client_id, actor, problem=type(exc).__name__)
         raise
     await finish_job(sessionmaker, job_id, tally, client_id, actor, problem=None)

@@ -245,7 +245,8 @@ def decode_cursor(cursor: str) -> int:
     try:
         decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         after = decoded["after"]
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        # A bigint key: anything past it is no cursor of ours (and would overflow the query's parameter).
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
             raise ValueError
         return after
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):

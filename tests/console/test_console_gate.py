@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import httpx
 
 from app.services import HurenApp
@@ -93,3 +96,24 @@ async def test_a_clerk_is_refused_every_console_call_and_an_auditor_every_write(
     finally:
         await clerk.aclose()
         await auditor.aclose()
+
+
+async def test_cursors_and_times_past_what_the_database_holds_are_422_not_500(
+    client: httpx.AsyncClient,
+) -> None:
+    """Values the schema admits but no key or timestamp column can hold: refused as bad input."""
+
+    def cursor(body: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+
+    job = "0" * 32
+    for path, params in (
+        (f"/v1/imports/{job}/errors", {"cursor": cursor({"after": 2**63})}),
+        ("/v1/imports", {"cursor": cursor({"at": "2020-01-01", "id": job})}),
+        ("/v1/imports", {"cursor": cursor({"at": "0001-01-01T00:00:00+14:00", "id": job})}),
+        ("/v1/credentials", {"cursor": cursor({"after": 2**63})}),
+        ("/v1/admin/audit", {"cursor": "9999999999999999999"}),
+        ("/v1/admin/audit", {"since": "0001-01-01T00:00:00+14:00"}),
+    ):
+        answer = await client.get(path, params=params)
+        assert answer.status_code in (404, 422), (path, params, answer.status_code)
