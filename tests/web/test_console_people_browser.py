@@ -82,6 +82,14 @@ def test_an_admin_manages_people_and_clients_and_checks_the_audit(
     page.wait_for_selector("#audit-filter")
     page.fill("#audit-actor", "demo.admin")
     page.click("#audit-search")
+    # The unfiltered list shown before holds client.disabled too: wait for the filtered one to replace it.
+    page.wait_for_function(
+        """() => {
+            const cells = [...document.querySelectorAll('#audit-results tbody tr td:nth-child(2)')];
+            return cells.length > 0 && cells.every((td) => td.textContent.startsWith('demo.admin'));
+        }""",
+        timeout=10_000,
+    )
     page.wait_for_selector("#audit-results tr[data-seq] >> text=client.disabled")
     people = page.locator("#audit-results tbody tr td:nth-child(2)").all_inner_texts()
     assert people
