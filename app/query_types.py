@@ -4,17 +4,26 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 
 def require_iso_time(value: object) -> object:
-    # Years from 1900 to 9999 only: an offset at the calendar's edges overflows on the way to UTC.
-    if isinstance(value, str) and not re.match(r"(19|[2-9]\d)\d{2}-\d{2}-\d{2}T", value):
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}T", value):
         raise ValueError("give the time as ISO 8601 with its offset, e.g. 2026-12-07T09:00:00+08:00")
     return value
+
+
+def in_utc(value: datetime) -> datetime:
+    """The time in UTC. At the calendar's edges (0001-01-01 with a positive offset, 9999-12-31 with a
+    negative one) UTC falls outside what a datetime holds: as a bound of a range, that is the first or the
+    last instant there is."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC) if value.year == 1 else datetime.max.replace(tzinfo=UTC)
 
 
 def require_iso_date(value: object) -> object:
@@ -23,5 +32,5 @@ def require_iso_date(value: object) -> object:
     return value
 
 
-IsoTime = Annotated[AwareDatetime, BeforeValidator(require_iso_time)]
+IsoTime = Annotated[AwareDatetime, BeforeValidator(require_iso_time), AfterValidator(in_utc)]
 IsoDate = Annotated[date, BeforeValidator(require_iso_date)]

@@ -98,10 +98,11 @@ async def test_a_clerk_is_refused_every_console_call_and_an_auditor_every_write(
         await auditor.aclose()
 
 
-async def test_cursors_and_times_past_what_the_database_holds_are_422_not_500(
+async def test_cursors_and_times_past_what_the_database_holds_are_never_a_500(
     client: httpx.AsyncClient,
 ) -> None:
-    """Values the schema admits but no key or timestamp column can hold: refused as bad input."""
+    """Values the schema admits but no key or timestamp column can hold: a cursor is refused as bad input; a
+    time bound past the calendar's edge in UTC is taken as the first instant there is."""
 
     def cursor(body: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
@@ -116,4 +117,5 @@ async def test_cursors_and_times_past_what_the_database_holds_are_422_not_500(
         ("/v1/admin/audit", {"since": "0001-01-01T00:00:00+14:00"}),
     ):
         answer = await client.get(path, params=params)
-        assert answer.status_code in (404, 422), (path, params, answer.status_code)
+        expected = (200,) if "since" in params else (404, 422)
+        assert answer.status_code in expected, (path, params, answer.status_code)
