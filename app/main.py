@@ -51,7 +51,7 @@ from app.people.sso import SsoServices
 from app.privacy import PersonalDataVault, decode_key
 from app.problems import install_error_handlers, problem_responses, register_problem_schema
 from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RateLimitServices, RedisCounter
-from app.registry import bulk_routes
+from app.registry import bulk_routes, reference_routes
 from app.registry import routes as registry_routes
 from app.registry.bulk_routes import BulkServices
 from app.registry.routes import RegistryServices
@@ -335,6 +335,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(audit_routes.router)
     app.include_router(registry_routes.router)
     app.include_router(bulk_routes.router)
+    app.include_router(reference_routes.router)
     app.include_router(import_routes.router)
     app.include_router(card_routes.router)
     app.include_router(card_routes.lists_router)

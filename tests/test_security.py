@@ -150,6 +150,7 @@ OPEN_ROUTES = {
     "/docs",
     "/redoc",
     "/v1/status-lists/{region}/{purpose}",  # public by design: counters fetch them without credentials
+    "/v1/reference/{table}",  # the code tables, public for integrators
 }
 # Signing in is what a person does before they have a session.
 OPEN_OPERATIONS = {
