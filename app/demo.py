@@ -384,6 +384,7 @@ def print_demo_guide(console: Console, settings: Settings, summary: DemoSummary)
     extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
     console.print(f"API docs:  {base}/docs")
     console.print(f"Counter:   {base}/counter  (the clerk's page: sign in as a person)")
+    console.print(f"Console:   {base}/admin  (the admins' console: sign in as demo.admin)")
     print_demo_people(console, summary.people)
     console.print(
         "  A counter device may sign in with a client instead (使用窗口设备凭据登录): "

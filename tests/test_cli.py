@@ -40,6 +40,7 @@ def test_demo_loads_once_and_prints_how_to_use_it(cli_env: dict[str, str], demo_
     assert "/docs" in demo_output
     assert "demo-admin-secret" in demo_output
     assert "/counter" in demo_output
+    assert "/admin" in demo_output
     first = demo_passwords(demo_output)
     assert set(first) == {"demo.clerk", "demo.admin"}
     again = run_huren(cli_env, "demo")
