@@ -3,6 +3,18 @@
 
 let csrfToken = "";
 
+// Labels every section shows the same way.
+export const REGION_LABELS = { SC: "四川", CQ: "重庆" };
+export const STATUS_LABELS = {
+  active: "有效",
+  suspended: "暂扣",
+  revoked: "撤销",
+  cancelled: "注销",
+  expired: "失效",
+  transferred: "转出",
+  superseded: "已更正",
+};
+
 export function useSession(session) {
   csrfToken = session.csrf_token;
 }

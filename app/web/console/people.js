@@ -1,8 +1,7 @@
 // 客户端 / 人员: machine clients (their secret shown once) and staff accounts (their one-time password
 // shown once, a factor reset, roles and regions, disabling), all over /v1/admin/clients and /v1/admin/staff.
-import { api, describeError, formatDate, h, table } from "./api.js";
+import { REGION_LABELS, api, describeError, formatDate, h, table } from "./api.js";
 
-const REGIONS = { SC: "四川", CQ: "重庆" };
 const ROLES = { admin: "管理员", clerk: "窗口人员", auditor: "审计员" };
 const SCOPES = {
   verify: "核验",
@@ -84,7 +83,7 @@ async function renderClients(panel) {
       "label",
       {},
       "地区",
-      h("select", { id: "client-region", name: "region" }, Object.entries(REGIONS).map(([code, label]) => h("option", { value: code }, label))),
+      h("select", { id: "client-region", name: "region" }, Object.entries(REGION_LABELS).map(([code, label]) => h("option", { value: code }, label))),
     ),
     h("label", {}, "机构名称（可选）", h("input", { id: "client-org", name: "org_name", maxlength: 200 })),
     checkboxes("scopes", SCOPES, ["verify"]),
@@ -102,7 +101,7 @@ async function renderClients(panel) {
             { dataset: { client: client.client_id } },
             h("td", {}, h("code", {}, client.client_id)),
             h("td", {}, client.name),
-            h("td", {}, REGIONS[client.region] || client.region),
+            h("td", {}, REGION_LABELS[client.region] || client.region),
             h("td", {}, names(client.scopes, SCOPES)),
             h("td", {}, client.org_name || ""),
             h("td", {}, client.disabled ? "已停用" : "启用"),
@@ -163,7 +162,7 @@ function rolesEditor(member, done) {
     { class: "panel-form roles-editor", id: "roles-editor" },
     h("p", {}, `修改 ${member.display_name}（${member.username}）的角色和地区。保存后其登录会话立即结束。`),
     checkboxes("roles", ROLES, member.roles),
-    checkboxes("regions", REGIONS, member.regions),
+    checkboxes("regions", REGION_LABELS, member.regions),
     h("button", { type: "submit", class: "primary" }, "保存"),
     h("button", { type: "button", onclick: () => done(null) }, "取消"),
   );
@@ -191,7 +190,7 @@ async function renderStaff(panel, me) {
     h("label", {}, "用户名", h("input", { id: "staff-username", name: "username", required: true, maxlength: 64 })),
     h("label", {}, "姓名", h("input", { id: "staff-display-name", name: "display_name", required: true, maxlength: 100 })),
     checkboxes("roles", ROLES, ["clerk"]),
-    checkboxes("regions", REGIONS, []),
+    checkboxes("regions", REGION_LABELS, []),
     h("button", { type: "submit", class: "primary", id: "staff-create" }, "创建人员"),
   );
 
@@ -220,7 +219,7 @@ async function renderStaff(panel, me) {
             h("td", {}, member.username),
             h("td", {}, member.display_name),
             h("td", {}, names(member.roles, ROLES)),
-            h("td", {}, names(member.regions, REGIONS)),
+            h("td", {}, names(member.regions, REGION_LABELS)),
             h("td", {}, member.source === "oidc" ? "统一身份认证" : "本地账号"),
             h("td", {}, member.totp_enrolled ? "已绑定" : "未绑定"),
             h("td", {}, active ? "启用" : "已停用"),

@@ -1,17 +1,8 @@
 // The console's registry section: search credentials, open one (fields, versions, status history, recent
 // verifications), reveal its holder's number (admins; audited) and change its status with a reason.
-import { ApiError, api, describeError, formatDate, formatTime, h, query, table } from "./api.js";
+import { ApiError, STATUS_LABELS, api, describeError, formatDate, formatTime, h, query, table } from "./api.js";
 
 const KINDS = { title: "职称证书", skill: "职业技能等级证书", card: "人才卡" };
-const STATUS = {
-  active: "有效",
-  suspended: "暂扣",
-  revoked: "撤销",
-  cancelled: "注销",
-  expired: "失效",
-  transferred: "转出",
-  superseded: "已更正",
-};
 // The changes a person may ask for from each status (app/domain/status.py; the server decides anyway).
 const ACTIONS = {
   active: [
@@ -34,7 +25,7 @@ const REFUSALS = {
   "status.forbidden_transition": "状态机不允许这一变更",
   "status.not_manual": "该状态只能由系统设置",
 };
-const VERIFY_OUTCOMES = { ...STATUS, valid: "有效", no_match: "信息不符或未找到" };
+const VERIFY_OUTCOMES = { ...STATUS_LABELS, valid: "有效", no_match: "信息不符或未找到" };
 
 function option(value, label, selected) {
   return h("option", { value, selected: value === selected }, label);
@@ -48,7 +39,7 @@ function field(id, label, control) {
 function searchForm(onSearch) {
   const kind = h("select", { name: "kind" }, option("", "全部"), Object.entries(KINDS).map(([k, v]) => option(k, v)));
   const region = h("select", { name: "region" }, option("", "全部"), option("SC", "四川"), option("CQ", "重庆"));
-  const status = h("select", { name: "status" }, option("", "全部"), Object.entries(STATUS).map(([k, v]) => option(k, v)));
+  const status = h("select", { name: "status" }, option("", "全部"), Object.entries(STATUS_LABELS).map(([k, v]) => option(k, v)));
   const number = h("input", { name: "number", maxlength: 64, size: 18 });
   const holder = h("input", { name: "holder_name", maxlength: 50, size: 8 });
   const issuer = h("input", { name: "issuer", maxlength: 200, size: 18, placeholder: "信用代码或名称" });
@@ -104,7 +95,7 @@ function results(params, onOpen) {
         h("td", {}, c.holder.id_number_masked),
         h("td", {}, c.issuer.name),
         h("td", {}, formatDate(c.issued_on)),
-        h("td", {}, STATUS[c.status] || c.status),
+        h("td", {}, STATUS_LABELS[c.status] || c.status),
         h("td", {}, open),
       );
     });
@@ -132,7 +123,7 @@ function describeRefusal(error) {
   if (error instanceof ApiError && error.status === 409) {
     const code = error.problem.code;
     const current = error.problem.current_status;
-    const now = current ? `（当前状态：${STATUS[current] || current}）` : "";
+    const now = current ? `（当前状态：${STATUS_LABELS[current] || current}）` : "";
     return `${REFUSALS[code] || "无法变更状态"}${now}`;
   }
   if (error instanceof ApiError && error.status === 422) return "请填写变更原因（不超过 500 字）";
@@ -202,7 +193,7 @@ async function detail(c, context, slot) {
     ["类别", KINDS[c.kind]],
     ["地区", c.region],
     ["编号", c.number],
-    ["状态", `${STATUS[c.status] || c.status}${c.status_reason ? `（${c.status_reason}）` : ""}`],
+    ["状态", `${STATUS_LABELS[c.status] || c.status}${c.status_reason ? `（${c.status_reason}）` : ""}`],
     ["持有人", c.holder.name],
     ["证件号码", revealer(c, canReveal)],
     ["发证机构", `${c.issuer.name}（${c.issuer.usci}）`],
@@ -221,13 +212,13 @@ async function detail(c, context, slot) {
       h("h3", {}, "版本"),
       table(
         ["编号", "版本", "状态", "发证日期", "登记时间"],
-        history.versions.map((v) => h("tr", {}, h("td", {}, v.current ? `${v.number}（当前）` : v.number), h("td", {}, v.version), h("td", {}, STATUS[v.status] || v.status), h("td", {}, formatDate(v.issued_on)), h("td", {}, formatTime(v.created_at)))),
+        history.versions.map((v) => h("tr", {}, h("td", {}, v.current ? `${v.number}（当前）` : v.number), h("td", {}, v.version), h("td", {}, STATUS_LABELS[v.status] || v.status), h("td", {}, formatDate(v.issued_on)), h("td", {}, formatTime(v.created_at)))),
       ),
       h("h3", {}, "状态变更记录"),
       history.status_changes.length
         ? table(
             ["时间", "原状态", "新状态", "原因", "操作人"],
-            history.status_changes.map((s) => h("tr", {}, h("td", {}, formatTime(s.changed_at)), h("td", {}, STATUS[s.from_status] || s.from_status), h("td", {}, STATUS[s.to_status] || s.to_status), h("td", {}, s.reason || ""), h("td", {}, s.actor))),
+            history.status_changes.map((s) => h("tr", {}, h("td", {}, formatTime(s.changed_at)), h("td", {}, STATUS_LABELS[s.from_status] || s.from_status), h("td", {}, STATUS_LABELS[s.to_status] || s.to_status), h("td", {}, s.reason || ""), h("td", {}, s.actor))),
           )
         : h("p", { class: "muted" }, "没有状态变更"),
       h("h3", {}, "最近核验（最多 20 次）"),

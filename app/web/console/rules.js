@@ -1,10 +1,9 @@
 // The console's rules section (互认规则): every recognition rule; editing one shows, before it is saved, how
 // many credentials of each kind it would recognise differently today (预览影响), then 保存.
-import { api, describeError, formatDate, h, table } from "./api.js";
+import { REGION_LABELS, api, describeError, formatDate, h, table } from "./api.js";
 
 const KINDS = { title: "职称", skill: "技能等级", card: "人才卡" };
 const MODES = { direct: "直接认可", delegated: "委托确认", mapped: "对应转换", reciprocal: "对等互认" };
-const REGIONS = { SC: "四川", CQ: "重庆" };
 const CRITERIA = {
   title_codes: "职称代码",
   title_series: "职称系列",
@@ -38,7 +37,7 @@ export async function render(root) {
         {},
         h("td", {}, rule.code),
         h("td", {}, KINDS[rule.kind] || rule.kind),
-        h("td", {}, `${REGIONS[rule.source_region] || rule.source_region} → ${REGIONS[rule.target_region] || rule.target_region}`),
+        h("td", {}, `${REGION_LABELS[rule.source_region] || rule.source_region} → ${REGION_LABELS[rule.target_region] || rule.target_region}`),
         h("td", {}, describeCriteria(rule.criteria)),
         h("td", {}, MODES[rule.mode] || rule.mode),
         h("td", {}, formatDate(rule.effective_from)),
@@ -138,7 +137,7 @@ export async function render(root) {
       "form",
       { class: "panel", id: "rule-editor", "aria-labelledby": "editor-title" },
       h("h2", { id: "editor-title" }, `编辑规则 ${rule.code}`),
-      h("p", { class: "muted" }, `${KINDS[rule.kind]}，${REGIONS[rule.source_region]} → ${REGIONS[rule.target_region]}`),
+      h("p", { class: "muted" }, `${KINDS[rule.kind]}，${REGION_LABELS[rule.source_region]} → ${REGION_LABELS[rule.target_region]}`),
       h("div", {}, field("生效日期", inputs.effective_from), field("失效日期", inputs.effective_until)),
       h("div", {}, field("方式", inputs.mode), field("优先级（数字小者优先）", inputs.priority)),
       h("div", {}, field("条件（JSON）", inputs.criteria)),

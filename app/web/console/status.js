@@ -1,16 +1,7 @@
 // The console's status section (状态变更): a filter, its preview (count, sample, what the state machine would
 // refuse), a confirmed change with a reason that runs as a job, and its progress to the end.
-import { api, describeError, formatDate, formatTime, h, table } from "./api.js";
+import { REGION_LABELS, STATUS_LABELS, api, describeError, formatDate, formatTime, h, table } from "./api.js";
 
-export const STATUS_LABELS = {
-  active: "有效",
-  suspended: "暂扣",
-  revoked: "撤销",
-  cancelled: "注销",
-  expired: "失效",
-  transferred: "转出",
-  superseded: "已更正",
-};
 const TARGETS = [
   ["suspended", "暂扣"],
   ["revoked", "撤销"],
@@ -19,7 +10,7 @@ const TARGETS = [
   ["transferred", "转出"],
 ];
 const KINDS = [["", "全部"], ["title", "职称"], ["skill", "技能等级"], ["card", "人才卡"]];
-const REGIONS = [["", "全部"], ["SC", "四川"], ["CQ", "重庆"]];
+const REGIONS = [["", "全部"], ...Object.entries(REGION_LABELS)];
 const REFUSALS = {
   "status.unchanged": "已是目标状态",
   "status.forbidden_transition": "当前状态不允许此变更",
