@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,21 @@ async def get_staff(session: AsyncSession, username: str) -> StaffMember:
     return member
 
 
+def check_grants(
+    roles: Sequence[str],
+    regions: Sequence[str],
+    known_regions: Sequence[str],
+    role_scopes: Mapping[str, frozenset[str]],
+) -> None:
+    """At least one role and one region, each of them known."""
+    if not regions:
+        raise invalid_field("regions", "staff.regions_empty", "a person acts for at least one region")
+    if not roles:
+        raise invalid_field("roles", "staff.roles_empty", "a person holds at least one role")
+    check_regions(regions, known_regions)
+    check_roles(roles, role_scopes)
+
+
 async def create_staff(
     session: AsyncSession,
     *,
@@ -81,12 +97,7 @@ async def create_staff(
     display = display_name.strip()
     if not 1 <= len(display) <= 100:
         raise invalid_field("display_name", "staff.display_name", "a display name is 1 to 100 characters")
-    if not regions:
-        raise invalid_field("regions", "staff.regions_empty", "a person acts for at least one region")
-    if not roles:
-        raise invalid_field("roles", "staff.roles_empty", "a person holds at least one role")
-    check_regions(regions, known_regions)
-    check_roles(roles, role_scopes)
+    check_grants(roles, regions, known_regions, role_scopes)
     if await find_staff(session, name) is not None:
         raise Conflict(f"the user name {name!r} is taken", code="staff.username_taken")
     password = new_initial_password() if source == "local" else None
@@ -123,20 +134,34 @@ async def end_sessions_of(session: AsyncSession, staff_id: int, now: datetime) -
     )
 
 
+async def end_changed_sessions(
+    session: AsyncSession,
+    member: StaffMember,
+    action: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """After a change to a person their open sessions must not outlive: end them, and audit the change."""
+    await end_sessions_of(session, member.id, now)
+    await session.flush()
+    record_event(
+        session,
+        action,
+        client_id=actor.client_id,
+        caller=actor.caller,
+        object_ref=f"staff:{member.username}",
+        details=details,
+    )
+
+
 async def disable_staff(session: AsyncSession, username: str, *, actor: Actor, now: datetime) -> StaffMember:
     """Disable a person and end every session of theirs at once (every worker reads sessions from here)."""
     member = await get_staff(session, username)
     if member.disabled_at is None:
         member.disabled_at = now
-    await end_sessions_of(session, member.id, now)
-    await session.flush()
-    record_event(
-        session,
-        "staff.disabled",
-        client_id=actor.client_id,
-        caller=actor.caller,
-        object_ref=f"staff:{member.username}",
-    )
+    await end_changed_sessions(session, member, "staff.disabled", actor=actor, now=now)
     return member
 
 
@@ -147,15 +172,7 @@ async def reset_factor(session: AsyncSession, username: str, *, actor: Actor, no
     member.totp_secret_sealed = None
     member.totp_enrolled_at = None
     member.totp_last_step = None
-    await end_sessions_of(session, member.id, now)
-    await session.flush()
-    record_event(
-        session,
-        "staff.factor_reset",
-        client_id=actor.client_id,
-        caller=actor.caller,
-        object_ref=f"staff:{member.username}",
-    )
+    await end_changed_sessions(session, member, "staff.factor_reset", actor=actor, now=now)
     return member
 
 
@@ -173,24 +190,11 @@ async def set_staff_roles(
     """Give a person new roles and regions. Their sessions end, so that nobody keeps acting with what was
     taken away (a session carries no roles of its own, but an open page would keep its old controls)."""
     member = await get_staff(session, username)
-    if not regions:
-        raise invalid_field("regions", "staff.regions_empty", "a person acts for at least one region")
-    if not roles:
-        raise invalid_field("roles", "staff.roles_empty", "a person holds at least one role")
-    check_regions(regions, known_regions)
-    check_roles(roles, role_scopes)
+    check_grants(roles, regions, known_regions, role_scopes)
     before = {"roles": list(roles_of(member)), "regions": list(regions_of(member))}
     member.roles, member.regions = join_list(roles), join_list(regions)
-    await end_sessions_of(session, member.id, now)
-    await session.flush()
-    record_event(
-        session,
-        "staff.roles_changed",
-        client_id=actor.client_id,
-        caller=actor.caller,
-        object_ref=f"staff:{member.username}",
-        details={"before": before, "roles": list(roles), "regions": list(regions)},
-    )
+    details = {"before": before, "roles": list(roles), "regions": list(regions)}
+    await end_changed_sessions(session, member, "staff.roles_changed", actor=actor, now=now, details=details)
     return member
 
 

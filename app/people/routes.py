@@ -90,14 +90,15 @@ def own_origin(public_url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def session_answer(member: StaffMember, method: str, csrf_token: str) -> SessionOut:
+def session_answer(person: Person) -> SessionOut:
+    """The session as `POST` and `GET /v1/session` both answer it."""
     return SessionOut(
-        username=member.username,
-        display_name=member.display_name,
-        roles=list(roles_of(member)),
-        regions=list(regions_of(member)),
-        method=method,
-        csrf_token=csrf_token,
+        username=person.username,
+        display_name=person.display_name,
+        roles=list(person.roles),
+        regions=list(person.regions),
+        method=person.method,
+        csrf_token=person.csrf_token,
     )
 
 
@@ -137,7 +138,7 @@ async def open_session(
         details={"method": method},
         person=person,
     )
-    return session_answer(member, method, opened.csrf_token)
+    return session_answer(person)
 
 
 def set_session_cookie(response: Response, name: str, token: str, *, secure: bool) -> None:
@@ -201,14 +202,7 @@ async def person_of(principal: Annotated[Principal, Depends(authenticate)]) -> P
 
 @router.get("", response_model=SessionOut, summary="The signed-in person", responses=problem_responses(401))
 async def current_session(person: Annotated[Person, Depends(person_of)]) -> SessionOut:
-    return SessionOut(
-        username=person.username,
-        display_name=person.display_name,
-        roles=list(person.roles),
-        regions=list(person.regions),
-        method=person.method,
-        csrf_token=person.csrf_token,
-    )
+    return session_answer(person)
 
 
 @router.delete(
