@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.processes import run_huren, serve
-from tests.support.oidc_provider import ANY_PASSWORD, run_sso_federation
+from tests.web.sso import serve_sso_demo, sign_in_at_provider_page
 from tests.web.test_counter_people_browser import issue_card_token
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 CLIENT_ID = "huren-counter"
 CLIENT_SECRET = "huren-counter-sso-secret-0123456789"
@@ -29,24 +28,10 @@ CLIENT_SECRET = "huren-counter-sso-secret-0123456789"
 @pytest.fixture(scope="module")
 def sso_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("sso-node")
-    with run_sso_federation(
+    with serve_sso_demo(
         folder, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, group_map={"huren-cq-clerk": ["clerk@CQ"]}
-    ) as (_, env, port):
-        demo = run_huren(env, "demo")
-        assert demo.returncode == 0, demo.stderr[-2000:]
-        with serve(env, port, folder / "serve.log") as served:
-            yield served
-
-
-def sign_in_at_provider_page(page: Page, login: str) -> None:
-    """The provider's development pages, as a person sees them: the sign-in form, then the consent."""
-    page.wait_for_selector("input[name=login]", timeout=10_000)
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", ANY_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    if "/counter" not in page.url:  # the consent page
-        page.click("button[type=submit]")
+    ) as served:
+        yield served
 
 
 def test_a_clerk_signs_in_by_sso_checks_a_card_and_signs_out(
@@ -59,7 +44,7 @@ def test_a_clerk_signs_in_by_sso_checks_a_card_and_signs_out(
     page.goto(f"{sso_node}/counter")
     page.wait_for_selector("#sso-link", state="visible", timeout=10_000)
     page.click("#sso-link")
-    sign_in_at_provider_page(page, "wang.clerk")
+    sign_in_at_provider_page(page, "wang.clerk", sso_node)
     page.wait_for_selector("#scan", state="visible", timeout=15_000)
     assert page.url == f"{sso_node}/counter"
     who = page.inner_text("#who")
@@ -104,7 +89,7 @@ def test_a_person_with_no_huren_role_is_refused_and_told_so(
     page.goto(f"{sso_node}/counter")
     page.wait_for_selector("#sso-link", state="visible", timeout=10_000)
     page.click("#sso-link")
-    sign_in_at_provider_page(page, "li.norole")
+    sign_in_at_provider_page(page, "li.norole", sso_node)
     page.wait_for_selector("#person-error", state="visible", timeout=15_000)
     assert "未被授予本系统的角色" in page.inner_text("#person-error")
     assert page.is_hidden("#check-panel")

@@ -10,36 +10,22 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.processes import run_huren, serve
-from tests.support.oidc_provider import ANY_PASSWORD, run_sso_federation
+from tests.web.sso import serve_sso_demo, sign_in_at_provider_page
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="module")
 def sso_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("signin-sso-node")
-    with run_sso_federation(
+    with serve_sso_demo(
         folder,
         client_id="huren-console",
         client_secret="huren-console-sso-secret-0123456789",
         group_map={"huren-sc-admin": ["admin@SC"]},
-    ) as (_, env, port):
-        demo = run_huren(env, "demo")
-        assert demo.returncode == 0, demo.stderr[-2000:]
-        with serve(env, port, folder / "serve.log") as served:
-            yield served
-
-
-def sign_in_at_provider(page: Page, login: str) -> None:
-    page.wait_for_selector("input[name=login]", timeout=10_000)
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", ANY_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    if "/signin" not in page.url and "/admin" not in page.url:  # the consent page
-        page.click("button[type=submit]")
+    ) as served:
+        yield served
 
 
 def test_an_admin_signs_in_by_sso_from_the_sign_in_page(
@@ -53,7 +39,7 @@ def test_an_admin_signs_in_by_sso_from_the_sign_in_page(
     assert page.get_attribute("#sso-link", "href") == "/auth/oidc/login?next=%2Fsignin%3Fnext%3D%252Fadmin"
     page.screenshot(path=str(artifacts / "console-signin-sso.png"), full_page=True)
     page.click("#sso-link")
-    sign_in_at_provider(page, "zhang.admin")
+    sign_in_at_provider_page(page, "zhang.admin", sso_node)
     page.wait_for_url(f"{sso_node}/admin", timeout=15_000)
     page.wait_for_selector("#who:has-text('张伟')")
     assert "管理员" in page.inner_text("#who")
@@ -68,7 +54,7 @@ def test_a_person_without_a_role_comes_back_to_the_sign_in_page_told_why(
     page.goto(f"{sso_node}/signin?next=/admin")
     page.wait_for_selector("#sso-link", state="visible", timeout=10_000)
     page.click("#sso-link")
-    sign_in_at_provider(page, "li.norole")
+    sign_in_at_provider_page(page, "li.norole", sso_node)
     page.wait_for_selector("#person-error", state="visible", timeout=15_000)
     assert "未被授予本系统的角色" in page.inner_text("#person-error")
     assert page.url.endswith("/signin?next=%2Fadmin")  # the message is said once, not kept in the address
