@@ -7,41 +7,18 @@ jobs are listed by (created_at, id), also indexed.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.errors import invalid_field
+from app.cursors import decode_after_id, decode_cursor, encode_cursor, not_ours
 from app.models import ImportJob, ImportRowError
 
 
-def encode_cursor(values: dict[str, str | int]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, *keys: str) -> dict[str, str | int]:
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(decoded, dict) or set(decoded) != set(keys):
-            raise ValueError
-        return decoded
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise invalid_field("cursor", "cursor.invalid", "not a cursor this service issued", "query") from None
-
-
 def after_error_id(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    after = decode_cursor(cursor, "after")["after"]
-    # A bigint key: anything past it is no cursor of ours (and would overflow the query's parameter).
-    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
-        raise invalid_field("cursor", "cursor.invalid", "not a cursor this service issued", "query")
-    return after
+    return decode_after_id(cursor) if cursor else 0
 
 
 async def page_errors(
@@ -96,9 +73,7 @@ async def page_jobs(
                 raise ValueError
             at = at.astimezone(UTC)  # an offset at the edge of the calendar overflows here, not in the query
         except (ValueError, OverflowError):
-            raise invalid_field(
-                "cursor", "cursor.invalid", "not a cursor this service issued", "query"
-            ) from None
+            raise not_ours() from None
         query = query.where(
             or_(ImportJob.created_at < at, and_(ImportJob.created_at == at, ImportJob.id < job_id))
         )

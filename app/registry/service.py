@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -15,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.cursors import decode_after_id, encode_cursor
 from app.domain.identity import IdType, parse_resident_id
 from app.domain.masking import mask_document_number, normalize_person_name
 from app.domain.status import CredentialStatus, check_transition, effective_status
@@ -237,22 +235,6 @@ async def get_credential(session: AsyncSession, kind: str, region: str, number: 
     return CredentialRecord(*row)
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = decoded["after"]
-        # A bigint key: anything past it is no cursor of ours (and would overflow the query's parameter).
-        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
-            raise ValueError
-        return after
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise invalid_field("cursor", "cursor.invalid", "not a cursor this service issued", "query") from None
-
-
 def where_effective_status(status: CredentialStatus, today: date) -> ColumnElement[bool]:
     """The SQL twin of `effective_status`: the credentials that answer with `status` today.
 
@@ -324,11 +306,11 @@ async def list_credentials(
     session: AsyncSession, where: CredentialFilter, *, cursor: str | None, limit: int
 ) -> tuple[list[CredentialRecord], str | None]:
     """Keyset pagination in id order: stable under concurrent inserts, and O(limit) at any depth."""
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_after_id(cursor) if cursor else None
     query = select_page(where, after=after, limit=limit + 1)
     records = [CredentialRecord(*row) for row in (await session.execute(query)).all()]
     if len(records) > limit:
-        return records[:limit], encode_cursor(records[limit - 1].credential.id)
+        return records[:limit], encode_cursor({"after": records[limit - 1].credential.id})
     return records, None
 
 
