@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 
@@ -11,6 +12,7 @@ from app.domain.recognition import (
     CredentialFacts,
     RecognitionMode,
     Rule,
+    applicable_rules,
     check_criteria,
     recognise,
 )
@@ -155,12 +157,40 @@ def test_lowest_priority_wins_and_ties_break_by_code() -> None:
     assert found.rule == "a"
 
 
-def test_a_rule_ends_after_its_last_day() -> None:
+def test_a_rule_ends_the_day_before_its_until_date() -> None:
     rules = [make_rule("old", 1, until=date(2026, 11, 28)), make_rule("new", 2)]
-    assert (found := recognise(title("intermediate"), "CQ", rules, TODAY)) is not None
-    assert found.rule == "new"
-    assert (found := recognise(title("intermediate"), "CQ", rules, date(2026, 11, 28))) is not None
+    assert (found := recognise(title("intermediate"), "CQ", rules, date(2026, 11, 27))) is not None
     assert found.rule == "old"
+    assert (found := recognise(title("intermediate"), "CQ", rules, date(2026, 11, 28))) is not None
+    assert found.rule == "new"
+
+
+CHANGE = date(2026, 7, 1)
+
+
+def successor_pair() -> list[Rule]:
+    """A rule ended on the change date and the rule replacing it from that date, as README.md tells an admin
+    to change a rule; same priority and criteria, so only the dates decide between them."""
+    old = make_rule("old", 10, until=CHANGE)
+    new = replace(make_rule("new", 10), effective_from=CHANGE)
+    return [old, new]
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (CHANGE - timedelta(days=1), {"old"}),
+        (CHANGE, {"new"}),
+        (CHANGE + timedelta(days=1), {"new"}),
+    ],
+)
+def test_on_the_change_date_exactly_one_of_a_rule_and_its_successor_applies(
+    day: date, expected: set[str]
+) -> None:
+    in_force = {rule.code for rule in successor_pair() if rule.in_force(day)}
+    assert in_force == expected
+    found = applicable_rules(title("intermediate"), "CQ", successor_pair(), day)
+    assert [rule.code for rule in found] == sorted(expected)
 
 
 def test_a_correspondence_table_by_title_code() -> None:

@@ -1,7 +1,9 @@
 """Consistency checks over the reference (code-table) JSON files in app/reference/data.
 
-Pure data tests: they load the JSON with the standard library only and check that every code is unique,
-every reference points at existing data and the recognition rules are complete and unambiguous.
+Data tests: they load the JSON with the standard library and check that every code is unique, every
+reference points at existing data and the recognition rules are complete and unambiguous. Date windows are
+judged by the app's one definition (app.domain.date_windows: half-open, [from, until)), so these checks and
+the engine can never disagree about which rule applies on a change date.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from app.domain.date_windows import in_window
 
 DATA = Path(__file__).resolve().parents[2] / "app/reference/data"
 
@@ -319,6 +323,7 @@ def test_rule_dates(rules: list[Row]) -> None:
     for rule in rules:
         start = parse_date(rule["effective_from"])
         if rule["effective_until"] is not None:
+            # until is the first day the rule no longer applies: equal to the start, it would never apply.
             assert parse_date(rule["effective_until"]) > start, rule["code"]
 
 
@@ -378,12 +383,12 @@ def test_every_mode_covers_both_directions(rules: list[Row], regions: list[Row])
 
 
 def _active(rule: Row, day: dt.date) -> bool:
-    start = parse_date(rule["effective_from"])
     end = parse_date(rule["effective_until"]) if rule["effective_until"] else None
-    return start <= day and (end is None or day < end)
+    return in_window(day, parse_date(rule["effective_from"]), end)
 
 
 def _overlap(a: Row, b: Row) -> bool:
+    """Whether two half-open windows share a day (one ending on D and one starting on D do not)."""
     a_start, b_start = parse_date(a["effective_from"]), parse_date(b["effective_from"])
     a_end = parse_date(a["effective_until"]) if a["effective_until"] else dt.date.max
     b_end = parse_date(b["effective_until"]) if b["effective_until"] else dt.date.max
@@ -432,6 +437,18 @@ def _check_unambiguous(candidates: list[Row], what: str) -> None:
         best = min(r["priority"] for r in active)
         winners = [r["code"] for r in active if r["priority"] == best]
         assert len(winners) == 1, f"{what} on {day}: ambiguous {winners}"
+
+
+def test_a_successor_rule_is_unambiguous_on_its_change_date() -> None:
+    """The way README.md tells an admin to change a rule: end it on D, start its successor on D. The checks
+    below must accept that, and judge D as the successor's first day and the old rule's first day off."""
+    base = {"kind": "card", "source_region": "CQ", "target_region": "SC", "priority": 10}
+    old = {**base, "code": "old", "effective_from": "2020-04-21", "effective_until": "2026-07-01"}
+    new = {**base, "code": "new", "effective_from": "2026-07-01", "effective_until": None}
+    _check_unambiguous([old, new], "a rule and its successor")
+    assert not _overlap(old, new)
+    assert [r["code"] for r in (old, new) if _active(r, dt.date(2026, 7, 1))] == ["new"]
+    assert [r["code"] for r in (old, new) if _active(r, dt.date(2026, 6, 30))] == ["old"]
 
 
 def test_title_rules_cover_every_level_and_issuer_level(rules: list[Row], regions: list[Row]) -> None:
