@@ -18,6 +18,11 @@ def in_window(day: date, start: date | None, until: date | None) -> bool:
     return (start is None or start <= day) and (until is None or day < until)
 
 
+def describe_window(start: date | None, until: date | None) -> str:
+    """The window as `[2020-07-13, 2025-01-01)` for a message; an open side is `…`."""
+    return f"[{start.isoformat() if start else '…'}, {until.isoformat() if until else '…'})"
+
+
 def check_window(start: date | None, until: date | None, code: str) -> None:
     """Refuse a window no day lies in: `until` on or before `start` (`until == start` leaves it empty)."""
     if start is not None and until is not None and until <= start:

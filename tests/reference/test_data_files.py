@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from app.domain.date_windows import in_window
+from app.domain.date_windows import check_window, in_window
 
 DATA = Path(__file__).resolve().parents[2] / "app/reference/data"
 
@@ -262,6 +262,10 @@ def test_card_systems(cards: list[Row], regions: list[Row]) -> None:
         assert_unique(codes(system["services"]), f"services of {system['code']}")
         for cls in system["classes"]:
             assert cls.get("issuer_level", "city") in ISSUER_LEVELS, cls
+        # The issuing window is always stated (null = open on that side) and holds at least one day.
+        window = [system["issuing_from"], system["issuing_until"]]
+        start, until = (parse_date(day) if day is not None else None for day in window)
+        check_window(start, until, "card_system.issuing_window")
         for service in system["services"]:
             assert service["tier"] in TIERS, service
             assert service["code"] == service["code"].lower(), service
@@ -488,14 +492,52 @@ def test_skill_rules_cover_every_level(rules: list[Row], skills: list[Row]) -> N
             _check_unambiguous(found, f"skill {src}->{tgt} level {level}")
 
 
-def test_card_rules_cover_every_class(rules: list[Row], cards: list[Row]) -> None:
+def _check_no_gap(candidates: list[Row], what: str) -> None:
+    """From the first rule's start on, some rule applies on every day (checked on each boundary date: between
+    two boundaries the rules in force do not change)."""
+    first = min(parse_date(r["effective_from"]) for r in candidates)
+    days = {parse_date(r["effective_from"]) for r in candidates}
+    days |= {parse_date(r["effective_until"]) for r in candidates if r["effective_until"]}
+    for day in sorted(d for d in days if d >= first):
+        assert any(_active(r, day) for r in candidates), f"{what}: no rule on {day}"
+
+
+def test_card_rules_cover_every_class_in_every_other_region(
+    rules: list[Row], cards: list[Row], regions: list[Row]
+) -> None:
+    """Every class of every card system, verified in each other region (SC→CQ and CQ→SC), has exactly one
+    winning rule on every day from its first rule on."""
     for system in cards:
-        for cls in codes(system["classes"]):
-            found = [
-                r
-                for r in rules
-                if r["kind"] == "card"
-                and r["criteria"]["card_system"] == system["code"]
-                and cls in r["criteria"]["card_classes"]
-            ]
-            _check_unambiguous(found, f"card {system['code']}/{cls}")
+        for target in (r for r in codes(regions) if r != system["region"]):
+            for cls in codes(system["classes"]):
+                test = criteria_include(card_classes=cls)
+                found = [
+                    r
+                    for r in _matching(rules, "card", system["region"], target, test)
+                    if r["criteria"]["card_system"] == system["code"]
+                ]
+                what = f"card {system['code']}/{cls} in {target}"
+                _check_unambiguous(found, what)
+                _check_no_gap(found, what)
+
+
+def _winner(rules: list[Row], src: str, tgt: str, system: str, cls: str, day: dt.date) -> Row:
+    found = [
+        r
+        for r in _matching(rules, "card", src, tgt, criteria_include(card_classes=cls))
+        if r["criteria"]["card_system"] == system and _active(r, day)
+    ]
+    return min(found, key=lambda r: r["priority"])
+
+
+@pytest.mark.parametrize("cls", ["A", "B"])
+def test_tianfu_and_xinchongqing_cards_recognise_each_other(rules: list[Row], cls: str) -> None:
+    """Today a 新重庆人才卡 counts in Sichuan as a 天府英才卡, and a 天府英才卡 in Chongqing as the card
+    Chongqing issues now, 新重庆人才卡; before 2025 the rule naming 重庆英才服务卡 stays in force."""
+    today = dt.date(2026, 12, 7)
+    to_sc = _winner(rules, "CQ", "SC", "cq-xinchongqing", cls, today)
+    assert (to_sc["equivalent"]["card_system"], to_sc["equivalent"]["card_class"]) == ("sc-tianfu", cls)
+    to_cq = _winner(rules, "SC", "CQ", "sc-tianfu", cls, today)
+    assert (to_cq["equivalent"]["card_system"], to_cq["equivalent"]["card_class"]) == ("cq-xinchongqing", cls)
+    earlier = _winner(rules, "SC", "CQ", "sc-tianfu", cls, dt.date(2024, 12, 31))
+    assert earlier["equivalent"]["card_system"] == "cq-yingcai"
