@@ -95,26 +95,35 @@ def test_skill_levels_are_mapped_to_the_same_level(level: int) -> None:
     assert found.equivalent["skill_level"] == level
 
 
+BEFORE_XINCHONGQING = date(2024, 12, 31)
+
+
 @pytest.mark.parametrize(
-    ("system", "card_class", "target", "equivalent_class"),
+    ("system", "card_class", "target", "day", "equivalent"),
     [
-        ("cq-yingcai", "A1", "SC", "A"),
-        ("cq-yingcai", "A3", "SC", "B"),
-        ("sc-tianfu", "A", "CQ", "A2"),
-        ("sc-tianfu", "B", "CQ", "A3"),
+        ("cq-yingcai", "A1", "SC", TODAY, ("sc-tianfu", "A")),
+        ("cq-yingcai", "A3", "SC", TODAY, ("sc-tianfu", "B")),
+        ("cq-xinchongqing", "A", "SC", TODAY, ("sc-tianfu", "A")),
+        ("cq-xinchongqing", "B", "SC", TODAY, ("sc-tianfu", "B")),
+        # A 天府英才卡 counts in Chongqing as the card Chongqing issues: 新重庆人才卡 from 2025 (its rules'
+        # placeholder start), 重庆英才服务卡 before.
+        ("sc-tianfu", "A", "CQ", TODAY, ("cq-xinchongqing", "A")),
+        ("sc-tianfu", "B", "CQ", TODAY, ("cq-xinchongqing", "B")),
+        ("sc-tianfu", "A", "CQ", BEFORE_XINCHONGQING, ("cq-yingcai", "A2")),
+        ("sc-tianfu", "B", "CQ", BEFORE_XINCHONGQING, ("cq-yingcai", "A3")),
     ],
 )
 def test_talent_cards_are_recognised_reciprocally(
-    system: str, card_class: str, target: str, equivalent_class: str
+    system: str, card_class: str, target: str, day: date, equivalent: tuple[str, str]
 ) -> None:
-    region = "CQ" if system == "cq-yingcai" else "SC"
+    region = "SC" if system == "sc-tianfu" else "CQ"
     facts = CredentialFacts(
         kind="card", region=region, issuer_level="province", card_system=system, card_class=card_class
     )
-    found = recognise(facts, target, RULES, TODAY)
+    found = recognise(facts, target, RULES, day)
     assert found is not None
     assert found.mode == RecognitionMode.RECIPROCAL
-    assert found.equivalent["card_class"] == equivalent_class
+    assert (found.equivalent["card_system"], found.equivalent["card_class"]) == equivalent
     assert "hukou" in found.equivalent["services"]
 
 
