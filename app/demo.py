@@ -86,6 +86,9 @@ OCCUPATIONS = [
     ("6-29-03-05", "焊工"),
 ]
 CARD_SYSTEM = {"SC": "sc-tianfu", "CQ": "cq-yingcai"}
+# Cards of a region's newer system, beside the older ones (which keep verifying until they expire): (system,
+# count, first issue date). Each set draws from a random stream of its own, so the older cards stay the same.
+NEWER_CARD_SYSTEMS = {"CQ": [("cq-xinchongqing", 24, date(2025, 1, 1))]}
 # Development only (`huren demo` refuses production): the secrets are published here on purpose.
 DEMO_CLIENTS = [
     ("demo-admin", "省级管理员（演示）", "SC", " ".join(sorted(ALL_SCOPES - {"federation"}))),
@@ -279,6 +282,43 @@ async def build_payloads(session: AsyncSession, region: str) -> list[dict[str, A
                 "card_class": card_class,
                 "valid_from": issued.isoformat(),
                 "valid_until": (issued + timedelta(days=3 * 365)).isoformat(),
+                "entitlements": sorted(rng.sample(list(services), k=min(4, len(services)))),
+            }
+        )
+    for system, count, since in NEWER_CARD_SYSTEMS.get(region, []):
+        payloads += await newer_card_payloads(session, region, system, count, since)
+    return payloads
+
+
+async def newer_card_payloads(
+    session: AsyncSession, region: str, system: str, count: int, since: date
+) -> list[dict[str, Any]]:
+    rng = random.Random(f"{SEED}-{region}-{system}")
+    classes = (
+        await session.scalars(
+            select(CardClass.code).where(CardClass.system_code == system).order_by(CardClass.code)
+        )
+    ).all()
+    services = (
+        await session.scalars(
+            select(CardService.code).where(CardService.system_code == system).order_by(CardService.code)
+        )
+    ).all()
+    payloads = []
+    for i in range(count):
+        common = make_common(rng, region, 3000 + i, since=since)
+        issued = date.fromisoformat(common["issued_on"])
+        card_class = rng.choice(classes)
+        payloads.append(
+            {
+                **common,
+                "kind": "card",
+                "number": f"{region}XC{issued.year}{card_class}{i + 1:05d}",
+                "card_system": system,
+                "card_class": card_class,
+                "valid_from": issued.isoformat(),
+                # The new card's validity is unknown (card_systems.json): the demo gives it five years.
+                "valid_until": (issued + timedelta(days=5 * 365)).isoformat(),
                 "entitlements": sorted(rng.sample(list(services), k=min(4, len(services)))),
             }
         )

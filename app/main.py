@@ -51,7 +51,7 @@ from app.people.sso import SsoServices
 from app.privacy import PersonalDataVault, decode_key
 from app.problems import install_error_handlers, problem_responses, register_problem_schema
 from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RateLimitServices, RedisCounter
-from app.registry import bulk_routes, reference_routes
+from app.registry import bulk_routes, card_systems_admin, reference_routes
 from app.registry import routes as registry_routes
 from app.registry.bulk_routes import BulkServices
 from app.registry.routes import RegistryServices
@@ -344,6 +344,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(web_docs.router)
     app.include_router(federation_routes.router)
     app.include_router(rules_admin.router)
+    app.include_router(card_systems_admin.router)
 
     @app.get("/metrics", include_in_schema=False)
     def read_metrics(

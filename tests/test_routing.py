@@ -20,6 +20,7 @@ JSON_ROUTES = [
     ("POST", "/v1/credentials/title/SC/X1/status"),
     ("POST", "/v1/admin/clients"),
     ("PUT", "/v1/admin/recognition-rules/sc-title"),
+    ("PUT", "/v1/admin/card-systems/cq-yingcai/issuing-window"),
     ("POST", "/v1/federation/verify"),
     ("POST", "/v1/verify"),
 ]

@@ -14,6 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from app.domain.date_windows import in_window
 from app.domain.errors import DomainError
 
 
@@ -54,7 +55,8 @@ class Rule:
     priority: int = 100
 
     def in_force(self, on: date) -> bool:
-        return self.effective_from <= on and (self.effective_until is None or on <= self.effective_until)
+        """On `[effective_from, effective_until)`: a rule ended on D and one from D never overlap."""
+        return in_window(on, self.effective_from, self.effective_until)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.date_windows import in_window
 from app.imports.clean_rows import CleanRow
 from app.models import CardClass, CardService, CardSystem, Region, SkillLevel, TitleCode
+from app.registry.service import not_issuing_message
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,9 @@ class CodeTables:
     card_system_regions: Mapping[str, str]
     card_classes: frozenset[tuple[str, str]]
     card_services: Mapping[str, frozenset[str]]
+    # Only the systems whose issuing window is not open on both sides: for the others no date is refused, and
+    # a row of theirs costs one failed look-up.
+    card_issuing_windows: Mapping[str, tuple[date | None, date | None]]
     # The regions this node holds (None: every region in the table): another region's people belong to the
     # node of that region (federation), so its rows are refused here.
     held: frozenset[str] | None = None
@@ -45,6 +51,13 @@ async def load_code_tables(session: AsyncSession, held: frozenset[str] | None = 
             for system, code in await session.execute(select(CardClass.system_code, CardClass.code))
         ),
         card_services={system: frozenset(codes) for system, codes in services.items()},
+        card_issuing_windows={
+            code: (start, until)
+            for code, start, until in await session.execute(
+                select(CardSystem.code, CardSystem.issuing_from, CardSystem.issuing_until)
+            )
+            if start is not None or until is not None
+        },
         held=held,
     )
 
@@ -68,9 +81,18 @@ def check_codes(row: CleanRow, tables: CodeTables) -> list[tuple[str, str, str]]
             found.append(("card_system", "card_system.unknown", "no such card system"))
         elif system_region != row.region:
             found.append(("card_system", "card_system.region", "this card system belongs to another region"))
+        elif not issuing_on(tables, row.card_system, row.issued_on):
+            start, until = tables.card_issuing_windows[row.card_system]
+            found.append(("card_system", "card_system.not_issuing", not_issuing_message(start, until)))
         elif (row.card_system, row.card_class) not in tables.card_classes:
             found.append(("card_class", "card_class.unknown", "not a class of this card system"))
         known = tables.card_services.get(row.card_system, frozenset())
         if any(code not in known for code in row.entitlements):
             found.append(("entitlements", "entitlement.unknown", "not a service of this card system"))
     return found
+
+
+def issuing_on(tables: CodeTables, system: str, issued_on: date) -> bool:
+    """Whether the card system issues new cards on that day (the registry's rule, app.registry.service)."""
+    window = tables.card_issuing_windows.get(system)
+    return window is None or in_window(issued_on, *window)

@@ -29,7 +29,7 @@ from app.domain.skill_number import validate_skill_number
 from app.domain.uscc import validate_uscc
 from app.imports import model_rules
 from app.imports.clean_rows import CleanRow
-from app.imports.code_tables import CodeTables
+from app.imports.code_tables import CodeTables, issuing_on
 from app.registry.schemas import normalize_text
 
 Values = Mapping[str, str | None]
@@ -170,6 +170,7 @@ def check_card(common: _Common, values: Values, tables: CodeTables, today: date)
     if (
         tables.card_system_regions.get(system) != common.head[_REGION_AT]
         or (system, card_class) not in tables.card_classes
+        or not issuing_on(tables, system, common.head[_ISSUED_ON])
     ):
         raise _Unsure
     entitlements = split_list(values["entitlements"])

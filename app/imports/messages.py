@@ -31,6 +31,7 @@ MESSAGES_ZH = {
     "region.not_held": "本节点不负责该地区的登记",
     "card_system.unknown": "人才卡体系不存在",
     "card_system.region": "该人才卡体系属于其他地区",
+    "card_system.not_issuing": "发卡日期不在该人才卡体系的发卡期内（已停发或尚未开始发放新卡）",
     "card_class.unknown": "人才卡类别不属于该体系",
     "entitlement.unknown": "服务事项不属于该人才卡体系",
     "entitlement.duplicate": "服务事项重复",

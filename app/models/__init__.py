@@ -216,6 +216,10 @@ class CardSystem(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     name: Mapped[str] = mapped_column(String(100))
     validity_years: Mapped[int | None] = mapped_column(Integer)
+    # The days it issues NEW cards, half-open [issuing_from, issuing_until) (app.domain.date_windows); None
+    # leaves a side open. A closed window refuses new cards only: those issued verify until they expire.
+    issuing_from: Mapped[date | None] = mapped_column(Date)
+    issuing_until: Mapped[date | None] = mapped_column(Date)
 
 
 class CardClass(Base):

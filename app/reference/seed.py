@@ -61,6 +61,8 @@ def build_card_rows(
                 region_code=system["region"],
                 name=system["name"],
                 validity_years=system.get("validity_years"),
+                issuing_from=optional_date(system.get("issuing_from")),
+                issuing_until=optional_date(system.get("issuing_until")),
             )
         )
         class_rows += [CardClass(system_code=code, code=c["code"], name=c["name"]) for c in system["classes"]]
@@ -69,6 +71,10 @@ def build_card_rows(
             for s in system.get("services", [])
         ]
     return system_rows, class_rows, service_rows
+
+
+def optional_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def build_rule(rule: dict[str, Any]) -> RecognitionRule:

@@ -68,6 +68,10 @@ async def read_card_systems(session: AsyncSession) -> list[dict[str, Any]]:
             "region": s.region_code,
             "name": s.name,
             "validity_years": s.validity_years,
+            # The days it issues new cards, [issuing_from, issuing_until), null = open; cards issued before
+            # the window closed keep verifying until their own valid_until.
+            "issuing_from": s.issuing_from,
+            "issuing_until": s.issuing_until,
             "classes": classes[s.code],
             "services": services[s.code],
         }

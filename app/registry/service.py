@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.cursors import decode_after_id, encode_cursor
+from app.domain.date_windows import describe_window, in_window
 from app.domain.identity import IdType, parse_resident_id
 from app.domain.masking import mask_document_number, normalize_person_name
 from app.domain.status import CredentialStatus, check_transition, effective_status
-from app.errors import Conflict, NotFound, invalid_field
+from app.errors import Conflict, InvalidInput, NotFound, invalid_field
 from app.models import (
     CardClass,
     CardService,
@@ -52,6 +53,8 @@ async def check_card_codes(session: AsyncSession, payload: CardIn) -> None:
         raise invalid_field("card_system", "card_system.unknown", "no such card system")
     if system.region_code != payload.region:
         raise invalid_field("card_system", "card_system.region", "this card system belongs to another region")
+    if not in_window(payload.issued_on, system.issuing_from, system.issuing_until):
+        raise not_issuing(system.issuing_from, system.issuing_until)
     if await session.get(CardClass, (payload.card_system, payload.card_class)) is None:
         raise invalid_field("card_class", "card_class.unknown", "not a class of this card system")
     known = set(
@@ -68,6 +71,17 @@ async def check_card_codes(session: AsyncSession, payload: CardIn) -> None:
         )
     if len(set(payload.entitlements)) != len(payload.entitlements):
         raise invalid_field("entitlements", "entitlement.duplicate", "a service is listed twice")
+
+
+def not_issuing_message(start: date | None, until: date | None) -> str:
+    """Why a new card dated outside its system's issuing window is refused (registry and import alike): a
+    closed system issues no more cards (those it issued keep verifying until they expire), so the card
+    belongs to the system issuing now."""
+    return f"this card system issues new cards on {describe_window(start, until)} only, not on the issue date"
+
+
+def not_issuing(start: date | None, until: date | None) -> InvalidInput:
+    return invalid_field("card_system", "card_system.not_issuing", not_issuing_message(start, until))
 
 
 async def find_or_register_issuer(session: AsyncSession, issuer: IssuerIn, region: str) -> Organisation:

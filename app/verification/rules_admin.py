@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
+from app.domain.date_windows import check_window
 from app.domain.errors import DomainError
 from app.domain.recognition import RecognitionMode, Rule, check_criteria
 from app.errors import invalid_field
@@ -55,8 +56,12 @@ class RuleIn(BaseModel):
     criteria: dict[str, Any] = Field(max_length=20)
     equivalent: dict[str, Any] = Field(max_length=20)
     basis: str = Field(min_length=1, max_length=1000)
-    effective_from: date
-    effective_until: date | None = None
+    effective_from: date = Field(description="the first day the rule applies")
+    effective_until: date | None = Field(
+        default=None,
+        description="the first day the rule no longer applies: it applies on "
+        "[effective_from, effective_until); null = open",
+    )
     priority: int = Field(default=100, ge=0, le=10_000)
     note: str | None = Field(default=None, max_length=2000)
 
@@ -64,8 +69,8 @@ class RuleIn(BaseModel):
     def check_rule(self) -> RuleIn:
         if self.source_region == self.target_region:
             raise DomainError("rule.regions", "a rule recognises a credential in another region")
-        if self.effective_until is not None and self.effective_until < self.effective_from:
-            raise DomainError("rule.dates", "effective_until is before effective_from")
+        # effective_until is the first day the rule no longer applies (app.domain.date_windows).
+        check_window(self.effective_from, self.effective_until, "rule.dates")
         check_criteria(self.criteria)
         return self
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 
@@ -11,6 +12,7 @@ from app.domain.recognition import (
     CredentialFacts,
     RecognitionMode,
     Rule,
+    applicable_rules,
     check_criteria,
     recognise,
 )
@@ -93,26 +95,35 @@ def test_skill_levels_are_mapped_to_the_same_level(level: int) -> None:
     assert found.equivalent["skill_level"] == level
 
 
+BEFORE_XINCHONGQING = date(2024, 12, 31)
+
+
 @pytest.mark.parametrize(
-    ("system", "card_class", "target", "equivalent_class"),
+    ("system", "card_class", "target", "day", "equivalent"),
     [
-        ("cq-yingcai", "A1", "SC", "A"),
-        ("cq-yingcai", "A3", "SC", "B"),
-        ("sc-tianfu", "A", "CQ", "A2"),
-        ("sc-tianfu", "B", "CQ", "A3"),
+        ("cq-yingcai", "A1", "SC", TODAY, ("sc-tianfu", "A")),
+        ("cq-yingcai", "A3", "SC", TODAY, ("sc-tianfu", "B")),
+        ("cq-xinchongqing", "A", "SC", TODAY, ("sc-tianfu", "A")),
+        ("cq-xinchongqing", "B", "SC", TODAY, ("sc-tianfu", "B")),
+        # A 天府英才卡 counts in Chongqing as the card Chongqing issues: 新重庆人才卡 from 2025 (its rules'
+        # placeholder start), 重庆英才服务卡 before.
+        ("sc-tianfu", "A", "CQ", TODAY, ("cq-xinchongqing", "A")),
+        ("sc-tianfu", "B", "CQ", TODAY, ("cq-xinchongqing", "B")),
+        ("sc-tianfu", "A", "CQ", BEFORE_XINCHONGQING, ("cq-yingcai", "A2")),
+        ("sc-tianfu", "B", "CQ", BEFORE_XINCHONGQING, ("cq-yingcai", "A3")),
     ],
 )
 def test_talent_cards_are_recognised_reciprocally(
-    system: str, card_class: str, target: str, equivalent_class: str
+    system: str, card_class: str, target: str, day: date, equivalent: tuple[str, str]
 ) -> None:
-    region = "CQ" if system == "cq-yingcai" else "SC"
+    region = "SC" if system == "sc-tianfu" else "CQ"
     facts = CredentialFacts(
         kind="card", region=region, issuer_level="province", card_system=system, card_class=card_class
     )
-    found = recognise(facts, target, RULES, TODAY)
+    found = recognise(facts, target, RULES, day)
     assert found is not None
     assert found.mode == RecognitionMode.RECIPROCAL
-    assert found.equivalent["card_class"] == equivalent_class
+    assert (found.equivalent["card_system"], found.equivalent["card_class"]) == equivalent
     assert "hukou" in found.equivalent["services"]
 
 
@@ -155,12 +166,40 @@ def test_lowest_priority_wins_and_ties_break_by_code() -> None:
     assert found.rule == "a"
 
 
-def test_a_rule_ends_after_its_last_day() -> None:
+def test_a_rule_ends_the_day_before_its_until_date() -> None:
     rules = [make_rule("old", 1, until=date(2026, 11, 28)), make_rule("new", 2)]
-    assert (found := recognise(title("intermediate"), "CQ", rules, TODAY)) is not None
-    assert found.rule == "new"
-    assert (found := recognise(title("intermediate"), "CQ", rules, date(2026, 11, 28))) is not None
+    assert (found := recognise(title("intermediate"), "CQ", rules, date(2026, 11, 27))) is not None
     assert found.rule == "old"
+    assert (found := recognise(title("intermediate"), "CQ", rules, date(2026, 11, 28))) is not None
+    assert found.rule == "new"
+
+
+CHANGE = date(2026, 7, 1)
+
+
+def successor_pair() -> list[Rule]:
+    """A rule ended on the change date and the rule replacing it from that date, as README.md tells an admin
+    to change a rule; same priority and criteria, so only the dates decide between them."""
+    old = make_rule("old", 10, until=CHANGE)
+    new = replace(make_rule("new", 10), effective_from=CHANGE)
+    return [old, new]
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (CHANGE - timedelta(days=1), {"old"}),
+        (CHANGE, {"new"}),
+        (CHANGE + timedelta(days=1), {"new"}),
+    ],
+)
+def test_on_the_change_date_exactly_one_of_a_rule_and_its_successor_applies(
+    day: date, expected: set[str]
+) -> None:
+    in_force = {rule.code for rule in successor_pair() if rule.in_force(day)}
+    assert in_force == expected
+    found = applicable_rules(title("intermediate"), "CQ", successor_pair(), day)
+    assert [rule.code for rule in found] == sorted(expected)
 
 
 def test_a_correspondence_table_by_title_code() -> None:

@@ -41,6 +41,14 @@ def reference_tables() -> CodeTables:
         card_system_regions={s["code"]: s["region"] for s in systems},
         card_classes=frozenset((s["code"], c["code"]) for s in systems for c in s["classes"]),
         card_services={s["code"]: frozenset(v["code"] for v in s["services"]) for s in systems},
+        card_issuing_windows={
+            s["code"]: (
+                date.fromisoformat(s["issuing_from"]) if s["issuing_from"] else None,
+                date.fromisoformat(s["issuing_until"]) if s["issuing_until"] else None,
+            )
+            for s in systems
+            if s["issuing_from"] or s["issuing_until"]
+        },
     )
 
 
@@ -249,6 +257,51 @@ HELD_SC = replace(TABLES, held=frozenset({"SC"}))
 @given(data=st.data(), kind=st.sampled_from(["title", "skill", "card"]))
 def test_rows_agree_with_the_models_on_a_node_of_one_region(data: st.DataObject, kind: str) -> None:
     assert_agrees(kind, data.draw(mutated_rows(kind)), HELD_SC)
+
+
+# 重庆英才服务卡 closed to new cards from 2022-06-01 (the valid rows' issue date) and 新重庆人才卡 issuing
+# from then: the generated issue dates fall on both sides of the change.
+CHANGE = date(2022, 6, 1)
+CLOSED_CQ = replace(
+    TABLES,
+    card_issuing_windows={"cq-yingcai": (None, CHANGE), "cq-xinchongqing": (CHANGE, None)},
+)
+
+
+@hypothesis_settings(max_examples=300)
+@given(values=mutated_rows("card"))
+def test_card_rows_agree_with_the_models_when_a_system_stopped_issuing(values: dict[str, str | None]) -> None:
+    assert_agrees("card", values, CLOSED_CQ)
+
+
+@pytest.mark.parametrize(
+    ("system", "card_class", "issued_on", "refused"),
+    [
+        ("cq-yingcai", "A1", CHANGE - timedelta(days=1), False),  # its last issuing day
+        ("cq-yingcai", "A1", CHANGE, True),  # the until date is the first day it issues no more
+        ("cq-xinchongqing", "A", CHANGE - timedelta(days=1), True),  # before the new system began
+        ("cq-xinchongqing", "A", CHANGE, False),
+    ],
+)
+def test_a_card_outside_its_systems_issuing_window_is_refused_on_its_row(
+    system: str, card_class: str, issued_on: date, refused: bool
+) -> None:
+    values = {
+        **valid_row("card"),
+        "card_system": system,
+        "card_class": card_class,
+        "entitlements": "hukou",
+        "issued_on": issued_on.isoformat(),
+    }
+    clean, errors = validate_row("card", RawRow(12, values), CLOSED_CQ, TODAY)
+    if refused:
+        assert clean is None
+        assert [(e.row, e.column, e.code) for e in errors] == [(12, "card_system", "card_system.not_issuing")]
+        assert "[…, 2022-06-01)" in errors[0].message or "[2022-06-01, …)" in errors[0].message
+    else:
+        assert errors == []
+        assert clean is not None
+        assert clean.card_system == system
 
 
 def test_the_probed_bounds_are_every_bound_the_models_declare() -> None:

@@ -1,7 +1,9 @@
 """Consistency checks over the reference (code-table) JSON files in app/reference/data.
 
-Pure data tests: they load the JSON with the standard library only and check that every code is unique,
-every reference points at existing data and the recognition rules are complete and unambiguous.
+Data tests: they load the JSON with the standard library and check that every code is unique, every
+reference points at existing data and the recognition rules are complete and unambiguous. Date windows are
+judged by the app's one definition (app.domain.date_windows: half-open, [from, until)), so these checks and
+the engine can never disagree about which rule applies on a change date.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from app.domain.date_windows import check_window, in_window
 
 DATA = Path(__file__).resolve().parents[2] / "app/reference/data"
 
@@ -258,6 +262,10 @@ def test_card_systems(cards: list[Row], regions: list[Row]) -> None:
         assert_unique(codes(system["services"]), f"services of {system['code']}")
         for cls in system["classes"]:
             assert cls.get("issuer_level", "city") in ISSUER_LEVELS, cls
+        # The issuing window is always stated (null = open on that side) and holds at least one day.
+        window = [system["issuing_from"], system["issuing_until"]]
+        start, until = (parse_date(day) if day is not None else None for day in window)
+        check_window(start, until, "card_system.issuing_window")
         for service in system["services"]:
             assert service["tier"] in TIERS, service
             assert service["code"] == service["code"].lower(), service
@@ -319,6 +327,7 @@ def test_rule_dates(rules: list[Row]) -> None:
     for rule in rules:
         start = parse_date(rule["effective_from"])
         if rule["effective_until"] is not None:
+            # until is the first day the rule no longer applies: equal to the start, it would never apply.
             assert parse_date(rule["effective_until"]) > start, rule["code"]
 
 
@@ -378,12 +387,12 @@ def test_every_mode_covers_both_directions(rules: list[Row], regions: list[Row])
 
 
 def _active(rule: Row, day: dt.date) -> bool:
-    start = parse_date(rule["effective_from"])
     end = parse_date(rule["effective_until"]) if rule["effective_until"] else None
-    return start <= day and (end is None or day < end)
+    return in_window(day, parse_date(rule["effective_from"]), end)
 
 
 def _overlap(a: Row, b: Row) -> bool:
+    """Whether two half-open windows share a day (one ending on D and one starting on D do not)."""
     a_start, b_start = parse_date(a["effective_from"]), parse_date(b["effective_from"])
     a_end = parse_date(a["effective_until"]) if a["effective_until"] else dt.date.max
     b_end = parse_date(b["effective_until"]) if b["effective_until"] else dt.date.max
@@ -434,6 +443,18 @@ def _check_unambiguous(candidates: list[Row], what: str) -> None:
         assert len(winners) == 1, f"{what} on {day}: ambiguous {winners}"
 
 
+def test_a_successor_rule_is_unambiguous_on_its_change_date() -> None:
+    """The way README.md tells an admin to change a rule: end it on D, start its successor on D. The checks
+    below must accept that, and judge D as the successor's first day and the old rule's first day off."""
+    base = {"kind": "card", "source_region": "CQ", "target_region": "SC", "priority": 10}
+    old = {**base, "code": "old", "effective_from": "2020-04-21", "effective_until": "2026-07-01"}
+    new = {**base, "code": "new", "effective_from": "2026-07-01", "effective_until": None}
+    _check_unambiguous([old, new], "a rule and its successor")
+    assert not _overlap(old, new)
+    assert [r["code"] for r in (old, new) if _active(r, dt.date(2026, 7, 1))] == ["new"]
+    assert [r["code"] for r in (old, new) if _active(r, dt.date(2026, 6, 30))] == ["old"]
+
+
 def test_title_rules_cover_every_level_and_issuer_level(rules: list[Row], regions: list[Row]) -> None:
     region_codes = codes(regions)
     for src in region_codes:
@@ -471,14 +492,52 @@ def test_skill_rules_cover_every_level(rules: list[Row], skills: list[Row]) -> N
             _check_unambiguous(found, f"skill {src}->{tgt} level {level}")
 
 
-def test_card_rules_cover_every_class(rules: list[Row], cards: list[Row]) -> None:
+def _check_no_gap(candidates: list[Row], what: str) -> None:
+    """From the first rule's start on, some rule applies on every day (checked on each boundary date: between
+    two boundaries the rules in force do not change)."""
+    first = min(parse_date(r["effective_from"]) for r in candidates)
+    days = {parse_date(r["effective_from"]) for r in candidates}
+    days |= {parse_date(r["effective_until"]) for r in candidates if r["effective_until"]}
+    for day in sorted(d for d in days if d >= first):
+        assert any(_active(r, day) for r in candidates), f"{what}: no rule on {day}"
+
+
+def test_card_rules_cover_every_class_in_every_other_region(
+    rules: list[Row], cards: list[Row], regions: list[Row]
+) -> None:
+    """Every class of every card system, verified in each other region (SC→CQ and CQ→SC), has exactly one
+    winning rule on every day from its first rule on."""
     for system in cards:
-        for cls in codes(system["classes"]):
-            found = [
-                r
-                for r in rules
-                if r["kind"] == "card"
-                and r["criteria"]["card_system"] == system["code"]
-                and cls in r["criteria"]["card_classes"]
-            ]
-            _check_unambiguous(found, f"card {system['code']}/{cls}")
+        for target in (r for r in codes(regions) if r != system["region"]):
+            for cls in codes(system["classes"]):
+                test = criteria_include(card_classes=cls)
+                found = [
+                    r
+                    for r in _matching(rules, "card", system["region"], target, test)
+                    if r["criteria"]["card_system"] == system["code"]
+                ]
+                what = f"card {system['code']}/{cls} in {target}"
+                _check_unambiguous(found, what)
+                _check_no_gap(found, what)
+
+
+def _winner(rules: list[Row], src: str, tgt: str, system: str, cls: str, day: dt.date) -> Row:
+    found = [
+        r
+        for r in _matching(rules, "card", src, tgt, criteria_include(card_classes=cls))
+        if r["criteria"]["card_system"] == system and _active(r, day)
+    ]
+    return min(found, key=lambda r: r["priority"])
+
+
+@pytest.mark.parametrize("cls", ["A", "B"])
+def test_tianfu_and_xinchongqing_cards_recognise_each_other(rules: list[Row], cls: str) -> None:
+    """Today a 新重庆人才卡 counts in Sichuan as a 天府英才卡, and a 天府英才卡 in Chongqing as the card
+    Chongqing issues now, 新重庆人才卡; before 2025 the rule naming 重庆英才服务卡 stays in force."""
+    today = dt.date(2026, 12, 7)
+    to_sc = _winner(rules, "CQ", "SC", "cq-xinchongqing", cls, today)
+    assert (to_sc["equivalent"]["card_system"], to_sc["equivalent"]["card_class"]) == ("sc-tianfu", cls)
+    to_cq = _winner(rules, "SC", "CQ", "sc-tianfu", cls, today)
+    assert (to_cq["equivalent"]["card_system"], to_cq["equivalent"]["card_class"]) == ("cq-xinchongqing", cls)
+    earlier = _winner(rules, "SC", "CQ", "sc-tianfu", cls, dt.date(2024, 12, 31))
+    assert earlier["equivalent"]["card_system"] == "cq-yingcai"

@@ -77,6 +77,26 @@ async def test_a_rule_can_be_ended(
     assert answer["checks"][-1] == {"id": "recognition.rule", "passed": False, "code": "recognition.no_rule"}
 
 
+@pytest.mark.parametrize(("ends_in_days", "winner"), [(0, "sc-0502-successor"), (1, "sc-0502-ending")])
+async def test_on_a_change_date_only_the_successor_applies(
+    client: httpx.AsyncClient,
+    hr_cq: httpx.AsyncClient,
+    make_credential: MakeCredential,
+    ends_in_days: int,
+    winner: str,
+) -> None:
+    """A rule ended on D and its successor from D: on D the successor alone applies, the day before the old
+    rule alone (same priority and criteria, so a day in both windows would be a tie broken by code)."""
+    change = (datetime.now(UTC) + timedelta(days=ends_in_days)).date().isoformat()
+    ending = rule(effective_until=change, equivalent={"title_name": "旧规则"})
+    successor = rule(effective_from=change, equivalent={"title_name": "新规则"})
+    assert (await client.put(f"{RULES}/sc-0502-ending", json=ending)).status_code == 200
+    assert (await client.put(f"{RULES}/sc-0502-successor", json=successor)).status_code == 200
+    payload = await make_credential(title_payload("SC", title_code="0502"))
+    answer = (await hr_cq.post("/v1/verify", json=ask(payload))).json()
+    assert answer["recognition"]["rule"] == winner
+
+
 @pytest.mark.parametrize(
     ("override", "code"),
     [
@@ -84,6 +104,7 @@ async def test_a_rule_can_be_ended(
         ({"criteria": {"title_levels": []}}, "rule.criteria_type"),
         ({"target_region": "SC"}, "rule.regions"),
         ({"effective_until": "2019-01-01"}, "rule.dates"),
+        ({"effective_until": "2020-01-01"}, "rule.dates"),  # [from, from) holds no day
         ({"mode": "automatic"}, "literal_error"),
     ],
 )

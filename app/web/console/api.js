@@ -15,6 +15,17 @@ export const STATUS_LABELS = {
   superseded: "已更正",
 };
 
+// The card systems' names, read once from the public code table: a new system (新重庆人才卡) needs no change here.
+let cardSystemNames = null;
+
+export async function loadCardSystemNames() {
+  if (cardSystemNames === null) {
+    const answer = await api("GET", "/v1/reference/card-systems");
+    cardSystemNames = Object.fromEntries(answer.items.map((system) => [system.code, system.name]));
+  }
+  return cardSystemNames;
+}
+
 export function useSession(session) {
   csrfToken = session.csrf_token;
 }

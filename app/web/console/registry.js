@@ -1,6 +1,17 @@
 // The console's registry section: search credentials, open one (fields, versions, status history, recent
 // verifications), reveal its holder's number (admins; audited) and change its status with a reason.
-import { ApiError, STATUS_LABELS, api, describeError, formatDate, formatTime, h, query, table } from "./api.js";
+import {
+  ApiError,
+  STATUS_LABELS,
+  api,
+  describeError,
+  formatDate,
+  formatTime,
+  h,
+  loadCardSystemNames,
+  query,
+  table,
+} from "./api.js";
 
 const KINDS = { title: "职称证书", skill: "职业技能等级证书", card: "人才卡" };
 // The changes a person may ask for from each status (app/domain/status.py; the server decides anyway).
@@ -179,10 +190,11 @@ function statusForm(c, onChanged) {
   return form;
 }
 
-function kindFields(c) {
+function kindFields(c, systemNames) {
   if (c.kind === "title") return [["职称", `${c.title_name}（${c.title_code}）`], ["专业", c.specialty], ["取得日期", formatDate(c.obtained_on)], ["评审机构", c.review_body]];
   if (c.kind === "skill") return [["职业", `${c.occupation_name || ""}（${c.occupation_code}）`], ["等级", c.level_name], ["工种", c.work_type]];
-  return [["人才卡体系", c.card_system], ["类别", c.card_class_name], ["服务事项", c.entitlements.join("、")]];
+  const system = systemNames[c.card_system] ? `${systemNames[c.card_system]}（${c.card_system}）` : c.card_system;
+  return [["人才卡体系", system], ["类别", c.card_class_name], ["服务事项", c.entitlements.join("、")]];
 }
 
 async function detail(c, context, slot) {
@@ -200,7 +212,7 @@ async function detail(c, context, slot) {
     ["发证日期", formatDate(c.issued_on)],
     ["有效期", `${formatDate(c.valid_from) || formatDate(c.issued_on)} 至 ${formatDate(c.valid_until) || "长期"}`],
     ["版本", String(c.version)],
-    ...kindFields(c),
+    ...kindFields(c, c.kind === "card" ? await loadCardSystemNames() : {}),
   ];
   slot.replaceChildren(
     h(

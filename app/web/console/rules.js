@@ -138,7 +138,7 @@ export async function render(root) {
       { class: "panel", id: "rule-editor", "aria-labelledby": "editor-title" },
       h("h2", { id: "editor-title" }, `编辑规则 ${rule.code}`),
       h("p", { class: "muted" }, `${KINDS[rule.kind]}，${REGION_LABELS[rule.source_region]} → ${REGION_LABELS[rule.target_region]}`),
-      h("div", {}, field("生效日期", inputs.effective_from), field("失效日期", inputs.effective_until)),
+      h("div", {}, field("生效日期", inputs.effective_from), field("失效日期（当日起不再适用，留空为长期）", inputs.effective_until)),
       h("div", {}, field("方式", inputs.mode), field("优先级（数字小者优先）", inputs.priority)),
       h("div", {}, field("条件（JSON）", inputs.criteria)),
       h("div", {}, field("对应结果（JSON）", inputs.equivalent)),

@@ -38,6 +38,9 @@ const CHECKS = {
 };
 
 const ROLES = { clerk: "窗口人员", admin: "管理员", auditor: "审计员" };
+// The card systems' names come from the public code table (GET /v1/reference/card-systems), never from this
+// page: a region that adds or replaces its card (新重庆人才卡 beside 重庆英才服务卡) needs no change here.
+let cardSystems = {};
 const DEVICE_KEY = "huren-counter";
 
 const $ = (id) => document.getElementById(id);
@@ -221,6 +224,20 @@ function addFact(list, label, value) {
   list.append(dt, dd);
 }
 
+async function loadCardSystems() {
+  const answer = await fetch("/v1/reference/card-systems").catch(() => null);
+  if (!answer || !answer.ok) return; // the codes are shown instead; checking cards still works
+  const body = await answer.json();
+  cardSystems = Object.fromEntries(body.items.map((system) => [system.code, system.name]));
+}
+
+// "新重庆人才卡 · 新重庆人才卡A卡" says the system twice: a class name that already names it stands alone.
+function cardLabel(system, className) {
+  const name = cardSystems[system] || system || "";
+  if (!className) return name;
+  return className.startsWith(name) ? className : `${name} · ${className}`;
+}
+
 function render(answer) {
   const outcome = $("outcome");
   outcome.textContent = OUTCOMES[answer.outcome] || answer.outcome;
@@ -230,6 +247,7 @@ function render(answer) {
   facts.replaceChildren();
   const card = answer.credential;
   if (card) {
+    addFact(facts, "人才卡", cardSystems[card.card_system] || card.card_system);
     addFact(facts, "卡类", card.card_class_name || card.card_class);
     addFact(facts, "持卡人", card.holder && card.holder.name_masked);
     addFact(facts, "卡号", card.number);
@@ -246,7 +264,9 @@ function render(answer) {
   const recognition = answer.recognition;
   const shared = (recognition && recognition.equivalent && recognition.equivalent.shared_services) || [];
   if (recognition) {
-    addFact(facts, "本地认可", `${MODES[recognition.mode] || recognition.mode}：${recognition.equivalent.card_class_name || ""}`);
+    const equivalent = recognition.equivalent;
+    const as = cardLabel(equivalent.card_system, equivalent.card_class_name || equivalent.card_class);
+    addFact(facts, "本地认可", `${MODES[recognition.mode] || recognition.mode}：${as}`);
   }
   for (const service of shared) {
     const item = document.createElement("li");
@@ -324,5 +344,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("scan-form").addEventListener("submit", scan);
   $("manual-form").addEventListener("submit", manual);
   offerMethods();
+  loadCardSystems();
   resumeSession();
 });
