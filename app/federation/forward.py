@@ -19,8 +19,10 @@ from app.federation.client import PeerClient, PeerUnavailable
 from app.security import Principal
 from app.verification.rules import RuleBook
 from app.verification.schemas import (
+    AnyVerifiedCredential,
     ItemProblem,
     VerifiedCard,
+    VerifiedPermit,
     VerifiedSkill,
     VerifiedTitle,
     VerifyAnswer,
@@ -28,6 +30,7 @@ from app.verification.schemas import (
 )
 from app.verification.service import (
     Verifier,
+    check_areas,
     present_recognition,
     recognition_check,
     reference_of,
@@ -35,7 +38,7 @@ from app.verification.service import (
 )
 
 
-def facts_of_answer(credential: VerifiedTitle | VerifiedSkill | VerifiedCard) -> CredentialFacts:
+def facts_of_answer(credential: AnyVerifiedCredential) -> CredentialFacts:
     kind, region, level = credential.kind, credential.region, credential.issuer.level
     if isinstance(credential, VerifiedTitle):
         return CredentialFacts(
@@ -48,6 +51,9 @@ def facts_of_answer(credential: VerifiedTitle | VerifiedSkill | VerifiedCard) ->
         )
     if isinstance(credential, VerifiedSkill):
         return CredentialFacts(kind, region, level, skill_level=credential.level)
+    if isinstance(credential, VerifiedPermit):
+        return CredentialFacts(kind, region, level, permit_class=credential.permit_class)
+    assert isinstance(credential, VerifiedCard)
     return CredentialFacts(
         kind, region, level, card_system=credential.card_system, card_class=credential.card_class
     )
@@ -85,6 +91,7 @@ class Dispatcher:
         if region is None:
             return await self.local.verify(item, caller, request_id)
         assert self.peers is not None
+        check_areas([item], await self.rules.rule_set(), batch=False)
         started = asyncio.get_running_loop().time()
         answer = (await self.peers.verify_items(region, [item], caller))[0]
         adopted = (await self.adopt([(item, answer)], caller, request_id))[0]
@@ -95,6 +102,7 @@ class Dispatcher:
     async def verify_batch(
         self, items: Sequence[VerifyIn], caller: Principal, request_id: str | None
     ) -> list[VerifyAnswer | ItemProblem]:
+        check_areas(items, await self.rules.rule_set(), batch=True)
         results: list[VerifyAnswer | ItemProblem | None] = [None] * len(items)
         by_region: dict[str | None, list[int]] = {}
         for position, item in enumerate(items):
@@ -132,7 +140,8 @@ class Dispatcher:
         for item, answer in pairs:
             recognition = None
             if answer.outcome == "valid" and answer.credential is not None:
-                recognition = rules.recognise(facts_of_answer(answer.credential), caller.region, today)
+                facts = facts_of_answer(answer.credential)
+                recognition = rules.recognise(facts, caller.region, today, item.target_area)
             checks = [c for c in answer.checks if c.id != "recognition.rule"]
             if answer.credential is not None:
                 checks.append(recognition_check(answer.outcome, recognition, home=False))

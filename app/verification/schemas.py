@@ -14,6 +14,8 @@ Outcome = Literal[
     "valid", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded", "no_match"
 ]
 MAX_BATCH_ITEMS = 1000
+# An area code (the areas table): where the employer the holder moves to is, for rules scoped to an area.
+AreaCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$", examples=["gaozhu"])]
 
 
 class VerifyIn(Input):
@@ -24,6 +26,8 @@ class VerifyIn(Input):
     # The document type of `id_number`; resident ID unless given.
     id_type: IdType = IdType.RESIDENT_ID
     id_number: IdNumber | None = None
+    # Where the holder's new employer is, when a recognition rule is scoped to an area (the 川渝高竹新区 pilot).
+    target_area: AreaCode | None = None
 
     @model_validator(mode="after")
     def check_id_number(self) -> VerifyIn:
@@ -102,7 +106,15 @@ class VerifiedCard(VerifiedCredential):
     entitlements: list[str]
 
 
-AnyVerified = Annotated[VerifiedTitle | VerifiedSkill | VerifiedCard, Field(discriminator="kind")]
+class VerifiedPermit(VerifiedCredential):
+    kind: Literal["permit"]
+    permit_class: str
+    employer_name: str
+    employer_usci: str
+
+
+AnyVerifiedCredential = VerifiedTitle | VerifiedSkill | VerifiedCard | VerifiedPermit
+AnyVerified = Annotated[AnyVerifiedCredential, Field(discriminator="kind")]
 
 
 class CredentialRef(BaseModel):
