@@ -7,7 +7,7 @@ from datetime import date
 from typing import NamedTuple
 
 from app.domain.identity import IdType, parse_resident_id
-from app.registry.schemas import CardIn, SkillIn, TitleIn
+from app.registry.schemas import AnyCredentialIn, CardIn, SkillIn, TitleIn
 
 
 class CleanRow(NamedTuple):
@@ -39,12 +39,15 @@ class CleanRow(NamedTuple):
     card_system: str | None = None
     card_class: str | None = None
     entitlements: tuple[str, ...] | None = None
+    permit_class: str | None = None
+    employer_name: str | None = None
+    employer_usci: str | None = None
     # Decoded from a resident ID number (None for other documents): the holder row stores them.
     birth_date: date | None = None
     sex: str | None = None
 
 
-def clean_from_model(row: int, model: TitleIn | SkillIn | CardIn) -> CleanRow:
+def clean_from_model(row: int, model: AnyCredentialIn) -> CleanRow:
     """The CleanRow of a row the models accepted."""
     holder, issuer = model.holder, model.issuer
     birth_date, sex = None, None
@@ -84,6 +87,10 @@ def clean_from_model(row: int, model: TitleIn | SkillIn | CardIn) -> CleanRow:
             work_type=model.work_type,
             number_format=model.number_format,
         )
+    if isinstance(model, CardIn):
+        return common._replace(
+            card_system=model.card_system, card_class=model.card_class, entitlements=tuple(model.entitlements)
+        )
     return common._replace(
-        card_system=model.card_system, card_class=model.card_class, entitlements=tuple(model.entitlements)
+        permit_class=model.permit_class, employer_name=model.employer_name, employer_usci=model.employer_usci
     )
