@@ -314,7 +314,9 @@ def build_permits(rng: random.Random, region: str) -> list[dict[str, Any]]:
                 "valid_from": issued.isoformat(),
                 "valid_until": (issued + timedelta(days=3 * 365)).isoformat(),
                 "permit_class": permit_class,
-                "employer_name": rng.choice(["示例智能制造有限公司", "示例生物医药有限公司", "示例软件有限公司"]),
+                "employer_name": rng.choice(
+                    ["示例智能制造有限公司", "示例生物医药有限公司", "示例软件有限公司"]
+                ),
                 "employer_usci": employer + compute_uscc_check(employer),
             }
         )

@@ -28,7 +28,7 @@ def validate_permit_number(raw: str) -> str:
 
 
 def check_permit_holder(id_type: IdType) -> None:
-    """A permit's holder is identified by passport or foreign permanent-resident ID, never by a resident ID."""
+    """A permit's holder is identified by passport or foreign permanent-resident ID, not by a resident ID."""
     if id_type not in PERMIT_HOLDER_ID_TYPES:
         raise DomainError(
             "permit.holder_id_type",

@@ -19,7 +19,6 @@ from app.privacy import PersonalDataVault
 from app.settings import Settings
 
 
-
 def estimate_rows(path: Path, file_format: str) -> int | None:
     """Line count of a text file, less the header: a good total for the bar (XLSX: unknown)."""
     if file_format == "xlsx":

@@ -31,8 +31,8 @@ from app.models import (
     TitleCode,
 )
 from app.privacy import PersonalDataVault
-from app.registry.records import CredentialRecord
 from app.registry.permits import check_one_number_per_person
+from app.registry.records import CredentialRecord
 from app.registry.schemas import CardIn, CredentialCreate, HolderIn, IssuerIn, PermitIn, SkillIn, TitleIn
 
 

@@ -26,6 +26,7 @@ from app.models import Credential, Organisation, RecognitionRule, TitleCode
 from app.registry.service import where_effective_status
 from app.verification.rules import rule_from_row
 
+
 class RulePreview(BaseModel):
     on: date = Field(description="the day both rule sets were applied to")
     counts: dict[str, int] = Field(description="per kind: credentials recognised differently")

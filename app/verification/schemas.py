@@ -26,7 +26,7 @@ class VerifyIn(Input):
     # The document type of `id_number`; resident ID unless given.
     id_type: IdType = IdType.RESIDENT_ID
     id_number: IdNumber | None = None
-    # Where the holder's new employer is, when a recognition rule is scoped to an area (the 川渝高竹新区 pilot).
+    # Where the holder's new employer is, for recognition rules scoped to an area (the 川渝高竹新区 pilot).
     target_area: AreaCode | None = None
 
     @model_validator(mode="after")

@@ -32,10 +32,10 @@ from app.verification.lookup import AnswerRow, AnyRow, find_many, find_one, find
 from app.verification.receipts import receipt_claims, sign_receipt
 from app.verification.rules import RuleBook, RuleSet
 from app.verification.schemas import (
+    AnyVerifiedCredential,
     Check,
     CredentialRef,
     ItemProblem,
-    AnyVerifiedCredential,
     RecognitionOut,
     VerifiedCard,
     VerifiedHolder,

@@ -51,7 +51,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("employer_name", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("employer_usci", sa.String(length=18), nullable=True))
         batch_op.create_foreign_key(
-            batch_op.f("fk_credentials_permit_class_permit_classes"), "permit_classes", ["permit_class"], ["code"]
+            batch_op.f("fk_credentials_permit_class_permit_classes"),
+            "permit_classes",
+            ["permit_class"],
+            ["code"],
         )
         batch_op.drop_constraint(batch_op.f("ck_credentials_kind"), type_="check")
         batch_op.create_check_constraint(batch_op.f("ck_credentials_kind"), sa.text(KINDS_AFTER))

@@ -1,5 +1,5 @@
-"""Work permits across two real nodes: Sichuan's permits verified at the Chongqing node (which forwards them to
-the Sichuan node), recognised by Chongqing's rules per class and per area of the new employer."""
+"""Work permits across two real nodes: Sichuan's permits verified at the Chongqing node (which forwards them
+to the Sichuan node), recognised by Chongqing's rules per class and per area of the new employer."""
 
 from __future__ import annotations
 

@@ -24,7 +24,9 @@ async def test_the_permit_template_names_the_permit_columns(client: httpx.AsyncC
     assert "holder_id_type" in header
 
 
-async def test_bad_permit_rows_are_reported_row_by_row(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_bad_permit_rows_are_reported_row_by_row(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     registered = permit_payload()
     assert (await client.post("/v1/credentials", json=registered)).status_code == 201
     resident = title_payload()["holder"]
@@ -72,7 +74,9 @@ async def test_rows_that_disagree_on_a_permit_number_name_both_rows(client: http
     }
 
 
-async def test_permits_commit_and_reimport_unchanged(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_permits_commit_and_reimport_unchanged(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     rows = [permit_row(), permit_row(permit_class="B"), permit_row(permit_class="C", region="CQ")]
     moved = {**rows[0], "region": "CQ"}  # the A-class holder's permit in the other region, same number
     rows.append(moved)

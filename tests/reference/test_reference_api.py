@@ -48,7 +48,9 @@ async def test_an_unknown_table_is_a_422_naming_the_tables(anonymous: httpx.Asyn
     assert answer.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_permit_classes_carry_their_points_and_areas_their_divisions(anonymous: httpx.AsyncClient) -> None:
+async def test_permit_classes_carry_their_points_and_areas_their_divisions(
+    anonymous: httpx.AsyncClient,
+) -> None:
     classes = (await anonymous.get("/v1/reference/permit-classes")).json()["items"]
     assert [(row["code"], row["min_points"]) for row in classes] == [("A", 85), ("B", 60), ("C", None)]
     areas = (await anonymous.get("/v1/reference/areas")).json()["items"]

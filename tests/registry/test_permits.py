@@ -12,7 +12,9 @@ from tests.factories import permit_number, permit_payload, title_payload
 PROBLEM = "application/problem+json"
 
 
-async def test_a_permit_is_created_and_read_back_with_its_class_and_employer(client: httpx.AsyncClient) -> None:
+async def test_a_permit_is_created_and_read_back_with_its_class_and_employer(
+    client: httpx.AsyncClient,
+) -> None:
     payload = permit_payload("SC", "A", number=" ".join(permit_number()))  # spaces are normalised away
     created = await client.post("/v1/credentials", json=payload)
     assert created.status_code == 201, created.text
@@ -71,7 +73,11 @@ async def test_an_unknown_permit_class_is_refused(client: httpx.AsyncClient) -> 
 
 async def test_a_foreign_permanent_resident_may_hold_a_permit(client: httpx.AsyncClient) -> None:
     payload = permit_payload(permit_class="B")
-    payload["holder"] = {"name": "ANNA LEE", "id_type": "foreign_permanent_resident", "id_number": "USA123456789012"}
+    payload["holder"] = {
+        "name": "ANNA LEE",
+        "id_type": "foreign_permanent_resident",
+        "id_number": "USA123456789012",
+    }
     answer = await client.post("/v1/credentials", json=payload)
     assert answer.status_code == 201, answer.text
 
@@ -110,7 +116,9 @@ async def test_a_holder_with_a_permit_cannot_get_another_number(client: httpx.As
 
 
 async def test_permits_are_listed_by_kind(client: httpx.AsyncClient) -> None:
-    created = [(await client.post("/v1/credentials", json=permit_payload(permit_class=c))).json() for c in ("A", "C")]
+    created = [
+        (await client.post("/v1/credentials", json=permit_payload(permit_class=c))).json() for c in ("A", "C")
+    ]
     listed = (await client.get("/v1/credentials", params={"kind": "permit", "limit": 100})).json()["items"]
     assert {c["number"] for c in created} <= {item["number"] for item in listed}
     assert {item["kind"] for item in listed} == {"permit"}

@@ -14,7 +14,7 @@ RULES = "/v1/admin/recognition-rules"
 
 
 def recognition_code(answer: dict[str, Any]) -> str:
-    return next(c["code"] for c in answer["checks"] if c["id"] == "recognition.rule")
+    return str(next(c["code"] for c in answer["checks"] if c["id"] == "recognition.rule"))
 
 
 async def test_an_a_class_permit_of_sichuan_is_recognised_directly_in_chongqing(
@@ -22,7 +22,9 @@ async def test_an_a_class_permit_of_sichuan_is_recognised_directly_in_chongqing(
 ) -> None:
     payload = await make_credential(permit_payload("SC", "A"))
     holder = payload["holder"]
-    answer = await hr_cq.post("/v1/verify", json=ask(payload, id_type="passport", id_number=holder["id_number"]))
+    answer = await hr_cq.post(
+        "/v1/verify", json=ask(payload, id_type="passport", id_number=holder["id_number"])
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["outcome"] == "valid"

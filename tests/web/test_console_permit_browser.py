@@ -1,6 +1,6 @@
 """Work permits in the console, in chromium against a real `huren serve` of the demo: the kind is offered
-as 外国人工作许可 in the registry search, the import and the status-change filters, and a permit's detail shows
-its class and employer. Screenshot: test-artifacts/console-permit-detail.png."""
+as 外国人工作许可 in the registry search, the import and the status-change filters, and a permit's detail
+shows its class and employer. Screenshot: test-artifacts/console-permit-detail.png."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def test_permits_are_a_kind_of_the_console(permit_node: DemoNode, browser: Brows
     page.wait_for_selector("#credential")
     detail = page.inner_text("#credential")
     assert LABEL in detail
-    assert "许可类别" in detail and "用人单位" in detail
+    assert "许可类别" in detail
+    assert "用人单位" in detail
     page.screenshot(path=str(artifacts / "console-permit-detail.png"), full_page=True)
 
     page.goto(f"{permit_node.base}/admin#/import")
