@@ -13,18 +13,11 @@ from datetime import UTC, datetime
 
 from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
-from app.domain.codes import series_of_title_code
-from app.domain.recognition import CredentialFacts
 from app.federation.client import PeerClient, PeerUnavailable
 from app.security import Principal
 from app.verification.rules import RuleBook
 from app.verification.schemas import (
-    AnyVerifiedCredential,
     ItemProblem,
-    VerifiedCard,
-    VerifiedPermit,
-    VerifiedSkill,
-    VerifiedTitle,
     VerifyAnswer,
     VerifyIn,
 )
@@ -36,27 +29,6 @@ from app.verification.service import (
     reference_of,
     wait_until_floor,
 )
-
-
-def facts_of_answer(credential: AnyVerifiedCredential) -> CredentialFacts:
-    kind, region, level = credential.kind, credential.region, credential.issuer.level
-    if isinstance(credential, VerifiedTitle):
-        return CredentialFacts(
-            kind,
-            region,
-            level,
-            title_code=credential.title_code,
-            title_series=series_of_title_code(credential.title_code),
-            title_level=credential.title_level,
-        )
-    if isinstance(credential, VerifiedSkill):
-        return CredentialFacts(kind, region, level, skill_level=credential.level)
-    if isinstance(credential, VerifiedPermit):
-        return CredentialFacts(kind, region, level, permit_class=credential.permit_class)
-    assert isinstance(credential, VerifiedCard)
-    return CredentialFacts(
-        kind, region, level, card_system=credential.card_system, card_class=credential.card_class
-    )
 
 
 def problem_of(exc: PeerUnavailable) -> ItemProblem:
@@ -140,7 +112,7 @@ class Dispatcher:
         for item, answer in pairs:
             recognition = None
             if answer.outcome == "valid" and answer.credential is not None:
-                facts = facts_of_answer(answer.credential)
+                facts = answer.credential.facts()
                 recognition = rules.recognise(facts, caller.region, today, item.target_area)
             checks = [c for c in answer.checks if c.id != "recognition.rule"]
             if answer.credential is not None:

@@ -4,10 +4,10 @@ valid."""
 from __future__ import annotations
 
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from app.domain.identity import IdType, parse_resident_id
-from app.registry.schemas import AnyCredentialIn, CardIn, SkillIn, TitleIn
+from app.registry.schemas import AnyCredentialIn
 
 
 class CleanRow(NamedTuple):
@@ -71,26 +71,9 @@ def clean_from_model(row: int, model: AnyCredentialIn) -> CleanRow:
         birth_date=birth_date,
         sex=sex,
     )
-    if isinstance(model, TitleIn):
-        return common._replace(
-            title_code=model.title_code,
-            specialty=model.specialty,
-            obtained_on=model.obtained_on,
-            approval_no=model.approval_no,
-            review_body=model.review_body,
-        )
-    if isinstance(model, SkillIn):
-        return common._replace(
-            occupation_code=model.occupation_code,
-            occupation_name=model.occupation_name,
-            skill_level=model.level,
-            work_type=model.work_type,
-            number_format=model.number_format,
-        )
-    if isinstance(model, CardIn):
-        return common._replace(
-            card_system=model.card_system, card_class=model.card_class, entitlements=tuple(model.entitlements)
-        )
-    return common._replace(
-        permit_class=model.permit_class, employer_name=model.employer_name, employer_usci=model.employer_usci
-    )
+    # Lists become tuples: a clean row is hashable and compared field by field.
+    columns: dict[str, Any] = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in model.kind_columns().items()
+    }
+    return common._replace(**columns)

@@ -131,6 +131,11 @@ class CredentialIn(Input):
             raise DomainError("validity.window", "valid_until is before the start of validity")
         return self
 
+    def kind_columns(self) -> dict[str, Any]:
+        """The columns of the credential row (app.models.Credential) this kind fills, by column name: the
+        registry builds its row and the import its clean row from them, with no branch per kind."""
+        raise NotImplementedError
+
 
 class TitleIn(CredentialIn):
     kind: Literal["title"]
@@ -145,6 +150,15 @@ class TitleIn(CredentialIn):
         if self.obtained_on > self.issued_on:
             raise DomainError("date.order", "obtained_on (review passed) is after issued_on")
         return self
+
+    def kind_columns(self) -> dict[str, Any]:
+        return {
+            "title_code": self.title_code,
+            "specialty": self.specialty,
+            "obtained_on": self.obtained_on,
+            "approval_no": self.approval_no,
+            "review_body": self.review_body,
+        }
 
 
 class SkillIn(CredentialIn):
@@ -166,6 +180,15 @@ class SkillIn(CredentialIn):
     def number_format(self) -> str:
         return self._number_format
 
+    def kind_columns(self) -> dict[str, Any]:
+        return {
+            "occupation_code": self.occupation_code,
+            "occupation_name": self.occupation_name,
+            "skill_level": self.level,
+            "work_type": self.work_type,
+            "number_format": self.number_format,
+        }
+
 
 class CardIn(CredentialIn):
     kind: Literal["card"]
@@ -174,6 +197,13 @@ class CardIn(CredentialIn):
     entitlements: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]] = Field(
         default_factory=list, max_length=100
     )
+
+    def kind_columns(self) -> dict[str, Any]:
+        return {
+            "card_system": self.card_system,
+            "card_class": self.card_class,
+            "entitlements": list(self.entitlements),
+        }
 
 
 PermitNumber = Annotated[
@@ -196,6 +226,13 @@ class PermitIn(CredentialIn):
     def check_holder(self) -> PermitIn:
         check_permit_holder(self.holder.id_type)
         return self
+
+    def kind_columns(self) -> dict[str, Any]:
+        return {
+            "permit_class": self.permit_class,
+            "employer_name": self.employer_name,
+            "employer_usci": self.employer_usci,
+        }
 
 
 AnyCredentialIn = TitleIn | SkillIn | CardIn | PermitIn

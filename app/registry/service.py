@@ -142,24 +142,8 @@ def build_credential(payload: CredentialCreate, holder: Holder, issuer: Organisa
         valid_from=payload.valid_from,
         valid_until=payload.valid_until,
         version=1,
+        **payload.kind_columns(),
     )
-    if isinstance(payload, TitleIn):
-        credential.title_code, credential.specialty = payload.title_code, payload.specialty
-        credential.obtained_on, credential.approval_no = payload.obtained_on, payload.approval_no
-        credential.review_body = payload.review_body
-    elif isinstance(payload, SkillIn):
-        credential.occupation_code, credential.occupation_name = (
-            payload.occupation_code,
-            payload.occupation_name,
-        )
-        credential.skill_level, credential.work_type = payload.level, payload.work_type
-        credential.number_format = payload.number_format
-    elif isinstance(payload, CardIn):
-        credential.card_system, credential.card_class = payload.card_system, payload.card_class
-        credential.entitlements = list(payload.entitlements)
-    else:
-        credential.permit_class = payload.permit_class
-        credential.employer_name, credential.employer_usci = payload.employer_name, payload.employer_usci
     return credential
 
 

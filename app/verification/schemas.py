@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from app.domain.codes import series_of_title_code
 from app.domain.identity import IdType, validate_document_number
+from app.domain.recognition import CredentialFacts
 from app.registry.schemas import IdNumber, Input, Kind, PersonName, RegionCode, Text64
 
 Outcome = Literal[
@@ -80,6 +82,13 @@ class VerifiedCredential(BaseModel):
     valid_from: date | None
     valid_until: date | None
 
+    def facts(self) -> CredentialFacts:
+        """What a recognition rule reads of this answer (a node recognises a peer's answer by its rules)."""
+        return CredentialFacts(self.kind, self.region, self.issuer.level, **self.kind_facts())
+
+    def kind_facts(self) -> dict[str, Any]:
+        raise NotImplementedError
+
 
 class VerifiedTitle(VerifiedCredential):
     kind: Literal["title"]
@@ -87,6 +96,13 @@ class VerifiedTitle(VerifiedCredential):
     title_name: str
     title_level: str
     specialty: str | None
+
+    def kind_facts(self) -> dict[str, Any]:
+        return {
+            "title_code": self.title_code,
+            "title_series": series_of_title_code(self.title_code),
+            "title_level": self.title_level,
+        }
 
 
 class VerifiedSkill(VerifiedCredential):
@@ -97,6 +113,9 @@ class VerifiedSkill(VerifiedCredential):
     level_name: str
     work_type: str | None
 
+    def kind_facts(self) -> dict[str, Any]:
+        return {"skill_level": self.level}
+
 
 class VerifiedCard(VerifiedCredential):
     kind: Literal["card"]
@@ -105,12 +124,18 @@ class VerifiedCard(VerifiedCredential):
     card_class_name: str
     entitlements: list[str]
 
+    def kind_facts(self) -> dict[str, Any]:
+        return {"card_system": self.card_system, "card_class": self.card_class}
+
 
 class VerifiedPermit(VerifiedCredential):
     kind: Literal["permit"]
     permit_class: str
     employer_name: str
     employer_usci: str
+
+    def kind_facts(self) -> dict[str, Any]:
+        return {"permit_class": self.permit_class}
 
 
 AnyVerifiedCredential = VerifiedTitle | VerifiedSkill | VerifiedCard | VerifiedPermit
