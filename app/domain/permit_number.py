@@ -27,6 +27,11 @@ def validate_permit_number(raw: str) -> str:
     return number
 
 
+def permit_number_well_formed(number: str) -> bool:
+    """Whether a normalised number has the permit shape (a verification asks before it looks a number up)."""
+    return _SHAPE.fullmatch(number) is not None
+
+
 def check_permit_holder(id_type: IdType) -> None:
     """A permit's holder is identified by passport or foreign permanent-resident ID, not by a resident ID."""
     if id_type not in PERMIT_HOLDER_ID_TYPES:

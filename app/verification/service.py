@@ -20,6 +20,7 @@ from app.audit.writer import AuditWriter
 from app.db import Transactions
 from app.domain.identity import normalize_document_number
 from app.domain.masking import mask_name
+from app.domain.permit_number import permit_number_well_formed
 from app.domain.recognition import CredentialFacts, Recognition
 from app.domain.references import reference_digest
 from app.domain.skill_number import DEFAULT_FORMATS
@@ -77,9 +78,13 @@ class Decision:
     successor: AnyRow | None = None
 
 
+# The kinds whose numbers the registry stores normalised as document numbers (NFKC, no spaces, upper case).
+NORMALISED_NUMBERS = frozenset({"skill", "permit"})
+
+
 def canonical_number(item: VerifyIn) -> str:
-    """The number as the registry stores it (skill numbers in their normalised spelling)."""
-    return normalize_document_number(item.number) if item.kind == "skill" else item.number
+    """The number as the registry stores it (skill and permit numbers in their normalised spelling)."""
+    return normalize_document_number(item.number) if item.kind in NORMALISED_NUMBERS else item.number
 
 
 def reference_of(item: VerifyIn) -> str:
@@ -92,8 +97,11 @@ def check(check_id: str, passed: bool, code: str) -> Check:
 
 
 def number_format_known(kind: str, number: str) -> bool:
-    # Only skill certificates have published numbering schemes; title and card numbers are issuer-defined.
-    return kind != "skill" or any(scheme.matches(number) for scheme in DEFAULT_FORMATS)
+    # Skill certificates have published numbering schemes and permits a known shape; title and card numbers
+    # are issuer-defined.
+    if kind == "skill":
+        return any(scheme.matches(number) for scheme in DEFAULT_FORMATS)
+    return kind != "permit" or permit_number_well_formed(number)
 
 
 def holder_matches(row: AnswerRow, probe: Probe) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 from app.domain.errors import DomainError
 from app.domain.identity import IdType
-from app.domain.permit_number import check_permit_holder, validate_permit_number
+from app.domain.permit_number import check_permit_holder, permit_number_well_formed, validate_permit_number
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,9 @@ def test_a_resident_id_or_hmt_permit_cannot_hold_one(id_type: IdType) -> None:
     with pytest.raises(DomainError) as refused:
         check_permit_holder(id_type)
     assert refused.value.code == "permit.holder_id_type"
+
+
+def test_the_shape_check_of_a_normalised_number() -> None:
+    assert permit_number_well_formed("123456789012345678")
+    assert not permit_number_well_formed("12345678901234567")
+    assert not permit_number_well_formed("12345678901234567X")

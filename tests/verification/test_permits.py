@@ -123,3 +123,15 @@ async def test_a_rule_saved_with_an_area_applies_only_there(
     inside = (await hr_cq.post("/v1/verify", json=ask(payload, target_area="gaozhu"))).json()
     assert outside["recognition"] is None
     assert inside["recognition"]["rule"] == "permit-C-test"
+
+
+async def test_a_permit_number_is_matched_in_any_spelling_and_a_malformed_one_never_looked_up(
+    hr_cq: httpx.AsyncClient, make_credential: MakeCredential
+) -> None:
+    payload = await make_credential(permit_payload("SC", "A"))
+    spaced = " ".join(payload["number"][i : i + 6] for i in range(0, 18, 6))
+    body = (await hr_cq.post("/v1/verify", json=ask(payload, number=spaced))).json()
+    assert body["outcome"] == "valid"
+    short = (await hr_cq.post("/v1/verify", json=ask(payload, number=payload["number"][:17]))).json()
+    assert short["outcome"] == "no_match"
+    assert {"id": "format.number", "passed": False, "code": "number.unknown_format"} in short["checks"]
