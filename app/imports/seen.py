@@ -1,5 +1,6 @@
-"""The in-file duplicate checks of an import: the same credential number twice, or one holder document under
-two names. Kept in a scratch SQLite file beside the upload, not in the process.
+"""The in-file duplicate checks of an import: the same credential number twice, one holder document under
+two names, or a work permit number under two holders (or a holder under two numbers). Kept in a scratch SQLite
+file beside the upload, not in the process.
 
 Every clean row adds its keys in batches through `executemany`: 16-byte digests keyed with a random key of
 the run (a name or a number cannot be found again in the file by hashing guesses) and the holder's keyed
