@@ -19,6 +19,7 @@ from app.audit.service import record_event
 from app.clients.service import create_client
 from app.domain.errors import ForbiddenTransition
 from app.domain.identity import compute_resident_id_check
+from app.domain.kinds import KINDS
 from app.domain.uscc import compute_uscc_check
 from app.imports.jobs import ImportDeps, create_job, run_job
 from app.imports.parsing import COLUMNS
@@ -62,6 +63,11 @@ COUNTIES = {
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍建国志红文斌宇浩然欣怡子涵梓轩俊熙"
+# Work permits: a few per region, one of each class (A 高端 in SC recognised in CQ, B in CQ recognised in SC
+# only within 川渝高竹新区, C recognised nowhere), held by foreign nationals (passports).
+PERMIT_CLASSES = ("A", "B", "C")
+FOREIGN_NAMES = ["JOHN SMITH", "MARIA GARCIA", "YUKI TANAKA", "OLIVIER MARTIN", "ANNA MÜLLER", "KIM MINJUN"]
+PERMIT_ISSUERS = {"SC": ("四川省科学技术厅", "KJ510001"), "CQ": ("重庆市科学技术局", "KJ500001")}
 SPECIAL_NAMES = ["欧阳雨桐", "阿卜杜拉·买买提", "扎西·次仁", "𠮷田丽"]
 ISSUERS: dict[str, list[tuple[str, str, str]]] = {
     # (name, level, 9-character organisation code stem); all fictitious except the authority names.
@@ -287,6 +293,7 @@ async def build_payloads(session: AsyncSession, region: str) -> list[dict[str, A
         )
     for system, count, since in NEWER_CARD_SYSTEMS.get(region, []):
         payloads += await newer_card_payloads(session, region, system, count, since)
+    payloads += build_permits(rng, region)
     return payloads
 
 
@@ -325,6 +332,37 @@ async def newer_card_payloads(
     return payloads
 
 
+def build_permits(rng: random.Random, region: str) -> list[dict[str, Any]]:
+    issuer_name, stem = PERMIT_ISSUERS[region]
+    permits = []
+    for i, permit_class in enumerate(PERMIT_CLASSES):
+        issued = date(2024, 1, 1) + timedelta(days=rng.randrange(700))
+        employer = f"91{'510100' if region == 'SC' else '500000'}MA{rng.randrange(10**6):06d}0"
+        permits.append(
+            {
+                "kind": "permit",
+                "region": region,
+                # 18 digits, one per person for life; the demo's own numbering, not a real scheme.
+                "number": f"{'51' if region == 'SC' else '50'}{issued:%Y%m%d}{rng.randrange(10**8):08d}",
+                "holder": {
+                    "name": FOREIGN_NAMES[(i + (3 if region == "CQ" else 0)) % len(FOREIGN_NAMES)],
+                    "id_type": "passport",
+                    "id_number": f"E{rng.randrange(10**8):08d}",
+                },
+                "issuer": {"name": issuer_name, "usci": make_usci(region, stem), "level": "province"},
+                "issued_on": issued.isoformat(),
+                "valid_from": issued.isoformat(),
+                "valid_until": (issued + timedelta(days=3 * 365)).isoformat(),
+                "permit_class": permit_class,
+                "employer_name": rng.choice(
+                    ["示例智能制造有限公司", "示例生物医药有限公司", "示例软件有限公司"]
+                ),
+                "employer_usci": employer + compute_uscc_check(employer),
+            }
+        )
+    return permits
+
+
 async def load_demo(deps: ImportDeps, settings: Settings) -> DemoSummary:
     """Load the demo through the bulk import, as an admin would: re-running it imports nothing new.
 
@@ -337,7 +375,7 @@ async def load_demo(deps: ImportDeps, settings: Settings) -> DemoSummary:
         payloads = [p for region in held for p in await build_payloads(session, region)]
     created = 0
     with tempfile.TemporaryDirectory() as scratch:
-        for kind in ("title", "skill", "card"):
+        for kind in KINDS:
             created += await import_demo_rows(
                 deps, settings, Path(scratch), kind, [p for p in payloads if p["kind"] == kind]
             )

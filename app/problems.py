@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from app.domain.kinds import KINDS
 from app.errors import AppError
 from app.json_body import add_body_schemas
 from app.routing import unreadable_body_of
@@ -82,8 +83,9 @@ def build_problem(
 
 
 # Cross-field checks run as model validators, whose errors point at the model: the code prefix names it.
-UNION_TAGS = frozenset({"title", "skill", "card"})
+UNION_TAGS = frozenset(KINDS)
 CODE_FIELD_HINTS = {
+    "permit.holder_id_type": "holder.id_type",
     "id_number": "id_number",
     "skill_number": "number",
     "validity.window": "valid_until",

@@ -8,11 +8,11 @@ from fastapi import Depends, FastAPI
 from app.audit.request_session import SessionDep
 from app.main import create_app as create_huren_app
 from app.registry import service
-from app.registry.schemas import CardOut, SkillOut, TitleOut, present_credential
+from app.registry.schemas import AnyCredentialOut, present_credential
 from app.security import require_scope
 
 
-async def lookup(kind: str, region: str, number: str, session: SessionDep) -> TitleOut | SkillOut | CardOut:
+async def lookup(kind: str, region: str, number: str, session: SessionDep) -> AnyCredentialOut:
     return present_credential(await service.get_credential(session, kind, region, number))
 
 

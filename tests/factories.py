@@ -82,3 +82,22 @@ def card_payload(region: str = "CQ", **overrides: Any) -> dict[str, Any]:
         "entitlements": [],
     }
     return base_payload("card", region, **{**fields, **overrides})
+
+
+def permit_number() -> str:
+    return f"9{next_serial():017d}"
+
+
+def permit_payload(region: str = "SC", permit_class: str = "A", **overrides: Any) -> dict[str, Any]:
+    """A foreign national's work permit: held by passport (a fresh passport number and permit number)."""
+    fields = {
+        "number": permit_number(),
+        "holder": {"name": "JOHN SMITH", "id_type": "passport", "id_number": f"E{next_serial():08d}"},
+        "issuer": {"name": "四川省科学技术厅", "usci": usci(region, 7), "level": "province"},
+        "valid_from": "2024-01-01",
+        "valid_until": "2099-12-31",
+        "permit_class": permit_class,
+        "employer_name": "示例科技有限公司",
+        "employer_usci": usci(region, 8),
+    }
+    return base_payload("permit", region, **{**fields, **overrides})

@@ -216,3 +216,31 @@ def test_import_from_the_shell_in_batches(cli_env: dict[str, str], tmp_path: Pat
     assert re.search(r"succeeded\W+45\W+45\W+0\W+0\W+0\W", done.stdout), done.stdout[-1000:]
     again = run_huren(env, "import", str(file), "--kind", "title")
     assert re.search(r"succeeded\W+45\W+0\W+0\W+45\W+0\W", again.stdout), again.stdout[-1000:]
+
+
+def test_import_permits_from_the_shell(cli_env: dict[str, str], tmp_path: Path) -> None:
+    from tests.factories import permit_payload, title_payload
+    from tests.imports.test_import import flatten, to_csv
+
+    rows = [flatten(permit_payload(permit_class=c)) for c in ("A", "B", "C")]
+    file = tmp_path / "permits.csv"
+    file.write_bytes(to_csv("permit", rows))
+    env = {**cli_env, "HUREN_IMPORT_DIR": str(tmp_path / "imports")}
+    done = run_huren(env, "import", str(file), "--kind", "permit")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert re.search(r"succeeded\W+3\W+3\W+0\W+0\W+0\W", done.stdout), done.stdout[-1000:]
+    # A permit held by a resident ID is refused, row by row, with the command's exit code 1.
+    bad = tmp_path / "bad-permits.csv"
+    resident = title_payload()["holder"]
+    wrong_holder = {**flatten(permit_payload()), "holder_id_type": "resident_id"}
+    wrong_holder["holder_id_number"] = resident["id_number"]
+    bad.write_bytes(to_csv("permit", [wrong_holder]))
+    refused = run_huren(env, "import", str(bad), "--kind", "permit")
+    assert refused.returncode == 1, refused.stdout[-2000:]
+    database = env["HUREN_DATABASE_URL"].split("///", 1)[1]
+    with closing(sqlite3.connect(database)) as db:
+        job_id = re.search(r"/v1/imports/([0-9a-f]+)/errors", refused.stdout)
+        assert job_id is not None, refused.stdout[-1000:]
+        query = 'SELECT row, "column", code FROM import_row_errors WHERE job_id = ?'
+        errors = db.execute(query, (job_id[1],)).fetchall()
+    assert errors == [(1, "holder_id_type", "permit.holder_id_type")]

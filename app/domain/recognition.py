@@ -38,6 +38,7 @@ class CredentialFacts:
     skill_level: int | None = None
     card_system: str | None = None
     card_class: str | None = None
+    permit_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Rule:
     effective_from: date
     effective_until: date | None = None
     priority: int = 100
+    # Set: the rule applies only where the verification names this area (a pilot zone); None: everywhere.
+    target_area: str | None = None
 
     def in_force(self, on: date) -> bool:
         """On `[effective_from, effective_until)`: a rule ended on D and one from D never overlap."""
@@ -85,6 +88,7 @@ CRITERIA: Mapping[str, tuple[str, Callable[[Any, Any], bool], type]] = {
     "skill_levels": ("skill_level", _member, list),
     "card_system": ("card_system", _equal, str),
     "card_classes": ("card_class", _member, list),
+    "permit_classes": ("permit_class", _member, list),
 }
 
 
@@ -113,14 +117,17 @@ def matches(criteria: Mapping[str, Any], facts: CredentialFacts) -> bool:
 
 
 def applicable_rules(
-    facts: CredentialFacts, target_region: str, rules: Iterable[Rule], on: date
+    facts: CredentialFacts, target_region: str, rules: Iterable[Rule], on: date, area: str | None = None
 ) -> Sequence[Rule]:
+    """The rules that apply, best first. `area` is where the caller says the holder's new employer is: a rule
+    scoped to an area applies only when that area is named; a rule without one applies in the whole region."""
     found = [
         rule
         for rule in rules
         if rule.kind == facts.kind
         and rule.source_region == facts.region
         and rule.target_region == target_region
+        and (rule.target_area is None or rule.target_area == area)
         and rule.in_force(on)
         and matches(rule.criteria, facts)
     ]
@@ -128,12 +135,13 @@ def applicable_rules(
 
 
 def recognise(
-    facts: CredentialFacts, target_region: str, rules: Iterable[Rule], on: date
+    facts: CredentialFacts, target_region: str, rules: Iterable[Rule], on: date, area: str | None = None
 ) -> Recognition | None:
-    """The recognition in `target_region` on day `on`; None in the issuing region or when no rule applies."""
+    """The recognition in `target_region` (and `area` of it, if named) on day `on`; None in the issuing region
+    or when no rule applies."""
     if facts.region == target_region:
         return None
-    found = applicable_rules(facts, target_region, rules, on)
+    found = applicable_rules(facts, target_region, rules, on, area)
     if not found:
         return None
     rule = found[0]

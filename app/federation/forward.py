@@ -13,44 +13,22 @@ from datetime import UTC, datetime
 
 from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
-from app.domain.codes import series_of_title_code
-from app.domain.recognition import CredentialFacts
 from app.federation.client import PeerClient, PeerUnavailable
 from app.security import Principal
 from app.verification.rules import RuleBook
 from app.verification.schemas import (
     ItemProblem,
-    VerifiedCard,
-    VerifiedSkill,
-    VerifiedTitle,
     VerifyAnswer,
     VerifyIn,
 )
 from app.verification.service import (
     Verifier,
+    check_areas,
     present_recognition,
     recognition_check,
     reference_of,
     wait_until_floor,
 )
-
-
-def facts_of_answer(credential: VerifiedTitle | VerifiedSkill | VerifiedCard) -> CredentialFacts:
-    kind, region, level = credential.kind, credential.region, credential.issuer.level
-    if isinstance(credential, VerifiedTitle):
-        return CredentialFacts(
-            kind,
-            region,
-            level,
-            title_code=credential.title_code,
-            title_series=series_of_title_code(credential.title_code),
-            title_level=credential.title_level,
-        )
-    if isinstance(credential, VerifiedSkill):
-        return CredentialFacts(kind, region, level, skill_level=credential.level)
-    return CredentialFacts(
-        kind, region, level, card_system=credential.card_system, card_class=credential.card_class
-    )
 
 
 def problem_of(exc: PeerUnavailable) -> ItemProblem:
@@ -85,6 +63,7 @@ class Dispatcher:
         if region is None:
             return await self.local.verify(item, caller, request_id)
         assert self.peers is not None
+        check_areas([item], await self.rules.rule_set(), batch=False)
         started = asyncio.get_running_loop().time()
         answer = (await self.peers.verify_items(region, [item], caller))[0]
         adopted = (await self.adopt([(item, answer)], caller, request_id))[0]
@@ -95,6 +74,7 @@ class Dispatcher:
     async def verify_batch(
         self, items: Sequence[VerifyIn], caller: Principal, request_id: str | None
     ) -> list[VerifyAnswer | ItemProblem]:
+        check_areas(items, await self.rules.rule_set(), batch=True)
         results: list[VerifyAnswer | ItemProblem | None] = [None] * len(items)
         by_region: dict[str | None, list[int]] = {}
         for position, item in enumerate(items):
@@ -132,7 +112,8 @@ class Dispatcher:
         for item, answer in pairs:
             recognition = None
             if answer.outcome == "valid" and answer.credential is not None:
-                recognition = rules.recognise(facts_of_answer(answer.credential), caller.region, today)
+                facts = answer.credential.facts()
+                recognition = rules.recognise(facts, caller.region, today, item.target_area)
             checks = [c for c in answer.checks if c.id != "recognition.rule"]
             if answer.credential is not None:
                 checks.append(recognition_check(answer.outcome, recognition, home=False))

@@ -4,10 +4,10 @@ valid."""
 from __future__ import annotations
 
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from app.domain.identity import IdType, parse_resident_id
-from app.registry.schemas import CardIn, SkillIn, TitleIn
+from app.registry.schemas import AnyCredentialIn
 
 
 class CleanRow(NamedTuple):
@@ -39,12 +39,15 @@ class CleanRow(NamedTuple):
     card_system: str | None = None
     card_class: str | None = None
     entitlements: tuple[str, ...] | None = None
+    permit_class: str | None = None
+    employer_name: str | None = None
+    employer_usci: str | None = None
     # Decoded from a resident ID number (None for other documents): the holder row stores them.
     birth_date: date | None = None
     sex: str | None = None
 
 
-def clean_from_model(row: int, model: TitleIn | SkillIn | CardIn) -> CleanRow:
+def clean_from_model(row: int, model: AnyCredentialIn) -> CleanRow:
     """The CleanRow of a row the models accepted."""
     holder, issuer = model.holder, model.issuer
     birth_date, sex = None, None
@@ -68,22 +71,9 @@ def clean_from_model(row: int, model: TitleIn | SkillIn | CardIn) -> CleanRow:
         birth_date=birth_date,
         sex=sex,
     )
-    if isinstance(model, TitleIn):
-        return common._replace(
-            title_code=model.title_code,
-            specialty=model.specialty,
-            obtained_on=model.obtained_on,
-            approval_no=model.approval_no,
-            review_body=model.review_body,
-        )
-    if isinstance(model, SkillIn):
-        return common._replace(
-            occupation_code=model.occupation_code,
-            occupation_name=model.occupation_name,
-            skill_level=model.level,
-            work_type=model.work_type,
-            number_format=model.number_format,
-        )
-    return common._replace(
-        card_system=model.card_system, card_class=model.card_class, entitlements=tuple(model.entitlements)
-    )
+    # Lists become tuples: a clean row is hashable and compared field by field.
+    columns: dict[str, Any] = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in model.kind_columns().items()
+    }
+    return common._replace(**columns)

@@ -11,13 +11,12 @@ from rich.table import Table
 
 from app.bootstrap import prepare_database
 from app.db import create_engine, create_sessionmaker
+from app.domain.kinds import KINDS
 from app.errors import AppError
 from app.imports import jobs, parsing, uploads
 from app.models import ImportJob
 from app.privacy import PersonalDataVault
 from app.settings import Settings
-
-KINDS = ("title", "skill", "card")
 
 
 def estimate_rows(path: Path, file_format: str) -> int | None:
@@ -41,7 +40,7 @@ async def run_import_file(
     charset: str | None,
 ) -> int:
     if kind not in KINDS or on_error not in ("abort", "skip"):
-        raise AppError("--kind is title, skill or card; --on-error is abort or skip")
+        raise AppError(f"--kind is one of {', '.join(KINDS)}; --on-error is abort or skip")
     await prepare_database(settings)
     engine = create_engine(settings)
     deps = jobs.ImportDeps.build(

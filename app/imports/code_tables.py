@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.date_windows import in_window
 from app.imports.clean_rows import CleanRow
-from app.models import CardClass, CardService, CardSystem, Region, SkillLevel, TitleCode
+from app.models import CardClass, CardService, CardSystem, PermitClass, Region, SkillLevel, TitleCode
 from app.registry.service import not_issuing_message
 
 
@@ -32,6 +32,7 @@ class CodeTables:
     # The regions this node holds (None: every region in the table): another region's people belong to the
     # node of that region (federation), so its rows are refused here.
     held: frozenset[str] | None = None
+    permit_classes: frozenset[str] = frozenset()
 
 
 async def load_code_tables(session: AsyncSession, held: frozenset[str] | None = None) -> CodeTables:
@@ -59,6 +60,7 @@ async def load_code_tables(session: AsyncSession, held: frozenset[str] | None = 
             if start is not None or until is not None
         },
         held=held,
+        permit_classes=frozenset((await session.scalars(select(PermitClass.code))).all()),
     )
 
 
@@ -89,6 +91,8 @@ def check_codes(row: CleanRow, tables: CodeTables) -> list[tuple[str, str, str]]
         known = tables.card_services.get(row.card_system, frozenset())
         if any(code not in known for code in row.entitlements):
             found.append(("entitlements", "entitlement.unknown", "not a service of this card system"))
+    if row.kind == "permit" and row.permit_class not in tables.permit_classes:
+        found.append(("permit_class", "permit_class.unknown", "not in the permit class table"))
     return found
 
 

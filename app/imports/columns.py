@@ -35,6 +35,7 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "title": (*_COMMON_COLUMNS, "title_code", "specialty", "obtained_on", "approval_no", "review_body"),
         "skill": (*_COMMON_COLUMNS, "occupation_code", "occupation_name", "level", "work_type"),
         "card": (*_COMMON_COLUMNS, "card_system", "card_class", "entitlements"),
+        "permit": (*_COMMON_COLUMNS, "permit_class", "employer_name", "employer_usci"),
     }
 )
 REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -42,6 +43,7 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "title": (*_COMMON_REQUIRED, "title_code", "obtained_on"),
         "skill": (*_COMMON_REQUIRED, "occupation_code", "occupation_name", "level"),
         "card": (*_COMMON_REQUIRED, "card_system", "card_class"),
+        "permit": (*_COMMON_REQUIRED, "permit_class", "employer_name", "employer_usci"),
     }
 )
 LIST_SEPARATOR: Final = ";"

@@ -25,6 +25,7 @@ from app.domain.identity import (
     validate_document_number,
 )
 from app.domain.masking import normalize_person_name
+from app.domain.permit_number import check_permit_holder, validate_permit_number
 from app.domain.skill_number import validate_skill_number
 from app.domain.uscc import validate_uscc
 from app.imports import model_rules
@@ -59,9 +60,14 @@ _REVIEW_BODY_LEN: Final = model_rules.max_length("review_body")
 _OCCUPATION_CODE_LEN: Final = model_rules.max_length("occupation_code")
 _OCCUPATION_NAME_LEN: Final = model_rules.max_length("occupation_name")
 _WORK_TYPE_LEN: Final = model_rules.max_length("work_type")
+_PERMIT_CLASS: Final = model_rules.pattern("permit_class")
+_PERMIT_NUMBER_LEN: Final = model_rules.permit_number_max_length()
+_EMPLOYER_NAME_LEN: Final = model_rules.max_length("employer_name")
+_EMPLOYER_USCI_LEN: Final = model_rules.max_length("employer_usci")
 _REGION_AT: Final = CleanRow._fields.index("region")
 _NUMBER: Final = CleanRow._fields.index("number")
 _ISSUED_ON: Final = CleanRow._fields.index("issued_on")
+_ID_TYPE: Final = CleanRow._fields.index("id_type")
 _SKILL_LEVELS: Final = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
 _ID_TYPES: Final = {member.value: member for member in IdType}
 _ISSUER_LEVELS: Final = frozenset(member.value for member in IssuerLevel)
@@ -94,6 +100,7 @@ class _Common(NamedTuple):
 _NO_TITLE: Final = (None,) * 5
 _NO_SKILL: Final = (None,) * 5
 _NO_CARD: Final = (None,) * 3
+_NO_PERMIT: Final = (None,) * 3
 
 
 def check_common(kind: str, row: int, values: Values, tables: CodeTables, today: date) -> _Common:
@@ -144,7 +151,9 @@ def check_title(common: _Common, values: Values, tables: CodeTables, today: date
         optional_text(values["approval_no"], _APPROVAL_NO_LEN),
         optional_text(values["review_body"], _REVIEW_BODY_LEN),
     )
-    return CleanRow._make((*common.head, *title, *_NO_SKILL, *_NO_CARD, common.birth_date, common.sex))
+    return CleanRow._make(
+        (*common.head, *title, *_NO_SKILL, *_NO_CARD, *_NO_PERMIT, common.birth_date, common.sex)
+    )
 
 
 def check_skill(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
@@ -160,7 +169,7 @@ def check_skill(common: _Common, values: Values, tables: CodeTables, today: date
         optional_text(values["work_type"], _WORK_TYPE_LEN),
         parsed.format_name,
     )
-    return CleanRow._make((*head, *_NO_TITLE, *skill, *_NO_CARD, common.birth_date, common.sex))
+    return CleanRow._make((*head, *_NO_TITLE, *skill, *_NO_CARD, *_NO_PERMIT, common.birth_date, common.sex))
 
 
 def check_card(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
@@ -180,13 +189,35 @@ def check_card(common: _Common, values: Values, tables: CodeTables, today: date)
     ):
         raise _Unsure
     card = (system, card_class, entitlements)
-    return CleanRow._make((*common.head, *_NO_TITLE, *_NO_SKILL, *card, common.birth_date, common.sex))
+    return CleanRow._make(
+        (*common.head, *_NO_TITLE, *_NO_SKILL, *card, *_NO_PERMIT, common.birth_date, common.sex)
+    )
+
+
+def check_permit(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
+    # PermitIn's number is not Text64: bounded on the raw cell, then normalised as a document number (which
+    # also drops what normalize_text stripped, so check_common's spelling gives the same result).
+    if len(required(values["number"])) > _PERMIT_NUMBER_LEN:
+        raise _Unsure
+    number = validate_permit_number(common.head[_NUMBER])
+    check_permit_holder(IdType(common.head[_ID_TYPE]))
+    permit_class = required(values["permit_class"])
+    if not _PERMIT_CLASS.fullmatch(permit_class) or permit_class not in tables.permit_classes:
+        raise _Unsure
+    head = (*common.head[:_NUMBER], number, *common.head[_NUMBER + 1 :])
+    permit = (
+        permit_class,
+        text(values["employer_name"], _EMPLOYER_NAME_LEN),
+        _usci(bounded(values["employer_usci"], _EMPLOYER_USCI_LEN)),
+    )
+    return CleanRow._make((*head, *_NO_TITLE, *_NO_SKILL, *_NO_CARD, *permit, common.birth_date, common.sex))
 
 
 _KIND_CHECKS: Mapping[str, Callable[[_Common, Values, CodeTables, date], CleanRow]] = {
     "title": check_title,
     "skill": check_skill,
     "card": check_card,
+    "permit": check_permit,
 }
 
 

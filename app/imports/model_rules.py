@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.registry.schemas import CardIn, CredentialIn, HolderIn, IssuerIn, SkillIn, TitleIn
+from app.registry.schemas import CardIn, CredentialIn, HolderIn, IssuerIn, PermitIn, SkillIn, TitleIn
 
 # Each file column and the model field it becomes (app.imports.validation.build_payload nests holder_* and
 # issuer_* columns). Columns without a string bound of their own (dates, the id type, the level) are absent.
@@ -42,6 +42,9 @@ COLUMN_FIELDS: Mapping[str, tuple[type[BaseModel], str]] = MappingProxyType(
         "card_system": (CardIn, "card_system"),
         "card_class": (CardIn, "card_class"),
         "entitlements": (CardIn, "entitlements"),
+        "permit_class": (PermitIn, "permit_class"),
+        "employer_name": (PermitIn, "employer_name"),
+        "employer_usci": (PermitIn, "employer_usci"),
     }
 )
 
@@ -59,6 +62,11 @@ def field_schema(column: str) -> Mapping[str, Any]:
         if member.get("type") != "null":
             return dict(member)
     return schema
+
+
+def permit_number_max_length() -> int:
+    """The permit number's own bound (PermitIn.number is not CredentialIn's Text64)."""
+    return int(model_properties(PermitIn)["number"]["maxLength"])
 
 
 def max_length(column: str) -> int:

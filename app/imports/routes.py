@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from app.audit.request_session import SessionDep
 from app.audit.service import person_fields
 from app.db import Transactions
+from app.domain.kinds import Kind
 from app.errors import AppError, NotFound, invalid_field
 from app.imports import jobs, parsing, reports, uploads
 from app.imports.messages import describe_zh
@@ -68,7 +69,7 @@ router = APIRouter(
     responses=problem_responses(404, 409, 413, 415),
 )
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
-KindName = Literal["title", "skill", "card"]
+KindName = Kind
 
 
 class FileProblem(AppError):

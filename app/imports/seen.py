@@ -1,5 +1,6 @@
-"""The in-file duplicate checks of an import: the same credential number twice, or one holder document under
-two names. Kept in a scratch SQLite file beside the upload, not in the process.
+"""The in-file duplicate checks of an import: the same credential number twice, one holder document under
+two names, or a work permit number under two holders (or a holder under two numbers). Kept in a scratch SQLite
+file beside the upload, not in the process.
 
 Every clean row adds its keys in batches through `executemany`: 16-byte digests keyed with a random key of
 the run (a name or a number cannot be found again in the file by hashing guesses) and the holder's keyed
@@ -27,11 +28,14 @@ CACHE_KIB: Final = 32 * 1024
 SCHEMA: Final = """
 CREATE TABLE numbers (key BLOB NOT NULL, row INTEGER NOT NULL);
 CREATE TABLE holders (key BLOB NOT NULL, name BLOB NOT NULL, row INTEGER NOT NULL);
+CREATE TABLE permits (number BLOB NOT NULL, holder BLOB NOT NULL, row INTEGER NOT NULL);
 """
 # Built once all rows are in: one sort each, instead of keeping a b-tree ordered through every insert.
 INDEXES: Final = """
 CREATE INDEX numbers_key ON numbers (key, row);
 CREATE INDEX holders_key ON holders (key, row, name);
+CREATE INDEX permits_number ON permits (number, row, holder);
+CREATE INDEX permits_holder ON permits (holder, row, number);
 """
 # Rows of keys seen more than once, each key's rows in file order.
 REPEATED_NUMBERS: Final = """
@@ -43,6 +47,18 @@ RENAMED_HOLDERS: Final = """
 SELECT key, row, name FROM holders
 WHERE key IN (SELECT key FROM holders GROUP BY key HAVING min(name) <> max(name))
 ORDER BY key, row
+"""
+
+# Work permits (one number per person for life): a number under two holders, a holder under two numbers.
+SHARED_PERMIT_NUMBERS: Final = """
+SELECT number, row, holder FROM permits
+WHERE number IN (SELECT number FROM permits GROUP BY number HAVING min(holder) <> max(holder))
+ORDER BY number, row
+"""
+SECOND_PERMIT_NUMBERS: Final = """
+SELECT holder, row, number FROM permits
+WHERE holder IN (SELECT holder FROM permits GROUP BY holder HAVING min(number) <> max(number))
+ORDER BY holder, row
 """
 
 
@@ -71,6 +87,7 @@ class InFileKeys:
             raise
         self.numbers: list[tuple[bytes, int]] = []
         self.holders: list[tuple[bytes, bytes, int]] = []
+        self.permits: list[tuple[bytes, bytes, int]] = []
 
     def add(self, row: int, number: str, holder_key: bytes, name: str) -> None:
         """A clean row: its credential number (with whatever else makes it unique), its holder's 16-byte key
@@ -80,6 +97,10 @@ class InFileKeys:
         if len(self.numbers) >= FLUSH_ROWS:
             self.flush()
 
+    def add_permit(self, row: int, number: str, holder_key: bytes) -> None:
+        """A clean permit row: its number alone (the same in every region) and its holder's key."""
+        self.permits.append((self.digest(number), holder_key, row))
+
     def digest(self, text: str) -> bytes:
         return hashlib.blake2b(
             text.encode("utf-8", "surrogatepass"), digest_size=16, key=self.secret
@@ -88,8 +109,10 @@ class InFileKeys:
     def flush(self) -> None:
         self.db.executemany("INSERT INTO numbers VALUES (?, ?)", self.numbers)
         self.db.executemany("INSERT INTO holders VALUES (?, ?, ?)", self.holders)
+        self.db.executemany("INSERT INTO permits VALUES (?, ?, ?)", self.permits)
         self.numbers.clear()
         self.holders.clear()
+        self.permits.clear()
 
     def find_repeats(self) -> tuple[list[Repeat], list[Repeat]]:
         """(rows repeating an earlier row's credential number, rows naming an earlier row's holder
@@ -97,15 +120,16 @@ class InFileKeys:
         self.flush()
         self.db.executescript(INDEXES)
         numbers = [Repeat(first, row) for first, row in later_rows(self.db.execute(REPEATED_NUMBERS))]
-        renamed = []
-        first_name = b""
-        last_key = None
-        for key, row, name in self.db.execute(RENAMED_HOLDERS):
-            if key != last_key:
-                last_key, first, first_name = key, row, name
-            elif name != first_name:
-                renamed.append(Repeat(first, row))
+        renamed = list(differing_rows(self.db.execute(RENAMED_HOLDERS)))
         return sorted(numbers, key=by_row), sorted(renamed, key=by_row)
+
+    def find_permit_conflicts(self) -> list[Repeat]:
+        """Rows whose permit number an earlier row gave another holder, or whose holder an earlier row gave
+        another number, in file order. Call after find_repeats (which builds the indexes)."""
+        conflicts = [*differing_rows(self.db.execute(SHARED_PERMIT_NUMBERS))]
+        conflicts += differing_rows(self.db.execute(SECOND_PERMIT_NUMBERS))
+        unique = {repeat.row: repeat for repeat in conflicts}  # a row may break both halves: reported once
+        return sorted(unique.values(), key=by_row)
 
     def close(self) -> None:
         self.db.close()
@@ -120,6 +144,16 @@ def later_rows(rows: Iterator[tuple[bytes, int]]) -> Iterator[tuple[int, int]]:
             last_key, first = key, row
         else:
             yield first, row
+
+
+def differing_rows(rows: Iterator[tuple[bytes, int, bytes]]) -> Iterator[Repeat]:
+    """Rows whose value differs from the first row's of the same key; `rows` come ordered by key, row."""
+    last_key, first, first_value = None, 0, b""
+    for key, row, value in rows:
+        if key != last_key:
+            last_key, first, first_value = key, row, value
+        elif value != first_value:
+            yield Repeat(first, row)
 
 
 def by_row(repeat: Repeat) -> int:

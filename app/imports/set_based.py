@@ -37,7 +37,7 @@ CREATE TEMP TABLE import_staging (
     region_code text, number text, issued_on date, valid_from date, valid_until date, title_code text,
     specialty text, obtained_on date, approval_no text, review_body text, occupation_code text,
     occupation_name text, skill_level integer, work_type text, number_format text, card_system text,
-    card_class text, entitlements jsonb
+    card_class text, entitlements jsonb, permit_class text, employer_name text, employer_usci text
 ) ON COMMIT DROP
 """
 # First sighting registers an issuer (level city unless given) and a holder; existing ones are kept.

@@ -43,6 +43,9 @@ COMPARED_FIELDS: Final = (
     "card_system",
     "card_class",
     "entitlements",
+    "permit_class",
+    "employer_name",
+    "employer_usci",
 )
 # The row number, the staged holder and issuer columns, then the credential's key and its compared columns
 # (bar the two ids).
@@ -118,6 +121,9 @@ def staging_values(row: CleanRow, id_hash: str, id_cipher: str) -> tuple[str | N
         row.card_system,
         row.card_class,
         entitlements,
+        row.permit_class,
+        row.employer_name,
+        row.employer_usci,
     )
 
 

@@ -79,6 +79,24 @@ def build_example_row(kind: str) -> dict[str, str]:
             "card_class": "A",
             "entitlements": LIST_SEPARATOR.join(("hukou", "housing", "healthcare")),
         }
+    if kind == "permit":
+        usci = "12510000MB0A12345"  # 12 = public institution, 510000 = Sichuan
+        employer = "91510100MA0A12345"  # 91 = enterprise, 510100 = Chengdu
+        return common | {
+            # A foreign national: identified by passport, never by a resident ID.
+            "holder_name": "JOHN SMITH",
+            "holder_id_type": "passport",
+            "holder_id_number": "E12345678",
+            "number": "123456789012345678",
+            "issuer_name": "示例省科学技术厅",
+            "issuer_usci": usci + compute_uscc_check(usci),
+            "issued_on": "2024-03-01",
+            "valid_from": "2024-03-01",
+            "valid_until": "2026-02-28",
+            "permit_class": "A",
+            "employer_name": "示例科技有限公司",
+            "employer_usci": employer + compute_uscc_check(employer),
+        }
     raise ValueError(f"unknown kind {kind!r}")
 
 

@@ -16,9 +16,9 @@ from app.imports.code_tables import CodeTables, check_codes
 from app.imports.fast_checks import check_row_fast
 from app.imports.raw_rows import RawRow
 from app.problems import describe_validation_errors
-from app.registry.schemas import CardIn, CredentialCreate, SkillIn, TitleIn
+from app.registry.schemas import AnyCredentialIn, CredentialCreate
 
-ROW_ADAPTER: TypeAdapter[TitleIn | SkillIn | CardIn] = TypeAdapter(CredentialCreate)
+ROW_ADAPTER: TypeAdapter[AnyCredentialIn] = TypeAdapter(CredentialCreate)
 HOLDER_COLUMNS = {"holder_name": "name", "holder_id_type": "id_type", "holder_id_number": "id_number"}
 ISSUER_COLUMNS = {"issuer_name": "name", "issuer_usci": "usci", "issuer_level": "level"}
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.imports.clean_rows import CleanRow
 from app.imports.code_tables import CodeTables, load_code_tables
 from app.imports.parsing import ImportFormat, iter_rows
+from app.imports.permit_numbers import find_number_conflicts
 from app.imports.scratch import scratch_path
 from app.imports.seen import InFileKeys, Repeat
 from app.imports.staging import encode_line, encrypt_numbers, staging_values
@@ -99,12 +100,15 @@ class ValidationPass:
         try:
             await self.check_rows(keys, tables, today, sink, phase)
             numbers, renamed = keys.find_repeats()
+            permits = keys.find_permit_conflicts()
         finally:
             keys.close()
         message = "the same credential number appears in rows {first} and {row}"
         self.reject_repeats(numbers, "number", "number.duplicate_in_file", message)
         message = "the same holder document number has different names in rows {first} and {row}"
         self.reject_repeats(renamed, "holder_name", "holder.name_conflict_in_file", message)
+        message = "rows {first} and {row} break one work permit number per person (number or holder differs)"
+        self.reject_repeats(permits, "number", "permit.number_conflict_in_file", message)
 
     async def check_rows(
         self, keys: InFileKeys, tables: CodeTables, today: date, sink: BlockSink | None, phase: str
@@ -128,6 +132,8 @@ class ValidationPass:
                     id_hash = self.vault.hash_document(clean.id_type, clean.id_number)
                     number = f"{clean.region}\x1f{clean.number}"
                     keys.add(clean.row, number, holder_key(id_hash), clean.holder_name)
+                    if clean.kind == "permit":
+                        keys.add_permit(clean.row, clean.number, holder_key(id_hash))
                 if found:
                     self.reject(found)
                 else:
@@ -159,12 +165,16 @@ class ValidationPass:
             dialect = (await session.connection()).dialect.name
             found = await session.execute(select_registered(dialect), {"hashes": hashes})
             registered = {id_hash: name for id_hash, name in found}
+            permits = [(clean, id_hash) for clean, id_hash in pending if clean.kind == "permit"]
+            conflicts = await find_number_conflicts(session, permits)
+        self.reject(conflicts)
+        refused = {error.row for error in conflicts}
         accepted: list[tuple[CleanRow, str]] = []
         for clean, id_hash in pending:
             known = registered.get(id_hash)
             if known is not None and known != clean.holder_name:
                 self.reject([registered_elsewhere(clean.row)])
-            else:
+            elif clean.row not in refused:
                 accepted.append((clean, id_hash))
         ciphers = encrypt_numbers(self.vault, [clean for clean, _ in accepted])
         lines = [

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from app.domain.kinds import KINDS as KINDS
 from app.models.columns import BigId, Json, UTCDateTime, in_list, utcnow
 
 # The people's tables, importable from here as every other table is.
@@ -33,7 +34,6 @@ from app.models.people import StaffMember as StaffMember
 from app.models.people import StaffRole as StaffRole
 from app.models.people import StaffSession as StaffSession
 
-KINDS = ("title", "skill", "card")
 STATUSES = ("active", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded")
 ISSUER_LEVELS = ("province", "city", "district")
 
@@ -107,6 +107,11 @@ class Credential(Base):
             "kind != 'card' OR (card_system IS NOT NULL AND card_class IS NOT NULL)", name="card_fields"
         ),
         CheckConstraint(
+            "kind != 'permit' OR (permit_class IS NOT NULL AND employer_name IS NOT NULL "
+            "AND employer_usci IS NOT NULL)",
+            name="permit_fields",
+        ),
+        CheckConstraint(
             "valid_until IS NULL OR valid_from IS NULL OR valid_until >= valid_from", name="window"
         ),
         ForeignKeyConstraint(
@@ -168,6 +173,10 @@ class Credential(Base):
     card_system: Mapped[str | None] = mapped_column(ForeignKey("card_systems.code"))
     card_class: Mapped[str | None] = mapped_column(String(16))
     entitlements: Mapped[list[str] | None] = mapped_column(Json)
+    # permit (the employer is named as printed, not registered as an organisation: it issues nothing)
+    permit_class: Mapped[str | None] = mapped_column(ForeignKey("permit_classes.code"))
+    employer_name: Mapped[str | None] = mapped_column(String(200))
+    employer_usci: Mapped[str | None] = mapped_column(String(18))
 
 
 class StatusChange(Base):
@@ -239,6 +248,27 @@ class CardService(Base):
     tier: Mapped[str | None] = mapped_column(String(16))
 
 
+class PermitClass(Base):
+    """A class of foreign-talent work permit (A 高端, B 专业, C 其他) and its points threshold, if any."""
+
+    __tablename__ = "permit_classes"
+
+    code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    min_points: Mapped[int | None] = mapped_column(Integer)
+
+
+class Area(Base):
+    """A named area a recognition rule may be scoped to (a pilot zone), with the divisions it spans."""
+
+    __tablename__ = "areas"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # [{"region": "SC", "division": "广安市邻水县"}, …]
+    parts: Mapped[list[dict[str, str]]] = mapped_column(Json)
+
+
 class RecognitionRule(Base):
     """How a credential of one region counts in the other: data an admin can change, with its legal basis."""
 
@@ -249,6 +279,9 @@ class RecognitionRule(Base):
     kind: Mapped[str] = mapped_column(String(8))
     source_region: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     target_region: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    # Set: the rule applies only when the verification names this area (the employer the holder moves to is
+    # there); null: everywhere in the target region.
+    target_area: Mapped[str | None] = mapped_column(ForeignKey("areas.code"))
     mode: Mapped[str] = mapped_column(String(16))
     criteria: Mapped[dict[str, Any]] = mapped_column(Json)
     equivalent: Mapped[dict[str, Any]] = mapped_column(Json)

@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Base
 from app.models import (
+    Area,
     CardClass,
     CardService,
     CardSystem,
+    PermitClass,
     RecognitionRule,
     Region,
     SkillLevel,
@@ -84,6 +86,7 @@ def build_rule(rule: dict[str, Any]) -> RecognitionRule:
         kind=rule["kind"],
         source_region=rule["source_region"],
         target_region=rule["target_region"],
+        target_area=rule.get("target_area"),
         mode=rule["mode"],
         criteria=rule["criteria"],
         equivalent=rule["equivalent"],
@@ -128,6 +131,19 @@ async def seed_reference_data(session: AsyncSession) -> dict[str, int]:
         (CardSystem, list(systems), ("code",)),
         (CardClass, list(classes), ("system_code", "code")),
         (CardService, list(services), ("system_code", "code")),
+        (
+            PermitClass,
+            [
+                PermitClass(code=c["code"], name=c["name"], min_points=c.get("min_points"))
+                for c in read_data("permit_classes.json")
+            ],
+            ("code",),
+        ),
+        (
+            Area,
+            [Area(code=a["code"], name=a["name"], parts=a["parts"]) for a in read_data("areas.json")],
+            ("code",),
+        ),
         (RecognitionRule, [build_rule(r) for r in read_data("recognition_rules.json")], ("code",)),
     ]
     counts = {}

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from app.domain.errors import DomainError
-from app.registry.schemas import Input, RegionCode, Text500, Usci
+from app.registry.schemas import Input, Kind, RegionCode, Text500, Usci
 
-KindName = Literal["title", "skill", "card"]
+KindName = Kind
 # What a person may ask for: expiry and supersession are set by the system (as for a single change).
 TargetStatus = Literal["active", "suspended", "revoked", "cancelled", "transferred"]
 StatusName = Literal["active", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded"]

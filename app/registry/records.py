@@ -21,3 +21,4 @@ class CredentialRecord:
     title: TitleCode | None
     skill_level_name: str | None
     card_class_name: str | None
+    permit_class_name: str | None = None

@@ -15,12 +15,31 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.request_session import SessionDep
-from app.models import CardClass, CardService, CardSystem, Region, SkillLevel, TitleCode, TitleSeries
+from app.models import (
+    Area,
+    CardClass,
+    CardService,
+    CardSystem,
+    PermitClass,
+    Region,
+    SkillLevel,
+    TitleCode,
+    TitleSeries,
+)
 from app.problems import problem_responses
 from app.reference.seed import read_data
 from app.routing import AuthFirstRoute
 
-TableName = Literal["regions", "title-series", "title-codes", "skill-levels", "card-systems", "id-types"]
+TableName = Literal[
+    "regions",
+    "title-series",
+    "title-codes",
+    "skill-levels",
+    "card-systems",
+    "id-types",
+    "permit-classes",
+    "areas",
+]
 # Code tables change by migration or by an admin, rarely: a cache may keep an answer for a few minutes.
 CACHE_CONTROL = "public, max-age=300"
 
@@ -79,6 +98,17 @@ async def read_card_systems(session: AsyncSession) -> list[dict[str, Any]]:
     ]
 
 
+async def read_permit_classes(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = (await session.scalars(select(PermitClass).order_by(PermitClass.code))).all()
+    return [{"code": r.code, "name": r.name, "min_points": r.min_points} for r in rows]
+
+
+async def read_areas(session: AsyncSession) -> list[dict[str, Any]]:
+    """The areas a recognition rule may be scoped to, each with the regions' divisions it spans."""
+    rows = (await session.scalars(select(Area).order_by(Area.code))).all()
+    return [{"code": r.code, "name": r.name, "parts": r.parts} for r in rows]
+
+
 def read_id_types() -> list[dict[str, Any]]:
     # `confirmed: false` marks a code not yet confirmed in a source (app/reference/data/README.md).
     return [
@@ -104,6 +134,8 @@ async def get_reference_table(
         "title-codes": read_title_codes,
         "skill-levels": read_skill_levels,
         "card-systems": read_card_systems,
+        "permit-classes": read_permit_classes,
+        "areas": read_areas,
     }
     items = read_id_types() if table == "id-types" else await readers[table](session)
     response.headers["Cache-Control"] = CACHE_CONTROL

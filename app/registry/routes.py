@@ -19,12 +19,11 @@ from app.ratelimit import rate_limited
 from app.registry import history, service
 from app.registry.history import CredentialHistory
 from app.registry.schemas import (
-    CardOut,
+    AnyCredentialOut,
     CredentialCreate,
     CredentialPage,
-    SkillOut,
+    Kind,
     StatusChangeIn,
-    TitleOut,
     present_credential,
 )
 from app.routing import AuthFirstRoute
@@ -59,8 +58,8 @@ router = APIRouter(
     dependencies=[Depends(rate_limited("registry"))],
 )
 
-KindPath = Literal["title", "skill", "card"]
-CredentialAnswer = TitleOut | SkillOut | CardOut
+KindPath = Kind
+CredentialAnswer = AnyCredentialOut
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CredentialAnswer)

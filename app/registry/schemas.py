@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -12,13 +14,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 from app.domain.codes import IssuerLevel, validate_occupation_code, validate_title_code
 from app.domain.errors import DomainError
 from app.domain.identity import IdType, validate_document_number
+from app.domain.kinds import Kind as Kind
 from app.domain.masking import normalize_person_name
+from app.domain.permit_number import check_permit_holder, validate_permit_number
 from app.domain.skill_number import validate_skill_number
 from app.domain.status import CredentialStatus, effective_status
 from app.domain.uscc import validate_uscc
 from app.registry.records import CredentialRecord
 
-Kind = Literal["title", "skill", "card"]
 RegionCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["SC"])]
 
 
@@ -128,6 +131,11 @@ class CredentialIn(Input):
             raise DomainError("validity.window", "valid_until is before the start of validity")
         return self
 
+    def kind_columns(self) -> dict[str, Any]:
+        """The columns of the credential row (app.models.Credential) this kind fills, by column name: the
+        registry builds its row and the import its clean row from them, with no branch per kind."""
+        raise NotImplementedError
+
 
 class TitleIn(CredentialIn):
     kind: Literal["title"]
@@ -142,6 +150,15 @@ class TitleIn(CredentialIn):
         if self.obtained_on > self.issued_on:
             raise DomainError("date.order", "obtained_on (review passed) is after issued_on")
         return self
+
+    def kind_columns(self) -> dict[str, Any]:
+        return {
+            "title_code": self.title_code,
+            "specialty": self.specialty,
+            "obtained_on": self.obtained_on,
+            "approval_no": self.approval_no,
+            "review_body": self.review_body,
+        }
 
 
 class SkillIn(CredentialIn):
@@ -163,6 +180,15 @@ class SkillIn(CredentialIn):
     def number_format(self) -> str:
         return self._number_format
 
+    def kind_columns(self) -> dict[str, Any]:
+        return {
+            "occupation_code": self.occupation_code,
+            "occupation_name": self.occupation_name,
+            "skill_level": self.level,
+            "work_type": self.work_type,
+            "number_format": self.number_format,
+        }
+
 
 class CardIn(CredentialIn):
     kind: Literal["card"]
@@ -172,8 +198,45 @@ class CardIn(CredentialIn):
         default_factory=list, max_length=100
     )
 
+    def kind_columns(self) -> dict[str, Any]:
+        return {
+            "card_system": self.card_system,
+            "card_class": self.card_class,
+            "entitlements": list(self.entitlements),
+        }
 
-CredentialCreate = Annotated[TitleIn | SkillIn | CardIn, Field(discriminator="kind")]
+
+PermitNumber = Annotated[
+    str,
+    canonical_shape(r"^[0-9]{18}$", min_length=1, max_length=64, examples=["123456789012345678"]),
+    AfterValidator(validate_permit_number),
+]
+
+
+class PermitIn(CredentialIn):
+    """A foreign-talent work permit (外国人来华工作许可): its class, and the employer it was granted for."""
+
+    kind: Literal["permit"]
+    number: PermitNumber
+    permit_class: Annotated[str, Field(pattern=r"^[A-Z]{1,4}$", examples=["A"])]
+    employer_name: Text200
+    employer_usci: Usci
+
+    @model_validator(mode="after")
+    def check_holder(self) -> PermitIn:
+        check_permit_holder(self.holder.id_type)
+        return self
+
+    def kind_columns(self) -> dict[str, Any]:
+        return {
+            "permit_class": self.permit_class,
+            "employer_name": self.employer_name,
+            "employer_usci": self.employer_usci,
+        }
+
+
+AnyCredentialIn = TitleIn | SkillIn | CardIn | PermitIn
+CredentialCreate = Annotated[AnyCredentialIn, Field(discriminator="kind")]
 
 
 class StatusChangeIn(Input):
@@ -241,7 +304,16 @@ class CardOut(CredentialOut):
     entitlements: list[str]
 
 
-CredentialView = Annotated[TitleOut | SkillOut | CardOut, Field(discriminator="kind")]
+class PermitOut(CredentialOut):
+    kind: Literal["permit"]
+    permit_class: str
+    permit_class_name: str
+    employer_name: str
+    employer_usci: str
+
+
+AnyCredentialOut = TitleOut | SkillOut | CardOut | PermitOut
+CredentialView = Annotated[AnyCredentialOut, Field(discriminator="kind")]
 
 
 class CredentialPage(BaseModel):
@@ -249,7 +321,7 @@ class CredentialPage(BaseModel):
     next_cursor: str | None
 
 
-def present_credential(record: CredentialRecord) -> TitleOut | SkillOut | CardOut:
+def present_credential(record: CredentialRecord) -> AnyCredentialOut:
     """The answer for a credential: the holder's document number only ever leaves in masked form."""
     c, holder, issuer = record.credential, record.holder, record.issuer
     # A validity window that has ended shows as expired without anyone having to write it.
@@ -270,32 +342,43 @@ def present_credential(record: CredentialRecord) -> TitleOut | SkillOut | CardOu
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     }
-    if c.kind == "title":
-        assert record.title is not None
-        return TitleOut(
-            kind="title",
-            title_code=record.title.code,
-            title_name=record.title.name,
-            title_series=record.title.series_code,
-            title_level=record.title.level,
-            specialty=c.specialty,
-            obtained_on=c.obtained_on,
-            approval_no=c.approval_no,
-            review_body=c.review_body,
-            **common,
-        )
-    if c.kind == "skill":
-        assert c.skill_level is not None
-        return SkillOut(
-            kind="skill",
-            occupation_code=c.occupation_code or "",
-            occupation_name=c.occupation_name,
-            level=c.skill_level,
-            level_name=record.skill_level_name or "",
-            work_type=c.work_type,
-            number_format=c.number_format,
-            **common,
-        )
+    return PRESENTERS[c.kind](record, common)
+
+
+def present_title(record: CredentialRecord, common: dict[str, Any]) -> TitleOut:
+    c = record.credential
+    assert record.title is not None
+    return TitleOut(
+        kind="title",
+        title_code=record.title.code,
+        title_name=record.title.name,
+        title_series=record.title.series_code,
+        title_level=record.title.level,
+        specialty=c.specialty,
+        obtained_on=c.obtained_on,
+        approval_no=c.approval_no,
+        review_body=c.review_body,
+        **common,
+    )
+
+
+def present_skill(record: CredentialRecord, common: dict[str, Any]) -> SkillOut:
+    c = record.credential
+    assert c.skill_level is not None
+    return SkillOut(
+        kind="skill",
+        occupation_code=c.occupation_code or "",
+        occupation_name=c.occupation_name,
+        level=c.skill_level,
+        level_name=record.skill_level_name or "",
+        work_type=c.work_type,
+        number_format=c.number_format,
+        **common,
+    )
+
+
+def present_card(record: CredentialRecord, common: dict[str, Any]) -> CardOut:
+    c = record.credential
     assert c.card_system is not None
     return CardOut(
         kind="card",
@@ -305,3 +388,24 @@ def present_credential(record: CredentialRecord) -> TitleOut | SkillOut | CardOu
         entitlements=list(c.entitlements or []),
         **common,
     )
+
+
+def present_permit(record: CredentialRecord, common: dict[str, Any]) -> PermitOut:
+    c = record.credential
+    return PermitOut(
+        kind="permit",
+        permit_class=c.permit_class or "",
+        permit_class_name=record.permit_class_name or "",
+        employer_name=c.employer_name or "",
+        employer_usci=c.employer_usci or "",
+        **common,
+    )
+
+
+# Each kind's request model and answer: the one place a new kind's schemas are registered.
+INPUTS: Mapping[Kind, type[CredentialIn]] = MappingProxyType(
+    {"title": TitleIn, "skill": SkillIn, "card": CardIn, "permit": PermitIn}
+)
+PRESENTERS: Mapping[str, Callable[[CredentialRecord, dict[str, Any]], AnyCredentialOut]] = MappingProxyType(
+    {"title": present_title, "skill": present_skill, "card": present_card, "permit": present_permit}
+)

@@ -47,6 +47,9 @@ class AnswerRow(NamedTuple):
     card_system: str | None
     card_class: str | None
     entitlements: list[str] | None
+    permit_class: str | None
+    employer_name: str | None
+    employer_usci: str | None
     holder_name: str
     holder_id_type: str
     holder_id_hash: str
@@ -84,6 +87,9 @@ def select_candidates() -> AnySelect:
             Credential.card_system,
             Credential.card_class,
             Credential.entitlements,
+            Credential.permit_class,
+            Credential.employer_name,
+            Credential.employer_usci,
             Holder.name.label("holder_name"),
             Holder.id_type.label("holder_id_type"),
             Holder.id_hash.label("holder_id_hash"),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.db import Transactions
 from app.domain.recognition import CredentialFacts, Recognition, RecognitionMode, Rule, recognise
-from app.models import CardClass, CardService, RecognitionRule, SkillLevel, TitleCode
+from app.models import Area, CardClass, CardService, RecognitionRule, SkillLevel, TitleCode
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,13 @@ class RuleSet:
     level_names: Mapping[int, str] = field(default_factory=dict)
     class_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
     service_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # The area codes a verification may name (target_area), read with the rules that may be scoped to them.
+    areas: frozenset[str] = frozenset()
 
-    def recognise(self, facts: CredentialFacts, target_region: str, on: date) -> Recognition | None:
-        found = recognise(facts, target_region, self.rules, on)
+    def recognise(
+        self, facts: CredentialFacts, target_region: str, on: date, area: str | None = None
+    ) -> Recognition | None:
+        found = recognise(facts, target_region, self.rules, on, area)
         if found is None:
             return None
         return Recognition(
@@ -66,6 +70,7 @@ def rule_from_row(row: RecognitionRule) -> Rule:
         effective_from=row.effective_from,
         effective_until=row.effective_until,
         priority=row.priority,
+        target_area=row.target_area,
     )
 
 
@@ -78,12 +83,14 @@ async def load_rule_set(reads: Transactions) -> RuleSet:
         services = (
             await conn.execute(select(CardService.system_code, CardService.code, CardService.name))
         ).all()
+        areas = (await conn.execute(select(Area.code))).scalars().all()
     return RuleSet(
         rules=tuple(rule_from_row(RecognitionRule(**row._asdict())) for row in rules),
         title_names={code: name for code, name in titles},
         level_names={level: name for level, name in levels},
         class_names={(system, code): name for system, code, name in classes},
         service_names={(system, code): name for system, code, name in services},
+        areas=frozenset(areas),
     )
 
 

@@ -8,14 +8,16 @@ from typing import Annotated, Any, Literal, Protocol
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
 from app.domain.date_windows import check_window
 from app.domain.errors import DomainError
+from app.domain.kinds import Kind
 from app.domain.recognition import RecognitionMode, Rule, check_criteria
 from app.errors import invalid_field
-from app.models import RecognitionRule, Region
+from app.models import Area, RecognitionRule, Region
 from app.problems import problem_responses
 from app.routing import AuthFirstRoute
 from app.security import require_scope
@@ -49,9 +51,15 @@ RuleCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["title", "skill", "card"]
+    kind: Kind
     source_region: str = Field(pattern=r"^[A-Z]{2}$")
     target_region: str = Field(pattern=r"^[A-Z]{2}$")
+    target_area: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9-]{0,31}$",
+        description="an area code (GET /v1/reference/areas): the rule applies only to verifications naming "
+        "this area; without it, everywhere in the target region",
+    )
     mode: Literal["direct", "delegated", "mapped", "reciprocal"]
     criteria: dict[str, Any] = Field(max_length=20)
     equivalent: dict[str, Any] = Field(max_length=20)
@@ -89,6 +97,7 @@ def present_rule(rule: RecognitionRule) -> RuleOut:
         kind=rule.kind,
         source_region=rule.source_region,
         target_region=rule.target_region,
+        target_area=rule.target_area,
         mode=rule.mode,
         criteria=rule.criteria,
         equivalent=rule.equivalent,
@@ -98,6 +107,11 @@ def present_rule(rule: RecognitionRule) -> RuleOut:
         priority=rule.priority,
         note=rule.note,
     )
+
+
+async def check_area(session: AsyncSession, area: str | None) -> None:
+    if area is not None and await session.get(Area, area) is None:
+        raise invalid_field("target_area", "area.unknown", "no such area")
 
 
 @router.get("", response_model=RulePage, summary="Every recognition rule, in force or not")
@@ -113,6 +127,7 @@ async def put_rule(
     for field in ("source_region", "target_region"):
         if await session.get(Region, getattr(payload, field)) is None:
             raise invalid_field(field, "region.unknown", "no such region")
+    await check_area(session, payload.target_area)
     rule = await session.scalar(select(RecognitionRule).where(RecognitionRule.code == code))
     if rule is None:
         rule = RecognitionRule(code=code)
@@ -134,6 +149,7 @@ async def put_rule(
     summary="Per kind, how many credentials this rule, saved as given, would recognise differently today",
 )
 async def preview_rule_change(code: RuleCode, payload: RuleIn, session: SessionDep) -> RulePreview:
+    await check_area(session, payload.target_area)
     proposed = Rule(
         code=code,
         kind=payload.kind,
@@ -146,5 +162,6 @@ async def preview_rule_change(code: RuleCode, payload: RuleIn, session: SessionD
         effective_from=payload.effective_from,
         effective_until=payload.effective_until,
         priority=payload.priority,
+        target_area=payload.target_area,
     )
     return await preview_rule(session, code, proposed, datetime.now(UTC).date())

@@ -19,13 +19,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.kinds import KINDS
 from app.domain.recognition import CredentialFacts, Recognition, Rule, recognise
 from app.domain.status import CredentialStatus
 from app.models import Credential, Organisation, RecognitionRule, TitleCode
 from app.registry.service import where_effective_status
 from app.verification.rules import rule_from_row
-
-KINDS = ("title", "skill", "card")
 
 
 class RulePreview(BaseModel):
@@ -56,6 +55,7 @@ def facts_query(kinds: Iterable[str], sources: Iterable[str], today: date) -> An
         Credential.skill_level,
         Credential.card_system,
         Credential.card_class,
+        Credential.permit_class,
     )
     return (
         select(*columns, func.count())
@@ -78,13 +78,17 @@ def count_differences(
     current: tuple[Rule, ...],
     proposed: tuple[Rule, ...],
     today: date,
+    areas: Iterable[str | None] = (None,),
 ) -> Counter[str]:
-    """Credentials (each counted once) whose recognition in some target region differs between the sets."""
+    """Credentials (each counted once) whose recognition in some target region, or some area of it that a
+    rule is scoped to, differs between the sets."""
     counts: Counter[str] = Counter()
+    areas = list(areas)
     for facts, number in groups:
-        for target in targets.get(facts.region, ()):
-            if outcome(recognise(facts, target, current, today)) != outcome(
-                recognise(facts, target, proposed, today)
+        places = [(target, area) for target in targets.get(facts.region, ()) for area in areas]
+        for target, area in places:
+            if outcome(recognise(facts, target, current, today, area)) != outcome(
+                recognise(facts, target, proposed, today, area)
             ):
                 counts[facts.kind] += number
                 break
@@ -114,6 +118,7 @@ async def preview_rule(session: AsyncSession, code: str, rule: Rule, today: date
                 skill_level=skill_level,
                 card_system=card_system,
                 card_class=card_class,
+                permit_class=permit_class,
             ),
             int(number),
         )
@@ -127,10 +132,13 @@ async def preview_rule(session: AsyncSession, code: str, rule: Rule, today: date
             skill_level,
             card_system,
             card_class,
+            permit_class,
             number,
         ) in result.all()
     ]
-    counts = count_differences(groups, targets, current, proposed, today)
+    # Everywhere in a region, and in each area a touched rule is scoped to.
+    areas = [None, *sorted({r.target_area for r in touched if r.target_area is not None})]
+    counts = count_differences(groups, targets, current, proposed, today, areas)
     return RulePreview(
         on=today,
         counts={kind: counts.get(kind, 0) for kind in KINDS},

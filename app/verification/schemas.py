@@ -7,13 +7,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from app.domain.codes import series_of_title_code
 from app.domain.identity import IdType, validate_document_number
+from app.domain.recognition import CredentialFacts
 from app.registry.schemas import IdNumber, Input, Kind, PersonName, RegionCode, Text64
 
 Outcome = Literal[
     "valid", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded", "no_match"
 ]
 MAX_BATCH_ITEMS = 1000
+# An area code (the areas table): where the employer the holder moves to is, for rules scoped to an area.
+AreaCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$", examples=["gaozhu"])]
 
 
 class VerifyIn(Input):
@@ -24,6 +28,8 @@ class VerifyIn(Input):
     # The document type of `id_number`; resident ID unless given.
     id_type: IdType = IdType.RESIDENT_ID
     id_number: IdNumber | None = None
+    # Where the holder's new employer is, for recognition rules scoped to an area (the 川渝高竹新区 pilot).
+    target_area: AreaCode | None = None
 
     @model_validator(mode="after")
     def check_id_number(self) -> VerifyIn:
@@ -76,6 +82,13 @@ class VerifiedCredential(BaseModel):
     valid_from: date | None
     valid_until: date | None
 
+    def facts(self) -> CredentialFacts:
+        """What a recognition rule reads of this answer (a node recognises a peer's answer by its rules)."""
+        return CredentialFacts(self.kind, self.region, self.issuer.level, **self.kind_facts())
+
+    def kind_facts(self) -> dict[str, Any]:
+        raise NotImplementedError
+
 
 class VerifiedTitle(VerifiedCredential):
     kind: Literal["title"]
@@ -83,6 +96,13 @@ class VerifiedTitle(VerifiedCredential):
     title_name: str
     title_level: str
     specialty: str | None
+
+    def kind_facts(self) -> dict[str, Any]:
+        return {
+            "title_code": self.title_code,
+            "title_series": series_of_title_code(self.title_code),
+            "title_level": self.title_level,
+        }
 
 
 class VerifiedSkill(VerifiedCredential):
@@ -93,6 +113,9 @@ class VerifiedSkill(VerifiedCredential):
     level_name: str
     work_type: str | None
 
+    def kind_facts(self) -> dict[str, Any]:
+        return {"skill_level": self.level}
+
 
 class VerifiedCard(VerifiedCredential):
     kind: Literal["card"]
@@ -101,8 +124,22 @@ class VerifiedCard(VerifiedCredential):
     card_class_name: str
     entitlements: list[str]
 
+    def kind_facts(self) -> dict[str, Any]:
+        return {"card_system": self.card_system, "card_class": self.card_class}
 
-AnyVerified = Annotated[VerifiedTitle | VerifiedSkill | VerifiedCard, Field(discriminator="kind")]
+
+class VerifiedPermit(VerifiedCredential):
+    kind: Literal["permit"]
+    permit_class: str
+    employer_name: str
+    employer_usci: str
+
+    def kind_facts(self) -> dict[str, Any]:
+        return {"permit_class": self.permit_class}
+
+
+AnyVerifiedCredential = VerifiedTitle | VerifiedSkill | VerifiedCard | VerifiedPermit
+AnyVerified = Annotated[AnyVerifiedCredential, Field(discriminator="kind")]
 
 
 class CredentialRef(BaseModel):

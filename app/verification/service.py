@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from app.audit.service import PendingEvent, person_fields
@@ -19,10 +20,12 @@ from app.audit.writer import AuditWriter
 from app.db import Transactions
 from app.domain.identity import normalize_document_number
 from app.domain.masking import mask_name
+from app.domain.permit_number import permit_number_well_formed
 from app.domain.recognition import CredentialFacts, Recognition
 from app.domain.references import reference_digest
 from app.domain.skill_number import DEFAULT_FORMATS
 from app.domain.status import CredentialStatus, effective_status
+from app.errors import invalid_field
 from app.keys import KeyStore
 from app.privacy import PersonalDataVault
 from app.security import Principal
@@ -30,6 +33,7 @@ from app.verification.lookup import AnswerRow, AnyRow, find_many, find_one, find
 from app.verification.receipts import receipt_claims, sign_receipt
 from app.verification.rules import RuleBook, RuleSet
 from app.verification.schemas import (
+    AnyVerifiedCredential,
     Check,
     CredentialRef,
     ItemProblem,
@@ -37,6 +41,7 @@ from app.verification.schemas import (
     VerifiedCard,
     VerifiedHolder,
     VerifiedIssuer,
+    VerifiedPermit,
     VerifiedSkill,
     VerifiedTitle,
     VerifyAnswer,
@@ -73,9 +78,13 @@ class Decision:
     successor: AnyRow | None = None
 
 
+# The kinds whose numbers the registry stores normalised as document numbers (NFKC, no spaces, upper case).
+NORMALISED_NUMBERS = frozenset({"skill", "permit"})
+
+
 def canonical_number(item: VerifyIn) -> str:
-    """The number as the registry stores it (skill numbers in their normalised spelling)."""
-    return normalize_document_number(item.number) if item.kind == "skill" else item.number
+    """The number as the registry stores it (skill and permit numbers in their normalised spelling)."""
+    return normalize_document_number(item.number) if item.kind in NORMALISED_NUMBERS else item.number
 
 
 def reference_of(item: VerifyIn) -> str:
@@ -88,8 +97,11 @@ def check(check_id: str, passed: bool, code: str) -> Check:
 
 
 def number_format_known(kind: str, number: str) -> bool:
-    # Only skill certificates have published numbering schemes; title and card numbers are issuer-defined.
-    return kind != "skill" or any(scheme.matches(number) for scheme in DEFAULT_FORMATS)
+    # Skill certificates have published numbering schemes and permits a known shape; title and card numbers
+    # are issuer-defined.
+    if kind == "skill":
+        return any(scheme.matches(number) for scheme in DEFAULT_FORMATS)
+    return kind != "permit" or permit_number_well_formed(number)
 
 
 def holder_matches(row: AnswerRow, probe: Probe) -> bool:
@@ -143,7 +155,16 @@ def facts_of(row: AnswerRow) -> CredentialFacts:
         skill_level=row.skill_level,
         card_system=row.card_system,
         card_class=row.card_class,
+        permit_class=row.permit_class,
     )
+
+
+def check_areas(items: Sequence[VerifyIn], rules: RuleSet, *, batch: bool) -> None:
+    """An area the request names must be in the areas table: an unknown one would silently match no rule."""
+    for position, item in enumerate(items):
+        if item.target_area is not None and item.target_area not in rules.areas:
+            field = f"items.{position}.target_area" if batch else "target_area"
+            raise invalid_field(field, "area.unknown", "no such area")
 
 
 def decide(row: AnswerRow | None, probe: Probe, caller_region: str, rules: RuleSet, today: date) -> Decision:
@@ -161,7 +182,11 @@ def decide(row: AnswerRow | None, probe: Probe, caller_region: str, rules: RuleS
         window = check("validity.window", False, "validity.not_started")
     else:
         window = check("validity.window", True, "validity.within")
-    recognition = rules.recognise(facts_of(row), caller_region, today) if outcome == "valid" else None
+    recognition = (
+        rules.recognise(facts_of(row), caller_region, today, probe.item.target_area)
+        if outcome == "valid"
+        else None
+    )
     recognised = recognition_check(outcome, recognition, home=caller_region == row.region_code)
     trusted = row.issuer_region == row.region_code
     checks = [
@@ -175,7 +200,7 @@ def decide(row: AnswerRow | None, probe: Probe, caller_region: str, rules: RuleS
     return Decision(outcome, checks, row, recognition)
 
 
-def present_credential(row: AnswerRow, shown_status: str) -> VerifiedTitle | VerifiedSkill | VerifiedCard:
+def present_credential(row: AnswerRow, shown_status: str) -> AnyVerifiedCredential:
     common: dict[str, Any] = {
         "region": row.region_code,
         "number": row.number,
@@ -191,25 +216,33 @@ def present_credential(row: AnswerRow, shown_status: str) -> VerifiedTitle | Ver
         "valid_from": row.valid_from,
         "valid_until": row.valid_until,
     }
-    if row.kind == "title":
-        return VerifiedTitle(
-            kind="title",
-            title_code=row.title_code,
-            title_name=row.title_name or "",
-            title_level=row.title_level or "",
-            specialty=row.specialty,
-            **common,
-        )
-    if row.kind == "skill":
-        return VerifiedSkill(
-            kind="skill",
-            occupation_code=row.occupation_code or "",
-            occupation_name=row.occupation_name,
-            level=row.skill_level,
-            level_name=row.level_name or "",
-            work_type=row.work_type,
-            **common,
-        )
+    return VERIFIED[row.kind](row, common)
+
+
+def verified_title(row: AnswerRow, common: dict[str, Any]) -> VerifiedTitle:
+    return VerifiedTitle(
+        kind="title",
+        title_code=row.title_code,
+        title_name=row.title_name or "",
+        title_level=row.title_level or "",
+        specialty=row.specialty,
+        **common,
+    )
+
+
+def verified_skill(row: AnswerRow, common: dict[str, Any]) -> VerifiedSkill:
+    return VerifiedSkill(
+        kind="skill",
+        occupation_code=row.occupation_code or "",
+        occupation_name=row.occupation_name,
+        level=row.skill_level,
+        level_name=row.level_name or "",
+        work_type=row.work_type,
+        **common,
+    )
+
+
+def verified_card(row: AnswerRow, common: dict[str, Any]) -> VerifiedCard:
     return VerifiedCard(
         kind="card",
         card_system=row.card_system or "",
@@ -218,6 +251,22 @@ def present_credential(row: AnswerRow, shown_status: str) -> VerifiedTitle | Ver
         entitlements=list(row.entitlements or []),
         **common,
     )
+
+
+def verified_permit(row: AnswerRow, common: dict[str, Any]) -> VerifiedPermit:
+    return VerifiedPermit(
+        kind="permit",
+        permit_class=row.permit_class or "",
+        employer_name=row.employer_name or "",
+        employer_usci=row.employer_usci or "",
+        **common,
+    )
+
+
+# Each kind's verified answer: the one place a new kind's answer is registered.
+VERIFIED: Mapping[str, Callable[[AnswerRow, dict[str, Any]], AnyVerifiedCredential]] = MappingProxyType(
+    {"title": verified_title, "skill": verified_skill, "card": verified_card, "permit": verified_permit}
+)
 
 
 async def wait_until_floor(started: float, floor: float) -> None:
@@ -277,6 +326,7 @@ class Verifier:
         started = asyncio.get_running_loop().time()
         probe = self.prepare(item)
         rules = await self.rules.rule_set()
+        check_areas([item], rules, batch=False)
         today = datetime.now(UTC).date()
         async with self.reads() as conn:
             row = await find_one(conn, item.kind, item.region, probe.number) if probe.well_formed else None
@@ -298,6 +348,7 @@ class Verifier:
         started = asyncio.get_running_loop().time()
         probes = [self.prepare(item) for item in items]
         rules = await self.rules.rule_set()
+        check_areas(items, rules, batch=True)
         today = datetime.now(UTC).date()
         async with self.reads() as conn:
             wanted = [(p.item.kind, p.item.region, p.number) for p in probes if p.well_formed]

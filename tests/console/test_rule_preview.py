@@ -11,7 +11,7 @@ import pytest
 
 from app.services import HurenApp
 from tests.console.test_status_changes import create, person_client
-from tests.factories import skill_payload, title_payload
+from tests.factories import permit_payload, skill_payload, title_payload
 from tests.people.conftest import MovableClock, NewPerson
 
 RULES = "/v1/admin/recognition-rules"
@@ -62,22 +62,22 @@ async def test_counts_match_a_hand_computed_case(
     code = "skill-l3-mapped-SC-CQ"
     current = await rule(admin, code)
     # Unchanged: nothing differs.
-    assert (await preview(admin, code, current))["counts"] == {"title": 0, "skill": 0, "card": 0}
+    assert (await preview(admin, code, current))["counts"] == {"title": 0, "skill": 0, "card": 0, "permit": 0}
     # Not in force until 2099: the three active SC level-3 skills lose recognition in CQ (the revoked one,
     # the expired one and the CQ one were not recognised there by this rule anyway).
     later = await preview(admin, code, {**current, "effective_from": "2099-01-01"})
-    assert later["counts"] == {"title": 0, "skill": 3, "card": 0}
+    assert later["counts"] == {"title": 0, "skill": 3, "card": 0, "permit": 0}
     assert later["total"] == 3
     # Widened to level 4: at equal priority the lower code wins, so the two level-4 skills change rule.
     wider = await preview(admin, code, {**current, "criteria": {"skill_levels": [3, 4]}})
-    assert wider["counts"] == {"title": 0, "skill": 2, "card": 0}
+    assert wider["counts"] == {"title": 0, "skill": 2, "card": 0, "permit": 0}
     # A new rule for titles, first in priority: the one senior title from a province is recognised otherwise.
     title_rule = await rule(admin, "title-senior-direct-SC-CQ")
     proposed = {**title_rule, "priority": 1, "mode": "delegated"}
     before = (await preview(admin, "title-new-test", proposed))["counts"]
     await create(client, title_payload("SC"))
     new = await preview(admin, "title-new-test", proposed)
-    assert new["counts"] == {"title": before["title"] + 1, "skill": 0, "card": 0}
+    assert new["counts"] == {"title": before["title"] + 1, "skill": 0, "card": 0, "permit": 0}
     # Rewording the basis changes no credential's recognition.
     reworded = await preview(admin, code, {**current, "basis": "另一种表述"})
     assert reworded["total"] == 0
@@ -101,3 +101,22 @@ async def test_only_admins_may_preview(app: HurenApp, new_person: NewPerson, clo
             assert answer.status_code == 403, (username, answer.status_code)
         finally:
             await client.aclose()
+
+
+async def test_an_area_scoped_rule_is_previewed_in_its_area(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    """The B-class pilot rule applies only in 川渝高竹新区: ending it changes the recognition of every active
+    SC B-class permit there (counted against a baseline: other tests may have committed permits)."""
+    code = "permit-B-gaozhu-pilot-SC-CQ"
+    current = await rule(admin, code)
+    assert current["target_area"] == "gaozhu"
+    ended = {**current, "effective_from": "2099-01-01"}
+    before = (await preview(admin, code, ended))["counts"]["permit"]
+    for _ in range(2):
+        await create(client, permit_payload("SC", "B"))
+    await create(client, permit_payload("SC", "A"))
+    assert (await preview(admin, code, ended))["counts"]["permit"] == before + 2
+    unknown = await admin.post(f"{RULES}/{code}/preview", json={**current, "target_area": "nowhere"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["code"] == "area.unknown"

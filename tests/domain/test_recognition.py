@@ -35,6 +35,7 @@ def shipped_rules() -> list[Rule]:
             effective_from=date.fromisoformat(r["effective_from"]),
             effective_until=date.fromisoformat(r["effective_until"]) if r["effective_until"] else None,
             priority=r["priority"],
+            target_area=r.get("target_area"),
         )
         for r in read_data("recognition_rules.json")
     ]
@@ -230,3 +231,54 @@ def test_criteria_the_engine_cannot_evaluate_are_refused(criteria: dict[str, obj
 def test_a_rule_with_an_unknown_criterion_never_matches() -> None:
     rules = [make_rule("odd", 1, holder_name=["张三"])]
     assert recognise(title("intermediate"), "CQ", rules, TODAY) is None
+
+
+def permit(permit_class: str, region: str = "SC") -> CredentialFacts:
+    return CredentialFacts(kind="permit", region=region, issuer_level="province", permit_class=permit_class)
+
+
+@pytest.mark.parametrize(("source", "target"), [("SC", "CQ"), ("CQ", "SC")])
+@pytest.mark.parametrize("area", [None, "gaozhu"])
+def test_an_a_class_permit_is_recognised_anywhere_in_the_other_region(
+    source: str, target: str, area: str | None
+) -> None:
+    found = recognise(permit("A", source), target, RULES, TODAY, area)
+    assert found is not None
+    assert found.mode == RecognitionMode.DIRECT
+    assert found.equivalent["new_permit_max_years"] == 5
+    assert found.equivalent["fewer_documents"] is True
+
+
+@pytest.mark.parametrize(("source", "target"), [("SC", "CQ"), ("CQ", "SC")])
+def test_a_b_class_permit_is_recognised_only_in_the_pilot_area(source: str, target: str) -> None:
+    assert recognise(permit("B", source), target, RULES, TODAY) is None
+    assert recognise(permit("B", source), target, RULES, TODAY, "elsewhere") is None
+    found = recognise(permit("B", source), target, RULES, TODAY, "gaozhu")
+    assert found is not None
+    assert found.rule == f"permit-B-gaozhu-pilot-{source}-{target}"
+
+
+@pytest.mark.parametrize("area", [None, "gaozhu"])
+def test_a_c_class_permit_is_never_recognised(area: str | None) -> None:
+    assert recognise(permit("C"), "CQ", RULES, TODAY, area) is None
+
+
+def test_a_rule_without_an_area_applies_where_an_area_is_named() -> None:
+    general = Rule(
+        code="general",
+        kind="title",
+        source_region="SC",
+        target_region="CQ",
+        mode=RecognitionMode.DIRECT,
+        criteria={},
+        equivalent={},
+        basis="b",
+        effective_from=date(2020, 1, 1),
+    )
+    scoped = Rule(**{**general.__dict__, "code": "scoped", "target_area": "zone", "priority": 1})
+    in_zone = recognise(title("junior"), "CQ", [general, scoped], TODAY, "zone")
+    elsewhere = recognise(title("junior"), "CQ", [general, scoped], TODAY)
+    assert in_zone is not None
+    assert in_zone.rule == "scoped"
+    assert elsewhere is not None
+    assert elsewhere.rule == "general"

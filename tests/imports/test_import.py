@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.kinds import KINDS
 from app.imports.parsing import COLUMNS
 from app.imports.validation import flatten_payload
 from app.models import Credential, ImportJob
@@ -268,7 +269,7 @@ async def test_error_report_as_csv_is_formula_safe(client: httpx.AsyncClient) ->
 
 
 async def test_templates_parse_back(client: httpx.AsyncClient) -> None:
-    for kind in ("title", "skill", "card"):
+    for kind in KINDS:
         template = await client.get(f"/v1/imports/templates/{kind}.csv")
         assert template.status_code == 200
         job = (await upload(client, kind, template.content)).json()

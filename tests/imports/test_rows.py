@@ -22,7 +22,7 @@ from app.imports.code_tables import CodeTables
 from app.imports.fast_checks import check_row_fast
 from app.imports.parsing import COLUMNS, RawRow, RowProblem
 from app.imports.validation import flatten_payload, validate_row, validate_row_with_models
-from tests.factories import card_payload, resident_id, skill_payload, title_payload
+from tests.factories import card_payload, permit_payload, resident_id, skill_payload, title_payload
 
 DATA = Path(__file__).resolve().parents[2] / "app" / "reference" / "data"
 
@@ -49,6 +49,7 @@ def reference_tables() -> CodeTables:
             for s in systems
             if s["issuing_from"] or s["issuing_until"]
         },
+        permit_classes=frozenset(c["code"] for c in load("permit_classes.json")),
     )
 
 
@@ -133,11 +134,20 @@ AWKWARD = [
     "510104820113001",
     "11510000MB0A12345X",
     "91350100M000100Y43",
+    "123456789012345678",
+    "１２３４５６７８９０１２３４５６７８",
+    "1234 5678 9012 3456 78",
+    "12345678901234567",
+    "B",
+    "C",
+    "a",
+    "USA123456789012",
 ]
 
 
 def valid_row(kind: str) -> dict[str, str | None]:
-    payload = {"title": title_payload, "skill": skill_payload, "card": card_payload}[kind]()
+    makers = {"title": title_payload, "skill": skill_payload, "card": card_payload, "permit": permit_payload}
+    payload = makers[kind]()
     if kind == "card":
         payload["entitlements"] = ["hukou", "housing"] if payload["region"] == "CQ" else ["hukou"]
     flat = flatten_payload(payload)
@@ -158,6 +168,8 @@ MAX_LENGTHS = {
     "occupation_code": 20,
     "occupation_name": 100,
     "work_type": 100,
+    "employer_name": 200,
+    "employer_usci": 40,
 }
 DATE_COLUMNS = ("issued_on", "valid_from", "valid_until", "obtained_on")
 DATES = [
@@ -221,7 +233,7 @@ def assert_agrees(kind: str, values: dict[str, str | None], tables: CodeTables =
     assert validate_row(kind, raw, tables, TODAY) == (clean, errors)
 
 
-@pytest.mark.parametrize("kind", ["title", "skill", "card"])
+@pytest.mark.parametrize("kind", ["title", "skill", "card", "permit"])
 def test_valid_rows_take_the_fast_path(kind: str) -> None:
     for _ in range(20):
         values = valid_row(kind)
@@ -249,12 +261,20 @@ def test_card_rows_agree_with_the_models(values: dict[str, str | None]) -> None:
     assert_agrees("card", values)
 
 
+@hypothesis_settings(max_examples=600)
+@given(values=mutated_rows("permit"))
+@example(values={**valid_row("permit"), "holder_id_type": "resident_id"})
+@example(values={**valid_row("permit"), "number": "1234 5678 9012 3456 78"})
+def test_permit_rows_agree_with_the_models(values: dict[str, str | None]) -> None:
+    assert_agrees("permit", values)
+
+
 # A node holding one region only: the other region's rows are refused (region.not_held) by the models' path.
 HELD_SC = replace(TABLES, held=frozenset({"SC"}))
 
 
 @hypothesis_settings(max_examples=300)
-@given(data=st.data(), kind=st.sampled_from(["title", "skill", "card"]))
+@given(data=st.data(), kind=st.sampled_from(["title", "skill", "card", "permit"]))
 def test_rows_agree_with_the_models_on_a_node_of_one_region(data: st.DataObject, kind: str) -> None:
     assert_agrees(kind, data.draw(mutated_rows(kind)), HELD_SC)
 
@@ -312,7 +332,7 @@ def test_the_probed_bounds_are_every_bound_the_models_declare() -> None:
 
 @pytest.mark.parametrize("column", sorted(MAX_LENGTHS))
 def test_the_bounds_read_off_the_models_are_the_bounds_they_enforce(column: str) -> None:
-    kind = next(kind for kind in ("title", "skill", "card") if column in COLUMNS[kind])
+    kind = next(kind for kind in ("title", "skill", "card", "permit") if column in COLUMNS[kind])
     bound = model_rules.max_length(column)
     for length, accepted in ((bound, True), (bound + 1, False)):
         values = {**valid_row(kind), column: "字" * length}

@@ -29,10 +29,12 @@ FILES = [
     "card_systems.json",
     "recognition_rules.json",
     "id_types.json",
+    "permit_classes.json",
+    "areas.json",
 ]
 TITLE_LEVELS = {"senior_full", "senior_deputy", "intermediate", "assistant", "junior"}
 ISSUER_LEVELS = {"province", "city", "district"}
-KINDS = {"title", "skill", "card"}
+KINDS = {"title", "skill", "card", "permit"}
 MODES = {"direct", "delegated", "mapped", "reciprocal"}
 TIERS = {"basic", "exclusive"}
 SAME = "same"  # sentinel in rule equivalents: "the credential's own level"
@@ -81,6 +83,16 @@ def rules() -> list[Row]:
 @pytest.fixture(scope="module")
 def id_types() -> list[Row]:
     return load("id_types.json")
+
+
+@pytest.fixture(scope="module")
+def permit_classes() -> list[Row]:
+    return load("permit_classes.json")
+
+
+@pytest.fixture(scope="module")
+def areas() -> list[Row]:
+    return load("areas.json")
 
 
 def codes(rows: list[Row], key: str = "code") -> list[Any]:
@@ -321,6 +333,7 @@ def test_rule_fields(rules: list[Row], regions: list[Row]) -> None:
         assert rule["basis"].strip(), rule["code"]
         assert isinstance(rule["criteria"], dict), rule["code"]
         assert isinstance(rule["equivalent"], dict), rule["code"]
+        assert rule.get("target_area") is None or isinstance(rule["target_area"], str), rule["code"]
 
 
 def test_rule_dates(rules: list[Row]) -> None:
@@ -370,7 +383,12 @@ def test_card_rules_reference_existing_data(rules: list[Row], cards: list[Row]) 
 
 
 def test_modes_fit_kinds(rules: list[Row]) -> None:
-    allowed = {"title": {"direct", "delegated"}, "skill": {"mapped"}, "card": {"reciprocal"}}
+    allowed = {
+        "title": {"direct", "delegated"},
+        "skill": {"mapped"},
+        "card": {"reciprocal"},
+        "permit": {"direct"},
+    }
     for rule in rules:
         assert rule["mode"] in allowed[rule["kind"]], rule["code"]
 
@@ -407,6 +425,7 @@ def test_no_duplicate_rules_overlapping_in_time(rules: list[Row]) -> None:
             rule["source_region"],
             rule["target_region"],
             rule["priority"],
+            rule.get("target_area"),
             json.dumps(rule["criteria"], sort_keys=True, ensure_ascii=False),
         )
         groups[key].append(rule)
@@ -541,3 +560,56 @@ def test_tianfu_and_xinchongqing_cards_recognise_each_other(rules: list[Row], cl
     assert (to_cq["equivalent"]["card_system"], to_cq["equivalent"]["card_class"]) == ("cq-xinchongqing", cls)
     earlier = _winner(rules, "SC", "CQ", "sc-tianfu", cls, dt.date(2024, 12, 31))
     assert earlier["equivalent"]["card_system"] == "cq-yingcai"
+
+
+# ------------------------------------------------------------------------------------------ permits
+
+
+def test_permit_classes(permit_classes: list[Row]) -> None:
+    assert codes(permit_classes) == ["A", "B", "C"]
+    points = {row["code"]: row["min_points"] for row in permit_classes}
+    assert points == {"A": 85, "B": 60, "C": None}  # DOMAIN.md
+
+
+def test_areas_span_existing_regions(areas: list[Row], regions: list[Row]) -> None:
+    assert_unique(codes(areas), "area codes")
+    for area in areas:
+        assert area["parts"], area["code"]
+        assert {part["region"] for part in area["parts"]} <= set(codes(regions)), area["code"]
+
+
+def test_permit_rules_reference_existing_data(
+    rules: list[Row], permit_classes: list[Row], areas: list[Row]
+) -> None:
+    for rule in (r for r in rules if r["kind"] == "permit"):
+        assert set(rule["criteria"]) == {"permit_classes"}, rule["code"]
+        assert set(rule["criteria"]["permit_classes"]) <= set(codes(permit_classes)), rule["code"]
+        assert rule.get("target_area") in {None, *codes(areas)}, rule["code"]
+    for rule in rules:
+        if rule["kind"] != "permit":
+            assert rule.get("target_area") is None, rule["code"]
+
+
+def _permit_rules(rules: list[Row], src: str, tgt: str, cls: str, area: str | None) -> list[Row]:
+    """The rules that apply to a class-`cls` permit of `src` verified in `tgt` for an employer in `area`: a
+    rule scoped to an area applies only when the verification names that area."""
+    return _matching(
+        rules,
+        "permit",
+        src,
+        tgt,
+        lambda r: cls in r["criteria"]["permit_classes"] and r.get("target_area") in (None, area),
+    )
+
+
+@pytest.mark.parametrize(("src", "tgt"), [("SC", "CQ"), ("CQ", "SC")])
+def test_permit_recognition_per_class_and_area(rules: list[Row], src: str, tgt: str) -> None:
+    """A: recognised anywhere in the other region; B: only in the 川渝高竹新区 pilot; C: never."""
+    for area in (None, "gaozhu"):
+        a_rules = _permit_rules(rules, src, tgt, "A", area)
+        _check_unambiguous(a_rules, f"permit A {src}->{tgt} area {area}")
+        assert {r["mode"] for r in a_rules} == {"direct"}
+        assert all(r["equivalent"]["new_permit_max_years"] == 5 for r in a_rules)
+        assert not _permit_rules(rules, src, tgt, "C", area)
+    assert not _permit_rules(rules, src, tgt, "B", None)
+    _check_unambiguous(_permit_rules(rules, src, tgt, "B", "gaozhu"), f"permit B {src}->{tgt} gaozhu")

@@ -12,6 +12,8 @@ import pytest
         ("regions", "code", {"SC", "CQ"}),
         ("skill-levels", "level", {1, 2, 3, 4, 5}),
         ("id-types", "code", {"resident_id", "passport", "foreign_permanent_resident"}),
+        ("permit-classes", "code", {"A", "B", "C"}),
+        ("areas", "code", {"gaozhu"}),
     ],
 )
 async def test_a_table_is_answered_without_a_token(
@@ -44,3 +46,14 @@ async def test_an_unknown_table_is_a_422_naming_the_tables(anonymous: httpx.Asyn
     answer = await anonymous.get("/v1/reference/holders")
     assert answer.status_code == 422
     assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_permit_classes_carry_their_points_and_areas_their_divisions(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    classes = (await anonymous.get("/v1/reference/permit-classes")).json()["items"]
+    assert [(row["code"], row["min_points"]) for row in classes] == [("A", 85), ("B", 60), ("C", None)]
+    areas = (await anonymous.get("/v1/reference/areas")).json()["items"]
+    gaozhu = next(row for row in areas if row["code"] == "gaozhu")
+    assert gaozhu["name"] == "川渝高竹新区"
+    assert {part["region"] for part in gaozhu["parts"]} == {"SC", "CQ"}

@@ -5,6 +5,13 @@ let csrfToken = "";
 
 // Labels every section shows the same way.
 export const REGION_LABELS = { SC: "四川", CQ: "重庆" };
+// The kinds of credential (app/domain/kinds.py), in the order the selects list them.
+export const KIND_LABELS = {
+  title: "职称证书",
+  skill: "职业技能等级证书",
+  card: "人才卡",
+  permit: "外国人工作许可",
+};
 export const STATUS_LABELS = {
   active: "有效",
   suspended: "暂扣",

@@ -1,14 +1,9 @@
 // The console's import section: pick a kind and a file, validate it, read the errors (paged by the server,
 // in Chinese), commit it with a progress bar that survives a reload (the job id lives in the address), and
 // the list of past imports.
-import { ApiError, api, describeError, formatTime, h, query, table } from "./api.js";
+import { ApiError, KIND_LABELS, api, describeError, formatTime, h, query, table } from "./api.js";
 
-const KINDS = [
-  ["title", "职称证书"],
-  ["skill", "职业技能等级证书"],
-  ["card", "人才卡"],
-];
-const KIND_LABELS = Object.fromEntries(KINDS);
+const KINDS = Object.entries(KIND_LABELS);
 const REGIONS = [
   ["", "按文件中的地区"],
   ["SC", "四川（SC）"],

@@ -2,6 +2,7 @@
 // verifications), reveal its holder's number (admins; audited) and change its status with a reason.
 import {
   ApiError,
+  KIND_LABELS,
   STATUS_LABELS,
   api,
   describeError,
@@ -13,7 +14,7 @@ import {
   table,
 } from "./api.js";
 
-const KINDS = { title: "职称证书", skill: "职业技能等级证书", card: "人才卡" };
+const KINDS = KIND_LABELS;
 // The changes a person may ask for from each status (app/domain/status.py; the server decides anyway).
 const ACTIONS = {
   active: [
@@ -193,6 +194,7 @@ function statusForm(c, onChanged) {
 function kindFields(c, systemNames) {
   if (c.kind === "title") return [["职称", `${c.title_name}（${c.title_code}）`], ["专业", c.specialty], ["取得日期", formatDate(c.obtained_on)], ["评审机构", c.review_body]];
   if (c.kind === "skill") return [["职业", `${c.occupation_name || ""}（${c.occupation_code}）`], ["等级", c.level_name], ["工种", c.work_type]];
+  if (c.kind === "permit") return [["许可类别", `${c.permit_class_name}（${c.permit_class}）`], ["用人单位", c.employer_name], ["用人单位统一社会信用代码", c.employer_usci]];
   const system = systemNames[c.card_system] ? `${systemNames[c.card_system]}（${c.card_system}）` : c.card_system;
   return [["人才卡体系", system], ["类别", c.card_class_name], ["服务事项", c.entitlements.join("、")]];
 }

@@ -1,8 +1,8 @@
 // The console's rules section (互认规则): every recognition rule; editing one shows, before it is saved, how
 // many credentials of each kind it would recognise differently today (预览影响), then 保存.
-import { REGION_LABELS, api, describeError, formatDate, h, table } from "./api.js";
+import { KIND_LABELS, REGION_LABELS, api, describeError, formatDate, h, table } from "./api.js";
 
-const KINDS = { title: "职称", skill: "技能等级", card: "人才卡" };
+const KINDS = KIND_LABELS;
 const MODES = { direct: "直接认可", delegated: "委托确认", mapped: "对应转换", reciprocal: "对等互认" };
 const CRITERIA = {
   title_codes: "职称代码",
@@ -12,7 +12,13 @@ const CRITERIA = {
   skill_levels: "技能等级",
   card_system: "人才卡体系",
   card_classes: "人才卡类别",
+  permit_classes: "工作许可类别",
 };
+
+// A rule scoped to an area applies only to verifications naming it (GET /v1/reference/areas).
+function areaLabel(rule) {
+  return rule.target_area ? `（限区域 ${rule.target_area}）` : "";
+}
 
 function describeCriteria(criteria) {
   return Object.entries(criteria)
@@ -37,7 +43,7 @@ export async function render(root) {
         {},
         h("td", {}, rule.code),
         h("td", {}, KINDS[rule.kind] || rule.kind),
-        h("td", {}, `${REGION_LABELS[rule.source_region] || rule.source_region} → ${REGION_LABELS[rule.target_region] || rule.target_region}`),
+        h("td", {}, `${REGION_LABELS[rule.source_region] || rule.source_region} → ${REGION_LABELS[rule.target_region] || rule.target_region}${areaLabel(rule)}`),
         h("td", {}, describeCriteria(rule.criteria)),
         h("td", {}, MODES[rule.mode] || rule.mode),
         h("td", {}, formatDate(rule.effective_from)),
@@ -78,6 +84,8 @@ export async function render(root) {
         kind: rule.kind,
         source_region: rule.source_region,
         target_region: rule.target_region,
+        // A rule scoped to an area (a pilot zone) keeps it: the editor does not change where a rule applies.
+        target_area: rule.target_area ?? null,
         mode: inputs.mode.value,
         criteria: JSON.parse(inputs.criteria.value),
         equivalent: JSON.parse(inputs.equivalent.value),
@@ -137,7 +145,7 @@ export async function render(root) {
       "form",
       { class: "panel", id: "rule-editor", "aria-labelledby": "editor-title" },
       h("h2", { id: "editor-title" }, `编辑规则 ${rule.code}`),
-      h("p", { class: "muted" }, `${KINDS[rule.kind]}，${REGION_LABELS[rule.source_region]} → ${REGION_LABELS[rule.target_region]}`),
+      h("p", { class: "muted" }, `${KINDS[rule.kind]}，${REGION_LABELS[rule.source_region]} → ${REGION_LABELS[rule.target_region]}${areaLabel(rule)}`),
       h("div", {}, field("生效日期", inputs.effective_from), field("失效日期（当日起不再适用，留空为长期）", inputs.effective_until)),
       h("div", {}, field("方式", inputs.mode), field("优先级（数字小者优先）", inputs.priority)),
       h("div", {}, field("条件（JSON）", inputs.criteria)),

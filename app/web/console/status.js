@@ -1,6 +1,6 @@
 // The console's status section (状态变更): a filter, its preview (count, sample, what the state machine would
 // refuse), a confirmed change with a reason that runs as a job, and its progress to the end.
-import { REGION_LABELS, STATUS_LABELS, api, describeError, formatDate, formatTime, h, table } from "./api.js";
+import { KIND_LABELS, REGION_LABELS, STATUS_LABELS, api, describeError, formatDate, formatTime, h, table } from "./api.js";
 
 const TARGETS = [
   ["suspended", "暂扣"],
@@ -9,7 +9,7 @@ const TARGETS = [
   ["active", "恢复有效（暂扣发还）"],
   ["transferred", "转出"],
 ];
-const KINDS = [["", "全部"], ["title", "职称"], ["skill", "技能等级"], ["card", "人才卡"]];
+const KINDS = [["", "全部"], ...Object.entries(KIND_LABELS)];
 const REGIONS = [["", "全部"], ...Object.entries(REGION_LABELS)];
 const REFUSALS = {
   "status.unchanged": "已是目标状态",
