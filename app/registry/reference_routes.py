@@ -1,7 +1,8 @@
 """`GET /v1/reference/{table}`: the code tables as data, for integrators (no token: they are public).
 
 What the database holds is what is answered, so an admin's edit to a table shows here at once; the ID types
-are not a table of their own and come from the shipped data. Every table lists its rows in key order.
+and the skill-certificate numbering formats are not tables of their own and come from the shipped data. Every
+table lists its rows in key order (the numbering formats in the order numbers are tried).
 """
 
 from __future__ import annotations
@@ -17,10 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.request_session import SessionDep
 from app.models import CardClass, CardService, CardSystem, Region, SkillLevel, TitleCode, TitleSeries
 from app.problems import problem_responses
+from app.reference.number_formats import read_number_format_definitions
 from app.reference.seed import read_data
 from app.routing import AuthFirstRoute
 
-TableName = Literal["regions", "title-series", "title-codes", "skill-levels", "card-systems", "id-types"]
+TableName = Literal[
+    "regions",
+    "title-series",
+    "title-codes",
+    "skill-levels",
+    "card-systems",
+    "id-types",
+    "skill-number-formats",
+]
 # Code tables change by migration or by an admin, rarely: a cache may keep an answer for a few minutes.
 CACHE_CONTROL = "public, max-age=300"
 
@@ -48,8 +58,19 @@ async def read_title_codes(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def read_skill_levels(session: AsyncSession) -> list[dict[str, Any]]:
+    """Each level with its `rank` (学徒工 1 … 首席技师 8): the codes keep their old meaning, not an order."""
     rows = (await session.scalars(select(SkillLevel).order_by(SkillLevel.level))).all()
-    return [{"level": r.level, "name": r.name} for r in rows]
+    return [
+        {
+            "level": r.level,
+            "name": r.name,
+            "rank": r.rank,
+            "scheme": r.scheme,
+            "confirmed": r.confirmed,
+            "note": r.note,
+        }
+        for r in rows
+    ]
 
 
 async def read_card_systems(session: AsyncSession) -> list[dict[str, Any]]:
@@ -83,6 +104,12 @@ def read_id_types() -> list[dict[str, Any]]:
     ]
 
 
+def read_skill_number_formats() -> list[dict[str, Any]]:
+    # The definitions the validators are built from (app.reference.number_formats), in the order numbers are
+    # tried; positions are 1-based. `confirmed: false` with its `note` says what is assumed.
+    return read_number_format_definitions()
+
+
 @router.get(
     "/{table}",
     response_model=ReferenceTable,
@@ -101,6 +128,7 @@ async def get_reference_table(
         "skill-levels": read_skill_levels,
         "card-systems": read_card_systems,
     }
-    items = read_id_types() if table == "id-types" else await readers[table](session)
+    files = {"id-types": read_id_types, "skill-number-formats": read_skill_number_formats}
+    items = files[table]() if table in files else await readers[table](session)
     response.headers["Cache-Control"] = CACHE_CONTROL
     return ReferenceTable(table=table, items=items)

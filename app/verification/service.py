@@ -21,10 +21,10 @@ from app.domain.identity import normalize_document_number
 from app.domain.masking import mask_name
 from app.domain.recognition import CredentialFacts, Recognition
 from app.domain.references import reference_digest
-from app.domain.skill_number import DEFAULT_FORMATS
 from app.domain.status import CredentialStatus, effective_status
 from app.keys import KeyStore
 from app.privacy import PersonalDataVault
+from app.reference.number_formats import SKILL_NUMBER_FORMATS
 from app.security import Principal
 from app.verification.lookup import AnswerRow, AnyRow, find_many, find_one, find_successor
 from app.verification.receipts import receipt_claims, sign_receipt
@@ -89,7 +89,7 @@ def check(check_id: str, passed: bool, code: str) -> Check:
 
 def number_format_known(kind: str, number: str) -> bool:
     # Only skill certificates have published numbering schemes; title and card numbers are issuer-defined.
-    return kind != "skill" or any(scheme.matches(number) for scheme in DEFAULT_FORMATS)
+    return kind != "skill" or any(scheme.matches(number) for scheme in SKILL_NUMBER_FORMATS)
 
 
 def holder_matches(row: AnswerRow, probe: Probe) -> bool:
@@ -208,6 +208,7 @@ def present_credential(row: AnswerRow, shown_status: str) -> VerifiedTitle | Ver
             level=row.skill_level,
             level_name=row.level_name or "",
             work_type=row.work_type,
+            number_format=row.number_format,
             **common,
         )
     return VerifiedCard(
