@@ -27,12 +27,13 @@ from tests.factories import card_payload, resident_id, skill_payload, title_payl
 DATA = Path(__file__).resolve().parents[2] / "app" / "reference" / "data"
 
 
+def load_data(name: str) -> Any:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
 def reference_tables() -> CodeTables:
     """The code tables as the migrations load them, read from the same reference files."""
-
-    def load(name: str) -> Any:
-        return json.loads((DATA / name).read_text(encoding="utf-8"))
-
+    load = load_data
     systems = load("card_systems.json")
     return CodeTables(
         regions=frozenset(r["code"] for r in load("regions.json")),
@@ -83,6 +84,11 @@ AWKWARD = [
     "3",
     "5",
     "6",
+    "7",
+    "8",
+    "07",
+    "99",
+    "100",
     "0",
     "3.0",
     " 3",
@@ -249,6 +255,37 @@ HELD_SC = replace(TABLES, held=frozenset({"SC"}))
 @given(data=st.data(), kind=st.sampled_from(["title", "skill", "card"]))
 def test_rows_agree_with_the_models_on_a_node_of_one_region(data: st.DataObject, kind: str) -> None:
     assert_agrees(kind, data.draw(mutated_rows(kind)), HELD_SC)
+
+
+def number_of_level(level: int) -> str:
+    """A valid number of the level: the example of the first format naming it, with its level character."""
+    for definition in load_data("skill_number_formats.json"):
+        characters = {code: ch for ch, code in definition["level_characters"].items()}
+        if level in characters:
+            example, at = definition["example"]["number"], definition["level_position"] - 1
+            return example[:at] + characters[level] + example[at + 1 :]
+    raise AssertionError(f"no format names level {level}")
+
+
+@pytest.mark.parametrize("level", sorted(TABLES.skill_levels))
+def test_rows_of_every_level_in_the_table_take_the_fast_path(level: int) -> None:
+    values = {**valid_row("skill"), "level": str(level), "number": number_of_level(level)}
+    fast = check_row_fast("skill", 1, values, TABLES, TODAY)
+    assert fast is not None
+    assert fast.skill_level == level
+    assert fast == validate_row_with_models("skill", RawRow(1, values), TABLES)[0]
+    assert_agrees("skill", values)
+
+
+def test_a_level_missing_from_the_table_is_refused_by_the_code_table_check() -> None:
+    # The models accept any level code; whether it exists is the table's say (an admin may add or drop one).
+    without_7 = replace(TABLES, skill_levels=TABLES.skill_levels - {7})
+    values = {**valid_row("skill"), "level": "7", "number": number_of_level(7)}
+    assert check_row_fast("skill", 1, values, without_7, TODAY) is None
+    clean, errors = validate_row("skill", RawRow(4, values), without_7, TODAY)
+    assert clean is None
+    assert [(e.row, e.column, e.code) for e in errors] == [(4, "level", "skill_level.unknown")]
+    assert_agrees("skill", values, without_7)
 
 
 def test_the_probed_bounds_are_every_bound_the_models_declare() -> None:

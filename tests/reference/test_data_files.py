@@ -252,7 +252,9 @@ def test_the_five_level_codes_keep_their_meaning(skills: list[Row]) -> None:
 def test_skill_levels_are_codes_ordered_by_rank(skills: list[Row]) -> None:
     levels = [s["level"] for s in skills]
     assert_unique(levels, "skill level codes")
-    assert all(isinstance(level, int) and not isinstance(level, bool) and 1 <= level <= 99 for level in levels)
+    for level in levels:
+        assert type(level) is int, level
+        assert 1 <= level <= 99, level
     ranks = sorted(s["rank"] for s in skills)
     assert ranks == list(range(1, len(skills) + 1)), "ranks are 1..n without gaps or repeats"
     for s in skills:
@@ -284,7 +286,8 @@ def test_number_formats(number_formats: list[Row], skills: list[Row]) -> None:
             assert 1 <= position <= f["length"], f["code"]
             assert set(characters.values()) <= levels, f["code"]
             assert characters[example["number"][position - 1]] == example["level"], f["code"]
-        for key, width in (("evaluator_type_position", 1), ("province_position", 2), ("issue_year_position", 2)):
+        fields = (("evaluator_type_position", 1), ("province_position", 2), ("issue_year_position", 2))
+        for key, width in fields:
             assert f[key] is None or 1 <= f[key] <= f["length"] - width + 1, (f["code"], key)
 
 
