@@ -1,5 +1,5 @@
 """The eight skill levels through the registry and verification: a 特级技师 certificate recognised in the
-other region under its mapped rule, the numbering format reported, records of the five-level codes unchanged."""
+other region under its mapped rule, the number format reported, five-level records unchanged."""
 
 from __future__ import annotations
 
