@@ -22,6 +22,7 @@ from app.imports.code_tables import CodeTables
 from app.imports.fast_checks import check_row_fast
 from app.imports.parsing import COLUMNS, RawRow, RowProblem
 from app.imports.validation import flatten_payload, validate_row, validate_row_with_models
+from app.registry.schemas import SkillIn
 from tests.factories import card_payload, resident_id, skill_payload, title_payload
 
 DATA = Path(__file__).resolve().parents[2] / "app" / "reference" / "data"
@@ -303,6 +304,20 @@ def test_the_bounds_read_off_the_models_are_the_bounds_they_enforce(column: str)
         errors = validate_row_with_models(kind, RawRow(1, values), TABLES)[1]
         too_long = [e for e in errors if e.column == column and e.code == "string_too_long"]
         assert (not too_long) is accepted, (column, length, errors)
+
+
+def test_the_level_bounds_read_off_the_model_are_the_bounds_it_enforces() -> None:
+    low, high = model_rules.integer_bounds(SkillIn, "level")
+    for level, code in ((low - 1, "greater_than_equal"), (high + 1, "less_than_equal")):
+        errors = validate_row_with_models(
+            "skill", RawRow(1, {**valid_row("skill"), "level": str(level)}), TABLES
+        )[1]
+        assert (errors[0].column, errors[0].code) == ("level", code), errors
+    for level in (low, high):
+        errors = validate_row_with_models(
+            "skill", RawRow(1, {**valid_row("skill"), "level": str(level)}), TABLES
+        )[1]
+        assert all(e.column != "level" for e in errors), errors
 
 
 def test_a_parse_problem_always_goes_to_the_models() -> None:
