@@ -263,8 +263,9 @@ def number_of_level(level: int) -> str:
     for definition in load_data("skill_number_formats.json"):
         characters = {code: ch for ch, code in definition["level_characters"].items()}
         if level in characters:
-            example, at = definition["example"]["number"], definition["level_position"] - 1
-            return example[:at] + characters[level] + example[at + 1 :]
+            example: str = definition["example"]["number"]
+            at: int = definition["level_position"] - 1
+            return example[:at] + str(characters[level]) + example[at + 1 :]
     raise AssertionError(f"no format names level {level}")
 
 
