@@ -92,8 +92,8 @@ class VerifiedSkill(VerifiedCredential):
     level: int
     level_name: str
     work_type: str | None
-    # Which numbering format the number matched when it was registered (skill_number_formats.json); None for
-    # records from before formats were stored, and from nodes that do not report it.
+    # Which numbering format the number matched when it was registered (skill_number_formats.json); None when
+    # the record has none, and in answers forwarded from nodes that do not report it yet.
     number_format: str | None = None
 
 
