@@ -14,9 +14,12 @@ from app.reference.seed import read_data
 
 FORMATS_FILE = "skill_number_formats.json"
 
+# Read once: the reference API shows the definitions the validators below were built from, not a later edit.
+_DEFINITIONS: tuple[dict[str, Any], ...] = tuple(read_data(FORMATS_FILE))
+
+SKILL_NUMBER_FORMATS: tuple[NumberFormat, ...] = build_number_formats(_DEFINITIONS)
+
 
 def read_number_format_definitions() -> list[dict[str, Any]]:
-    return read_data(FORMATS_FILE)
-
-
-SKILL_NUMBER_FORMATS: tuple[NumberFormat, ...] = build_number_formats(read_number_format_definitions())
+    """The definitions in force, in the order numbers are tried (copies: a caller may not change them)."""
+    return [dict(definition) for definition in _DEFINITIONS]
