@@ -7,6 +7,7 @@ edit to the file takes effect at the next start.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from app.domain.skill_number import NumberFormat, build_number_formats
@@ -22,4 +23,4 @@ SKILL_NUMBER_FORMATS: tuple[NumberFormat, ...] = build_number_formats(_DEFINITIO
 
 def read_number_format_definitions() -> list[dict[str, Any]]:
     """The definitions in force, in the order numbers are tried (copies: a caller may not change them)."""
-    return [dict(definition) for definition in _DEFINITIONS]
+    return copy.deepcopy(list(_DEFINITIONS))
