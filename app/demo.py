@@ -332,6 +332,35 @@ async def newer_card_payloads(
     return payloads
 
 
+# Levels of the eight-level scheme (codes 6-8, app/reference/data/skill_levels.json): per region one
+# 特级技师 (7) and one 学徒工 (6), numbered in the *assumed* national-eight-level form
+# (skill_number_formats.json), issued by an employer (Y) since the new levels date from 2022. Their own
+# generator and serials, so the five-level demo rows stay as they were.
+NEW_LEVEL_CERTIFICATES = ((7, "6-29-03-05", "焊工"), (6, "6-31-01-03", "机床装调维修工"))
+
+
+def build_new_level_payloads(region: str) -> list[dict[str, Any]]:
+    rng = random.Random(f"{SEED}-{region}-eight-level")
+    province = "51" if region == "SC" else "50"
+    payloads = []
+    for i, (level, code, name) in enumerate(NEW_LEVEL_CERTIFICATES):
+        common = make_common(rng, region, 3000 + i, since=date(2022, 1, 1))
+        issued = date.fromisoformat(common["issued_on"])
+        site = rng.randrange(10**6)
+        number = f"Y0000{province}{site:06d}{issued.year % 100:02d}{level}{900001 + i:06d}"
+        payloads.append(
+            {
+                **common,
+                "kind": "skill",
+                "number": number,
+                "occupation_code": code,
+                "occupation_name": name,
+                "level": level,
+            }
+        )
+    return payloads
+
+
 def build_permits(rng: random.Random, region: str) -> list[dict[str, Any]]:
     issuer_name, stem = PERMIT_ISSUERS[region]
     permits = []
@@ -373,12 +402,13 @@ async def load_demo(deps: ImportDeps, settings: Settings) -> DemoSummary:
         # Only the regions this node holds: a node of one region never holds the other's people.
         held = [region for region in ("SC", "CQ") if region in settings.regions]
         payloads = [p for region in held for p in await build_payloads(session, region)]
+    # Imported with the rest but left out of the status changes below: they stay valid, to be verified.
+    new_levels = [p for region in held for p in build_new_level_payloads(region)]
     created = 0
     with tempfile.TemporaryDirectory() as scratch:
         for kind in KINDS:
-            created += await import_demo_rows(
-                deps, settings, Path(scratch), kind, [p for p in payloads if p["kind"] == kind]
-            )
+            rows = [p for p in payloads if p["kind"] == kind] + (new_levels if kind == "skill" else [])
+            created += await import_demo_rows(deps, settings, Path(scratch), kind, rows)
     async with deps.sessionmaker() as session:
         for index, payload in enumerate(payloads):
             await apply_demo_status(session, payload["kind"], payload["region"], payload["number"], index)

@@ -14,6 +14,7 @@ import httpx
 import jwt
 import pytest
 
+from app.demo import build_new_level_payloads
 from tests.processes import demo_passwords, fetch_token, free_port, huren_env, run_huren, serve
 
 
@@ -73,6 +74,19 @@ def test_serve_answers_with_the_demo_data(server: str) -> None:
     assert one.json()["holder"]["id_number_masked"].startswith("500")
     assert "********" in one.json()["holder"]["id_number_masked"]
     assert httpx.get(f"{server}/v1/credentials").status_code == 401
+
+
+def test_the_demo_holds_certificates_of_the_new_skill_levels(server: str) -> None:
+    headers = {"Authorization": f"Bearer {fetch_token(server, 'demo-admin', 'demo-admin-secret')}"}
+    names = {}
+    for region in ("SC", "CQ"):
+        for payload in build_new_level_payloads(region):
+            answer = httpx.get(f"{server}/v1/credentials/skill/{region}/{payload['number']}", headers=headers)
+            assert answer.status_code == 200, answer.text
+            record = answer.json()
+            assert (record["status"], record["number_format"]) == ("active", "national-eight-level")
+            names[(region, record["level"])] = record["level_name"]
+    assert names == {("SC", 7): "特级技师", ("SC", 6): "学徒工", ("CQ", 7): "特级技师", ("CQ", 6): "学徒工"}
 
 
 def test_an_unset_public_url_is_the_served_one(cli_env: dict[str, str], server: str) -> None:

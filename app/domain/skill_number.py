@@ -1,24 +1,38 @@
-"""Vocational skill levels and skill-certificate numbers, validated by pluggable per-scheme formats."""
+"""Vocational skill levels and skill-certificate numbers, checked against numbering formats given as data.
+
+Which levels exist, their names and order are a code table (app/reference/data/skill_levels.json, the
+`skill_levels` table); here a level is only checked to be a plausible code. The numbering formats are data
+too (app/reference/data/skill_number_formats.json): `build_number_formats` turns their definitions into
+validators, so a format is added or corrected by editing the data, never by writing a class.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from types import MappingProxyType
+from typing import Any
 
 from app.domain.errors import DomainError
 from app.domain.identity import MAINLAND_PROVINCE_CODES, normalize_document_number
 
-# 一级/高级技师 (1) ... 五级/初级工 (5). The "new eight-level" scheme is unconfirmed; extend here if it lands.
-SKILL_LEVELS: range = range(1, 6)
+# A level is a code, not a count: which codes exist is the code table's business (an admin adds a level there
+# without a change here). The bound only refuses what cannot be a code at all (0, negative, a typo of 30000);
+# two digits leave room for far more levels than any scheme has.
+MAX_SKILL_LEVEL_CODE = 99
+
+# Unconfirmed: MOHRSS systems commonly give 新疆生产建设兵团 (which runs its own skill evaluation) the
+# province-level code 66. It is accepted so that such certificates are not rejected; the table of the 2020
+# coding rules ("表4") was not available to confirm it.
+SKILL_PROVINCE_CODES: frozenset[str] = MAINLAND_PROVINCE_CODES | {"66"}
 
 
 @dataclass(frozen=True)
 class SkillNumber:
-    """A validated certificate number and which scheme it belongs to.
+    """A validated certificate number and which format it belongs to.
 
-    The decoded fields are filled only by schemes that encode them (national-2020), otherwise None.
+    The decoded fields are filled only when the format says where they are, otherwise None.
     """
 
     number: str
@@ -28,106 +42,137 @@ class SkillNumber:
     issue_year_2digit: str | None = None
 
 
-class NumberFormat(Protocol):
-    """One numbering scheme. `matches` looks at the shape only; `check` raises DomainError on bad content."""
-
-    @property
-    def name(self) -> str: ...
-
-    def matches(self, number: str) -> bool: ...
-
-    def check(self, number: str, level: int) -> None: ...
-
-    def describe(self, number: str) -> SkillNumber: ...
-
-
-# Unconfirmed: MOHRSS systems commonly give 新疆生产建设兵团 (which runs its own skill evaluation) the
-# province-level code 66. It is accepted so that such certificates are not rejected; the table of the 2020
-# coding rules ("表4") was not available to confirm it.
-SKILL_PROVINCE_CODES: frozenset[str] = MAINLAND_PROVINCE_CODES | {"66"}
-
-
 @dataclass(frozen=True)
-class National2020Format:
-    """人社部 职业技能等级证书 numbers (since 2020): 22 characters, `^[SY]\\d{21}$`.
+class NumberFormat:
+    """One numbering format, built from its data definition. Positions are 0-based here (1-based in the data).
 
-    1 evaluator type (Y employer, S social training/evaluation organisation), 2-5 evaluator code (0000
-    when registered at province level only), 6-7 province, 8-13 site serial, 14-15 issue year, 16 level,
-    17-22 serial.
+    `level_characters` maps the character at `level_at` to a level code. A number whose character there is
+    not in the map does not belong to this format (it may belong to a later one with the same shape).
     """
 
-    name: str = "national-2020"
-    province_codes: frozenset[str] = field(default=SKILL_PROVINCE_CODES)
-    # The coding rules were published with a 2019 example, so earlier years are typos.
-    earliest_year_2digit: int = 19
+    name: str
+    pattern: re.Pattern[str]
+    level_at: int | None = None
+    level_characters: Mapping[str, int] = field(default_factory=dict)
+    evaluator_type_at: int | None = None
+    province_at: int | None = None
+    issue_year_at: int | None = None
+    earliest_year_2digit: int | None = None
+    province_codes: frozenset[str] = SKILL_PROVINCE_CODES
 
     def matches(self, number: str) -> bool:
-        return re.fullmatch(r"[SY][0-9]{21}", number) is not None
+        """The number has this format's shape (whatever its level character)."""
+        return self.pattern.fullmatch(number) is not None
+
+    def claims(self, number: str) -> bool:
+        """The number has this format's shape and, if the format encodes a level, a level character of it."""
+        if self.pattern.fullmatch(number) is None:
+            return False
+        return self.level_at is None or number[self.level_at] in self.level_characters
 
     def check(self, number: str, level: int) -> None:
-        if number[5:7] not in self.province_codes:
+        """Raise DomainError when a claimed number's checked positions are wrong or its level differs."""
+        at = self.province_at
+        if at is not None and number[at : at + 2] not in self.province_codes:
             raise DomainError("skill_number.region", "The certificate number has an unknown province code.")
-        if int(number[13:15]) < self.earliest_year_2digit:
+        at, earliest = self.issue_year_at, self.earliest_year_2digit
+        if at is not None and earliest is not None and int(number[at : at + 2]) < earliest:
             raise DomainError(
                 "skill_number.issue_year", "The issue year in the certificate number is too early."
             )
-        if number[15] != str(level):
+        if self.level_at is not None and self.level_characters[number[self.level_at]] != level:
             raise DomainError(
                 "skill_number.level_mismatch",
-                "The level digit of the certificate number differs from the level.",
+                "The level character of the certificate number differs from the level.",
             )
 
     def describe(self, number: str) -> SkillNumber:
         return SkillNumber(
             number=number,
             format_name=self.name,
-            evaluator_type=number[0],
-            province_code=number[5:7],
-            issue_year_2digit=number[13:15],
+            evaluator_type=slice_at(number, self.evaluator_type_at, 1),
+            province_code=slice_at(number, self.province_at, 2),
+            issue_year_2digit=slice_at(number, self.issue_year_at, 2),
         )
 
 
-@dataclass(frozen=True)
-class LegacyQualificationFormat:
-    """Pre-2020 职业资格证书 numbers: 16 digits.
-
-    Published descriptions give 1-2 issue year, 3-4 province *or* State Council industry department,
-    5-6 city, 7 institution type, then institution serial and certificate category/level; the exact position
-    of the level could not be confirmed, so no level check is possible and the province is not checked
-    either (3-4 is not always a province). Only the shape is validated.
-    """
-
-    name: str = "legacy-qualification"
-
-    def matches(self, number: str) -> bool:
-        return re.fullmatch(r"[0-9]{16}", number) is not None
-
-    def check(self, number: str, level: int) -> None:
-        return None
-
-    def describe(self, number: str) -> SkillNumber:
-        return SkillNumber(number=number, format_name=self.name)
+def slice_at(number: str, start: int | None, length: int) -> str | None:
+    return None if start is None else number[start : start + length]
 
 
-DEFAULT_FORMATS: tuple[NumberFormat, ...] = (National2020Format(), LegacyQualificationFormat())
+def build_number_format(definition: Mapping[str, Any]) -> NumberFormat:
+    """A validator from one entry of skill_number_formats.json (its keys: app/reference/data/README.md)."""
+    code = definition["code"]
+    length = int(definition["length"])
+
+    def index(key: str, width: int) -> int | None:
+        position = definition.get(key)
+        if position is None:
+            return None
+        # 1-based in the data, as the published layouts count; the field must lie inside the number.
+        if not isinstance(position, int) or not 1 <= position <= length - width + 1:
+            raise ValueError(
+                f"skill number format {code}: {key} {position!r} lies outside {length} characters"
+            )
+        return position - 1
+
+    characters = definition.get("level_characters") or {}
+    if any(len(ch) != 1 or not isinstance(lv, int) or isinstance(lv, bool) for ch, lv in characters.items()):
+        raise ValueError(
+            f"skill number format {code}: level_characters maps single characters to level codes"
+        )
+    level_at = index("level_position", 1)
+    if (level_at is None) != (not characters):
+        raise ValueError(f"skill number format {code}: level_position and level_characters go together")
+    earliest = definition.get("earliest_issue_year")
+    return NumberFormat(
+        name=code,
+        # ASCII: `\d` must not take other scripts' digits, which NFKC leaves as they are.
+        pattern=re.compile(definition["pattern"], re.ASCII),
+        level_at=level_at,
+        level_characters=MappingProxyType(dict(characters)),
+        evaluator_type_at=index("evaluator_type_position", 1),
+        province_at=index("province_position", 2),
+        issue_year_at=index("issue_year_position", 2),
+        earliest_year_2digit=None if earliest is None else int(earliest) % 100,
+    )
+
+
+def build_number_formats(definitions: Iterable[Mapping[str, Any]]) -> tuple[NumberFormat, ...]:
+    """The validators in the data's order, which is the order numbers are tried in."""
+    formats = tuple(build_number_format(definition) for definition in definitions)
+    names = [f.name for f in formats]
+    if len(set(names)) != len(names):
+        raise ValueError(f"skill number formats: duplicate codes in {names}")
+    return formats
 
 
 def validate_skill_level(level: int) -> int:
-    """Validate a skill level code 1-5 and return it."""
+    """Validate that a skill level is a plausible level code (whether it exists is the code table's check)."""
     # bool is an int subclass; True must not pass as level 1.
-    if isinstance(level, bool) or level not in SKILL_LEVELS:
-        raise DomainError("skill_level.range", "A skill level is a whole number from 1 to 5.")
+    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_SKILL_LEVEL_CODE:
+        raise DomainError("skill_level.range", f"A skill level is a code from 1 to {MAX_SKILL_LEVEL_CODE}.")
     return level
 
 
-def validate_skill_number(
-    raw: str, level: int, formats: Sequence[NumberFormat] = DEFAULT_FORMATS
-) -> SkillNumber:
-    """Validate a certificate number against the first scheme whose shape it matches, for the given level."""
+def validate_skill_number(raw: str, level: int, formats: Sequence[NumberFormat]) -> SkillNumber:
+    """Validate a certificate number for the given level against the first format that claims it.
+
+    Formats may share a shape (the eight-level variant has the national-2020 one) and are told apart by the
+    level character. A number of a known shape whose level character no format knows is a level mismatch, not
+    an unknown format: the clerk most likely typed the level or the number wrongly.
+    """
     validate_skill_level(level)
     number = normalize_document_number(raw)
+    shaped = False
     for number_format in formats:
-        if number_format.matches(number):
+        if number_format.claims(number):
             number_format.check(number, level)
             return number_format.describe(number)
+        shaped = shaped or number_format.matches(number)
+    if shaped:
+        raise DomainError(
+            "skill_number.level_mismatch",
+            "The level character of the certificate number is no level of its numbering format.",
+        )
     raise DomainError("skill_number.format", "The certificate number matches no known numbering scheme.")

@@ -31,7 +31,8 @@ from app.domain.uscc import validate_uscc
 from app.imports import model_rules
 from app.imports.clean_rows import CleanRow
 from app.imports.code_tables import CodeTables, issuing_on
-from app.registry.schemas import normalize_text
+from app.reference.number_formats import SKILL_NUMBER_FORMATS
+from app.registry.schemas import SkillIn, normalize_text
 
 Values = Mapping[str, str | None]
 
@@ -68,7 +69,7 @@ _REGION_AT: Final = CleanRow._fields.index("region")
 _NUMBER: Final = CleanRow._fields.index("number")
 _ISSUED_ON: Final = CleanRow._fields.index("issued_on")
 _ID_TYPE: Final = CleanRow._fields.index("id_type")
-_SKILL_LEVELS: Final = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
+_LEVEL_MIN, _LEVEL_MAX = model_rules.integer_bounds(SkillIn, "level")
 _ID_TYPES: Final = {member.value: member for member in IdType}
 _ISSUER_LEVELS: Final = frozenset(member.value for member in IssuerLevel)
 # The schemas cache these pure checks for the same reason: a registry repeats a few hundred issuers and codes.
@@ -157,10 +158,8 @@ def check_title(common: _Common, values: Values, tables: CodeTables, today: date
 
 
 def check_skill(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
-    level = _SKILL_LEVELS.get(required(values["level"]))
-    if level is None or level not in tables.skill_levels:
-        raise _Unsure
-    parsed = validate_skill_number(common.head[_NUMBER], level)
+    level = skill_level(values["level"], tables)
+    parsed = validate_skill_number(common.head[_NUMBER], level, SKILL_NUMBER_FORMATS)
     head = (*common.head[:_NUMBER], parsed.number, *common.head[_NUMBER + 1 :])
     skill = (
         _occupation_code(bounded(values["occupation_code"], _OCCUPATION_CODE_LEN)),
@@ -283,6 +282,17 @@ def holder_document(
         resident = parse_resident_id(raw)
         return id_type.value, resident.number, resident.birth_date, resident.sex
     return id_type.value, validate_document_number(id_type, raw), None, None
+
+
+def skill_level(value: str | None, tables: CodeTables) -> int:
+    """A level code of the table in its plain spelling ("7"); another ("07", "+7", "٧") goes to the models."""
+    cell = required(value)
+    if not (cell.isascii() and cell.isdigit()) or cell[0] == "0" or len(cell) > 9:
+        raise _Unsure
+    level = int(cell)
+    if not _LEVEL_MIN <= level <= _LEVEL_MAX or level not in tables.skill_levels:
+        raise _Unsure
+    return level
 
 
 def issuer_level(value: str | None) -> str | None:

@@ -88,6 +88,12 @@ def max_items(column: str) -> int:
     return int(field_schema(column)["maxItems"])
 
 
+def integer_bounds(model: type[BaseModel], name: str) -> tuple[int, int]:
+    """(minimum, maximum) of an integer field as its model declares them (ge/le)."""
+    schema = model_properties(model)[name]
+    return int(schema["minimum"]), int(schema["maximum"])
+
+
 def bounded_text_columns() -> dict[str, int]:
     """Every column whose model gives it a length bound tighter than the models' blanket 500 characters."""
     blanket = IssuerIn.model_config.get("str_max_length")

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -212,10 +213,20 @@ class TitleCode(Base):
 
 
 class SkillLevel(Base):
+    """A skill level code (1-5 the five-level scheme, 6-8 added by the eight-level scheme) and its place.
+
+    The codes are stable (records and certificate numbers refer to them); `rank` orders the levels, lowest 1
+    (学徒工) upwards, because the codes do not (1 is 一级/高级技师, 5 is 五级/初级工).
+    """
+
     __tablename__ = "skill_levels"
 
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(50))
+    rank: Mapped[int] = mapped_column(Integer, unique=True)
+    scheme: Mapped[str] = mapped_column(String(16))
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class CardSystem(Base):

@@ -125,7 +125,17 @@ async def seed_reference_data(session: AsyncSession) -> dict[str, int]:
         ),
         (
             SkillLevel,
-            [SkillLevel(level=s["level"], name=s["name"]) for s in read_data("skill_levels.json")],
+            [
+                SkillLevel(
+                    level=s["level"],
+                    name=s["name"],
+                    rank=s["rank"],
+                    scheme=s["scheme"],
+                    confirmed=s["confirmed"],
+                    note=s.get("note"),
+                )
+                for s in read_data("skill_levels.json")
+            ],
             ("level",),
         ),
         (CardSystem, list(systems), ("code",)),

@@ -1,7 +1,8 @@
 """`GET /v1/reference/{table}`: the code tables as data, for integrators (no token: they are public).
 
 What the database holds is what is answered, so an admin's edit to a table shows here at once; the ID types
-are not a table of their own and come from the shipped data. Every table lists its rows in key order.
+and the skill-certificate numbering formats are not tables of their own and come from the shipped data. Every
+table lists its rows in key order (the numbering formats in the order numbers are tried).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from app.models import (
     TitleSeries,
 )
 from app.problems import problem_responses
+from app.reference.number_formats import read_number_format_definitions
 from app.reference.seed import read_data
 from app.routing import AuthFirstRoute
 
@@ -39,6 +41,7 @@ TableName = Literal[
     "id-types",
     "permit-classes",
     "areas",
+    "skill-number-formats",
 ]
 # Code tables change by migration or by an admin, rarely: a cache may keep an answer for a few minutes.
 CACHE_CONTROL = "public, max-age=300"
@@ -67,8 +70,19 @@ async def read_title_codes(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def read_skill_levels(session: AsyncSession) -> list[dict[str, Any]]:
+    """Each level with its `rank` (学徒工 1 … 首席技师 8): the codes keep their old meaning, not an order."""
     rows = (await session.scalars(select(SkillLevel).order_by(SkillLevel.level))).all()
-    return [{"level": r.level, "name": r.name} for r in rows]
+    return [
+        {
+            "level": r.level,
+            "name": r.name,
+            "rank": r.rank,
+            "scheme": r.scheme,
+            "confirmed": r.confirmed,
+            "note": r.note,
+        }
+        for r in rows
+    ]
 
 
 async def read_card_systems(session: AsyncSession) -> list[dict[str, Any]]:
@@ -117,6 +131,12 @@ def read_id_types() -> list[dict[str, Any]]:
     ]
 
 
+def read_skill_number_formats() -> list[dict[str, Any]]:
+    # The definitions the validators are built from (app.reference.number_formats), in the order numbers are
+    # tried; positions are 1-based. `confirmed: false` with its `note` says what is assumed.
+    return read_number_format_definitions()
+
+
 @router.get(
     "/{table}",
     response_model=ReferenceTable,
@@ -137,6 +157,7 @@ async def get_reference_table(
         "permit-classes": read_permit_classes,
         "areas": read_areas,
     }
-    items = read_id_types() if table == "id-types" else await readers[table](session)
+    files = {"id-types": read_id_types, "skill-number-formats": read_skill_number_formats}
+    items = files[table]() if table in files else await readers[table](session)
     response.headers["Cache-Control"] = CACHE_CONTROL
     return ReferenceTable(table=table, items=items)

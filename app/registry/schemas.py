@@ -17,9 +17,10 @@ from app.domain.identity import IdType, validate_document_number
 from app.domain.kinds import Kind as Kind
 from app.domain.masking import normalize_person_name
 from app.domain.permit_number import check_permit_holder, validate_permit_number
-from app.domain.skill_number import validate_skill_number
+from app.domain.skill_number import MAX_SKILL_LEVEL_CODE, validate_skill_number
 from app.domain.status import CredentialStatus, effective_status
 from app.domain.uscc import validate_uscc
+from app.reference.number_formats import SKILL_NUMBER_FORMATS
 from app.registry.records import CredentialRecord
 
 RegionCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["SC"])]
@@ -165,14 +166,16 @@ class SkillIn(CredentialIn):
     kind: Literal["skill"]
     occupation_code: OccupationCode
     occupation_name: Text100
-    level: int = Field(ge=1, le=5)
+    # A level code; which codes exist (and their names and order) is the skill_levels table, checked by the
+    # registry and the import against the database, so an admin's new level needs no change here.
+    level: int = Field(ge=1, le=MAX_SKILL_LEVEL_CODE)
     work_type: OptionalText100 | None = None
     _number_format: str = PrivateAttr(default="")
 
     @model_validator(mode="after")
     def check_number(self) -> SkillIn:
-        # The national number carries the level in position 16: the two must agree.
-        parsed = validate_skill_number(self.number, self.level)
+        # A number that carries the level (national-2020: position 16) must agree with it; formats are data.
+        parsed = validate_skill_number(self.number, self.level, SKILL_NUMBER_FORMATS)
         self.number, self._number_format = parsed.number, parsed.format_name
         return self
 

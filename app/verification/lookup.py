@@ -44,6 +44,7 @@ class AnswerRow(NamedTuple):
     occupation_name: str | None
     skill_level: int | None
     work_type: str | None
+    number_format: str | None
     card_system: str | None
     card_class: str | None
     entitlements: list[str] | None
@@ -84,6 +85,7 @@ def select_candidates() -> AnySelect:
             Credential.occupation_name,
             Credential.skill_level,
             Credential.work_type,
+            Credential.number_format,
             Credential.card_system,
             Credential.card_class,
             Credential.entitlements,

@@ -112,6 +112,9 @@ class VerifiedSkill(VerifiedCredential):
     level: int
     level_name: str
     work_type: str | None
+    # Which numbering format the number matched when it was registered (skill_number_formats.json); None when
+    # the record has none, and in answers forwarded from nodes that do not report it yet.
+    number_format: str | None = None
 
     def kind_facts(self) -> dict[str, Any]:
         return {"skill_level": self.level}

@@ -23,11 +23,11 @@ from app.domain.masking import mask_name
 from app.domain.permit_number import permit_number_well_formed
 from app.domain.recognition import CredentialFacts, Recognition
 from app.domain.references import reference_digest
-from app.domain.skill_number import DEFAULT_FORMATS
 from app.domain.status import CredentialStatus, effective_status
 from app.errors import invalid_field
 from app.keys import KeyStore
 from app.privacy import PersonalDataVault
+from app.reference.number_formats import SKILL_NUMBER_FORMATS
 from app.security import Principal
 from app.verification.lookup import AnswerRow, AnyRow, find_many, find_one, find_successor
 from app.verification.receipts import receipt_claims, sign_receipt
@@ -100,7 +100,7 @@ def number_format_known(kind: str, number: str) -> bool:
     # Skill certificates have published numbering schemes and permits a known shape; title and card numbers
     # are issuer-defined.
     if kind == "skill":
-        return any(scheme.matches(number) for scheme in DEFAULT_FORMATS)
+        return any(scheme.matches(number) for scheme in SKILL_NUMBER_FORMATS)
     return kind != "permit" or permit_number_well_formed(number)
 
 
@@ -238,6 +238,7 @@ def verified_skill(row: AnswerRow, common: dict[str, Any]) -> VerifiedSkill:
         level=row.skill_level,
         level_name=row.level_name or "",
         work_type=row.work_type,
+        number_format=row.number_format,
         **common,
     )
 

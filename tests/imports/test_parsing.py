@@ -34,6 +34,7 @@ from app.imports.parsing import (
     iter_rows,
     render_template,
 )
+from app.reference.number_formats import SKILL_NUMBER_FORMATS
 
 KINDS = ("title", "skill", "card")
 # A fictitious but checksum-valid resident ID: it must never show up in any message.
@@ -881,7 +882,8 @@ def test_template_parses_back_and_its_example_is_valid(kind: str) -> None:
     )
     assert validate_uscc(values["issuer_usci"] or "") == values["issuer_usci"]
     if kind == "skill":
-        number = validate_skill_number(values["number"] or "", int(values["level"] or 0))
+        level = int(values["level"] or 0)
+        number = validate_skill_number(values["number"] or "", level, SKILL_NUMBER_FORMATS)
         assert (number.format_name, number.province_code, len(number.number)) == ("national-2020", "51", 22)
         assert int(number.issue_year_2digit or 0) >= 20
     if kind == "title":

@@ -22,17 +22,19 @@ from app.imports.code_tables import CodeTables
 from app.imports.fast_checks import check_row_fast
 from app.imports.parsing import COLUMNS, RawRow, RowProblem
 from app.imports.validation import flatten_payload, validate_row, validate_row_with_models
+from app.registry.schemas import SkillIn
 from tests.factories import card_payload, permit_payload, resident_id, skill_payload, title_payload
 
 DATA = Path(__file__).resolve().parents[2] / "app" / "reference" / "data"
 
 
+def load_data(name: str) -> Any:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
 def reference_tables() -> CodeTables:
     """The code tables as the migrations load them, read from the same reference files."""
-
-    def load(name: str) -> Any:
-        return json.loads((DATA / name).read_text(encoding="utf-8"))
-
+    load = load_data
     systems = load("card_systems.json")
     return CodeTables(
         regions=frozenset(r["code"] for r in load("regions.json")),
@@ -92,6 +94,11 @@ AWKWARD = [
     "3",
     "5",
     "6",
+    "7",
+    "8",
+    "07",
+    "99",
+    "100",
     "0",
     "3.0",
     " 3",
@@ -324,6 +331,38 @@ def test_a_card_outside_its_systems_issuing_window_is_refused_on_its_row(
         assert clean.card_system == system
 
 
+def number_of_level(level: int) -> str:
+    """A valid number of the level: the example of the first format naming it, with its level character."""
+    for definition in load_data("skill_number_formats.json"):
+        characters = {code: ch for ch, code in definition["level_characters"].items()}
+        if level in characters:
+            example: str = definition["example"]["number"]
+            at: int = definition["level_position"] - 1
+            return example[:at] + str(characters[level]) + example[at + 1 :]
+    raise AssertionError(f"no format names level {level}")
+
+
+@pytest.mark.parametrize("level", sorted(TABLES.skill_levels))
+def test_rows_of_every_level_in_the_table_take_the_fast_path(level: int) -> None:
+    values = {**valid_row("skill"), "level": str(level), "number": number_of_level(level)}
+    fast = check_row_fast("skill", 1, values, TABLES, TODAY)
+    assert fast is not None
+    assert fast.skill_level == level
+    assert fast == validate_row_with_models("skill", RawRow(1, values), TABLES)[0]
+    assert_agrees("skill", values)
+
+
+def test_a_level_missing_from_the_table_is_refused_by_the_code_table_check() -> None:
+    # The models accept any level code; whether it exists is the table's say (an admin may add or drop one).
+    without_7 = replace(TABLES, skill_levels=TABLES.skill_levels - {7})
+    values = {**valid_row("skill"), "level": "7", "number": number_of_level(7)}
+    assert check_row_fast("skill", 1, values, without_7, TODAY) is None
+    clean, errors = validate_row("skill", RawRow(4, values), without_7, TODAY)
+    assert clean is None
+    assert [(e.row, e.column, e.code) for e in errors] == [(4, "level", "skill_level.unknown")]
+    assert_agrees("skill", values, without_7)
+
+
 def test_the_probed_bounds_are_every_bound_the_models_declare() -> None:
     # The fast checks read their bounds from the models (app.imports.model_rules); this list is the test's
     # own, so a bound added to or changed in a model must show up here, and then gets probed above.
@@ -339,6 +378,20 @@ def test_the_bounds_read_off_the_models_are_the_bounds_they_enforce(column: str)
         errors = validate_row_with_models(kind, RawRow(1, values), TABLES)[1]
         too_long = [e for e in errors if e.column == column and e.code == "string_too_long"]
         assert (not too_long) is accepted, (column, length, errors)
+
+
+def test_the_level_bounds_read_off_the_model_are_the_bounds_it_enforces() -> None:
+    low, high = model_rules.integer_bounds(SkillIn, "level")
+    for level, code in ((low - 1, "greater_than_equal"), (high + 1, "less_than_equal")):
+        errors = validate_row_with_models(
+            "skill", RawRow(1, {**valid_row("skill"), "level": str(level)}), TABLES
+        )[1]
+        assert (errors[0].column, errors[0].code) == ("level", code), errors
+    for level in (low, high):
+        errors = validate_row_with_models(
+            "skill", RawRow(1, {**valid_row("skill"), "level": str(level)}), TABLES
+        )[1]
+        assert all(e.column != "level" for e in errors), errors
 
 
 def test_a_parse_problem_always_goes_to_the_models() -> None:

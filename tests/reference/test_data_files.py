@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ FILES = [
     "id_types.json",
     "permit_classes.json",
     "areas.json",
+    "skill_number_formats.json",
 ]
 TITLE_LEVELS = {"senior_full", "senior_deputy", "intermediate", "assistant", "junior"}
 ISSUER_LEVELS = {"province", "city", "district"}
@@ -247,14 +249,81 @@ def test_health_ranges_complete(titles: list[Row]) -> None:
 # ------------------------------------------------------------------------------------------ skills
 
 
-def test_skill_levels(skills: list[Row]) -> None:
-    assert [(s["level"], s["name"]) for s in skills] == [
-        (1, "一级/高级技师"),
-        (2, "二级/技师"),
-        (3, "三级/高级工"),
-        (4, "四级/中级工"),
-        (5, "五级/初级工"),
-    ]
+# The eight-level order (MOHRSS, 2022), lowest first; a level's name ends with its place's name.
+EIGHT_LEVEL_ORDER = ["学徒工", "初级工", "中级工", "高级工", "技师", "高级技师", "特级技师", "首席技师"]
+SKILL_SCHEMES = {"five-level", "eight-level"}
+
+
+@pytest.fixture(scope="module")
+def number_formats() -> list[Row]:
+    return load("skill_number_formats.json")
+
+
+def test_the_five_level_codes_keep_their_meaning(skills: list[Row]) -> None:
+    # Records and national-2020 numbers carry these codes: they must never be renumbered (DOMAIN.md).
+    five = {s["level"]: s["name"] for s in skills if s["scheme"] == "five-level"}
+    assert five == {1: "一级/高级技师", 2: "二级/技师", 3: "三级/高级工", 4: "四级/中级工", 5: "五级/初级工"}
+
+
+def test_skill_levels_are_codes_ordered_by_rank(skills: list[Row]) -> None:
+    levels = [s["level"] for s in skills]
+    assert_unique(levels, "skill level codes")
+    for level in levels:
+        assert type(level) is int, level
+        assert 1 <= level <= 99, level
+    ranks = sorted(s["rank"] for s in skills)
+    assert ranks == list(range(1, len(skills) + 1)), "ranks are 1..n without gaps or repeats"
+    for s in skills:
+        assert s["scheme"] in SKILL_SCHEMES, s
+        assert isinstance(s["confirmed"], bool), s
+
+
+def test_skill_levels_follow_the_eight_level_order(skills: list[Row]) -> None:
+    by_rank = [s["name"] for s in sorted(skills, key=lambda s: s["rank"])]
+    assert len(by_rank) == len(EIGHT_LEVEL_ORDER)
+    for name, expected in zip(by_rank, EIGHT_LEVEL_ORDER, strict=True):
+        # 技师 must not match 高级技师 and the like: the part after the five-level prefix is the whole name.
+        assert name.split("/")[-1] == expected, (name, expected)
+
+
+def test_number_formats(number_formats: list[Row], skills: list[Row]) -> None:
+    assert_unique(codes(number_formats), "number format codes")
+    levels = {s["level"] for s in skills}
+    for f in number_formats:
+        assert len(f["code"]) <= 32, f["code"]  # credentials.number_format
+        pattern = re.compile(f["pattern"], re.ASCII)
+        example = f["example"]
+        assert pattern.fullmatch(example["number"]), f["code"]
+        assert len(example["number"]) == f["length"], f["code"]
+        assert example["level"] in levels, f["code"]
+        position, characters = f["level_position"], f["level_characters"]
+        assert (position is None) == (not characters), f["code"]
+        if position is not None:
+            assert 1 <= position <= f["length"], f["code"]
+            assert set(characters.values()) <= levels, f["code"]
+            assert characters[example["number"][position - 1]] == example["level"], f["code"]
+        fields = (("evaluator_type_position", 1), ("province_position", 2), ("issue_year_position", 2))
+        for key, width in fields:
+            assert f[key] is None or 1 <= f[key] <= f["length"] - width + 1, (f["code"], key)
+
+
+def test_every_level_has_a_number_format(number_formats: list[Row], skills: list[Row]) -> None:
+    # A format without a level position takes any level; otherwise some format must name the level, or no
+    # certificate of it could be registered.
+    if any(f["level_position"] is None for f in number_formats):
+        return
+    named = {level for f in number_formats for level in f["level_characters"].values()}
+    assert {s["level"] for s in skills} <= named
+
+
+def test_formats_of_one_shape_tell_levels_apart(number_formats: list[Row]) -> None:
+    # Formats sharing a pattern are told apart by the level character only, so they must not share one.
+    by_shape: defaultdict[tuple[str, int | None], set[str]] = defaultdict(set)
+    for f in number_formats:
+        for character in f["level_characters"]:
+            key = (f["pattern"], f["level_position"])
+            assert character not in by_shape[key], (f["code"], character)
+            by_shape[key].add(character)
 
 
 # ------------------------------------------------------------------------------------------ cards

@@ -10,7 +10,8 @@ import pytest
     ("table", "key", "expected"),
     [
         ("regions", "code", {"SC", "CQ"}),
-        ("skill-levels", "level", {1, 2, 3, 4, 5}),
+        ("skill-levels", "level", {1, 2, 3, 4, 5, 6, 7, 8}),
+        ("skill-number-formats", "code", {"national-2020", "national-eight-level", "legacy-qualification"}),
         ("id-types", "code", {"resident_id", "passport", "foreign_permanent_resident"}),
         ("permit-classes", "code", {"A", "B", "C"}),
         ("areas", "code", {"gaozhu"}),
@@ -57,3 +58,49 @@ async def test_permit_classes_carry_their_points_and_areas_their_divisions(
     gaozhu = next(row for row in areas if row["code"] == "gaozhu")
     assert gaozhu["name"] == "川渝高竹新区"
     assert {part["region"] for part in gaozhu["parts"]} == {"SC", "CQ"}
+
+
+async def test_skill_levels_carry_their_rank(anonymous: httpx.AsyncClient) -> None:
+    levels = (await anonymous.get("/v1/reference/skill-levels")).json()["items"]
+    assert [row["level"] for row in levels] == sorted(row["level"] for row in levels)  # key order
+    by_rank = [row["name"] for row in sorted(levels, key=lambda row: row["rank"])]
+    assert by_rank == [
+        "学徒工",
+        "五级/初级工",
+        "四级/中级工",
+        "三级/高级工",
+        "二级/技师",
+        "一级/高级技师",
+        "特级技师",
+        "首席技师",
+    ]
+    by_level = {row["level"]: row for row in levels}
+    assert (by_level[3]["scheme"], by_level[3]["confirmed"]) == ("five-level", True)
+    assert (by_level[7]["scheme"], by_level[7]["confirmed"]) == ("eight-level", False)
+    assert by_level[7]["note"]
+
+
+async def test_skill_number_formats_say_where_the_level_is_and_what_is_unconfirmed(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    formats = (await anonymous.get("/v1/reference/skill-number-formats")).json()["items"]
+    by_code = {row["code"]: row for row in formats}
+    assert [row["code"] for row in formats] == [
+        "national-2020",
+        "national-eight-level",
+        "legacy-qualification",
+    ]
+    national = by_code["national-2020"]
+    assert (national["pattern"], national["level_position"], national["confirmed"]) == (
+        "^[SY][0-9]{21}$",
+        16,
+        True,
+    )
+    assert national["level_characters"] == {str(n): n for n in range(1, 6)}
+    assert (national["province_position"], national["issue_year_position"]) == (6, 14)
+    legacy = by_code["legacy-qualification"]
+    assert (legacy["level_position"], legacy["confirmed"]) == (11, False)
+    variant = by_code["national-eight-level"]
+    assert variant["level_characters"] == {"6": 6, "7": 7, "8": 8}
+    assert not variant["confirmed"]
+    assert "assumed" in variant["note"]

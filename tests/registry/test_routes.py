@@ -162,7 +162,8 @@ BAD_INPUTS = [
     ("number-too-long", title_payload, "number", "N" * 65, "number", "string_too_long"),
     ("id-type-unknown", title_payload, "holder.id_type", "driving_licence", "holder.id_type", "enum"),
     ("holder-missing", title_payload, "holder", DELETE, "holder", "missing"),
-    ("skill-level-range", skill_payload, "level", 6, "level", "less_than_equal"),
+    ("skill-level-range", skill_payload, "level", 100, "level", "less_than_equal"),
+    ("skill-level-zero", skill_payload, "level", 0, "level", "greater_than_equal"),
     ("skill-level-mismatch", skill_payload, "level", 2, "number", "skill_number.level_mismatch"),
     ("skill-number-shape", skill_payload, "number", "X123", "number", "skill_number.format"),
     (

@@ -103,7 +103,16 @@ def test_an_admin_bulk_revokes_an_import_batch_and_previews_a_rule(
     # Rules: edit one, see how many credentials it would recognise differently, then save.
     page.goto(f"{node}/admin#/rules")
     code = "skill-l3-mapped-SC-CQ"
+    page.wait_for_selector(f"button[aria-label='编辑 {code}']")
+    listed = page.inner_text("#rules-title + table")
+    assert "三级/高级工（3）" in listed
+    assert "特级技师（7）" in listed  # level names from the skill-levels table, new levels included
     page.click(f"button[aria-label='编辑 {code}']")
+    # The eight levels' codes, lowest first, read from GET /v1/reference/skill-levels.
+    assert page.inner_text("#r-skill-levels") == (
+        "技能等级代码（由低到高）：学徒工 6、五级/初级工 5、四级/中级工 4、三级/高级工 3、二级/技师 2、"
+        "一级/高级技师 1、特级技师 7、首席技师 8"
+    )
     page.fill("#r-from", "2099-01-01")
     assert page.is_disabled("#r-save")  # not before a preview of what is in the form
     page.click("#r-preview")

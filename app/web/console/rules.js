@@ -20,9 +20,22 @@ function areaLabel(rule) {
   return rule.target_area ? `（限区域 ${rule.target_area}）` : "";
 }
 
-function describeCriteria(criteria) {
+// Skill levels are codes whose numbers do not order them (1 is 一级/高级技师, 6 is 学徒工): the names and the order
+// come from the code table, so a level an admin adds shows here without a change to this page.
+async function loadSkillLevels() {
+  const table = await api("GET", "/v1/reference/skill-levels");
+  return table.items.slice().sort((a, b) => a.rank - b.rank);
+}
+
+function describeValue(name, value, levelNames) {
+  const values = Array.isArray(value) ? value : [value];
+  if (name === "skill_levels") return values.map((code) => (levelNames.has(code) ? `${levelNames.get(code)}（${code}）` : code)).join("、");
+  return values.join("、");
+}
+
+function describeCriteria(criteria, levelNames) {
   return Object.entries(criteria)
-    .map(([name, value]) => `${CRITERIA[name] || name}：${Array.isArray(value) ? value.join("、") : value}`)
+    .map(([name, value]) => `${CRITERIA[name] || name}：${describeValue(name, value, levelNames)}`)
     .join("；");
 }
 
@@ -34,6 +47,8 @@ export async function render(root) {
   const list = h("section", { class: "panel", "aria-labelledby": "rules-title" });
   const editor = h("div", {});
   root.append(list, editor);
+  const skillLevels = await loadSkillLevels();
+  const levelNames = new Map(skillLevels.map((level) => [level.level, level.name]));
 
   async function showList() {
     const page = await api("GET", "/v1/admin/recognition-rules");
@@ -44,7 +59,7 @@ export async function render(root) {
         h("td", {}, rule.code),
         h("td", {}, KINDS[rule.kind] || rule.kind),
         h("td", {}, `${REGION_LABELS[rule.source_region] || rule.source_region} → ${REGION_LABELS[rule.target_region] || rule.target_region}${areaLabel(rule)}`),
-        h("td", {}, describeCriteria(rule.criteria)),
+        h("td", {}, describeCriteria(rule.criteria, levelNames)),
         h("td", {}, MODES[rule.mode] || rule.mode),
         h("td", {}, formatDate(rule.effective_from)),
         h("td", {}, rule.effective_until ? formatDate(rule.effective_until) : "长期"),
@@ -149,6 +164,13 @@ export async function render(root) {
       h("div", {}, field("生效日期", inputs.effective_from), field("失效日期（当日起不再适用，留空为长期）", inputs.effective_until)),
       h("div", {}, field("方式", inputs.mode), field("优先级（数字小者优先）", inputs.priority)),
       h("div", {}, field("条件（JSON）", inputs.criteria)),
+      rule.kind === "skill"
+        ? h(
+            "p",
+            { class: "muted", id: "r-skill-levels" },
+            `技能等级代码（由低到高）：${skillLevels.map((level) => `${level.name} ${level.level}`).join("、")}`,
+          )
+        : null,
       h("div", {}, field("对应结果（JSON）", inputs.equivalent)),
       h("div", {}, field("依据", inputs.basis)),
       h("div", { class: "pager" }, previewButton, saveButton, cancel),
