@@ -33,6 +33,11 @@ from app.models.people import StaffMember as StaffMember
 from app.models.people import StaffRole as StaffRole
 from app.models.people import StaffSession as StaffSession
 
+# The shortage catalogue's tables (app/models/catalogue.py).
+from app.models.catalogue import URGENCIES as URGENCIES
+from app.models.catalogue import CatalogueEdition as CatalogueEdition
+from app.models.catalogue import CatalogueEntry as CatalogueEntry
+
 KINDS = ("title", "skill", "card")
 STATUSES = ("active", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded")
 ISSUER_LEVELS = ("province", "city", "district")
@@ -357,7 +362,7 @@ class ImportJob(Base):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))  # a credential kind, or `catalogue`
     mode: Mapped[str] = mapped_column(String(16))
     on_error: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), index=True)
