@@ -373,7 +373,7 @@ def import_file(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV, XLSX or JSON Lines")
     ],
-    kind: Annotated[str, typer.Option(help="title, skill or card")],
+    kind: Annotated[str, typer.Option(help="title, skill, card or catalogue (the shortage catalogue)")],
     region: Annotated[str | None, typer.Option(help="Region for rows that have none (SC or CQ)")] = None,
     validate_only: Annotated[
         bool, typer.Option("--validate-only", help="Check every row, store nothing")

@@ -22,6 +22,8 @@ from app.body_limit import BodySizeLimit
 from app.cards import routes as card_routes
 from app.cards.publisher import StatusListPublisher
 from app.cards.routes import CardServices
+from app.catalogue import routes as catalogue_routes
+from app.catalogue.index import CatalogueIndex
 from app.clients import routes as client_routes
 from app.clients.routes import ClientServices
 from app.clients.service import SecretCache
@@ -90,6 +92,7 @@ class Services:
     authenticator: Authenticator
     rate_limiter: RateLimiter
     rule_book: RuleBook
+    catalogue: CatalogueIndex
     verifier: Verifier
     status_lists: StatusListPublisher
     dispatcher: Dispatcher
@@ -186,6 +189,7 @@ async def start_services(
         else DatabaseCounter(transactions, engine.dialect.name)
     )
     rule_book = RuleBook(reads, settings.rules_refresh_seconds)
+    catalogue = CatalogueIndex(reads, settings.rules_refresh_seconds)
     verifier = Verifier(
         reads=reads,
         keys=keys,
@@ -195,6 +199,7 @@ async def start_services(
         issuer=settings.public_url,
         receipt_ttl=timedelta(days=settings.receipt_ttl_days),
         no_match_floor=settings.verify_no_match_floor_ms / 1000,
+        catalogue=catalogue,
     )
     status_lists = StatusListPublisher(
         reads=reads,
@@ -234,6 +239,7 @@ async def start_services(
         authenticator=Authenticator(keys=keys, transactions=transactions, issuer=settings.public_url),
         rate_limiter=RateLimiter(counter),
         rule_book=rule_book,
+        catalogue=catalogue,
         verifier=verifier,
         status_lists=status_lists,
         dispatcher=Dispatcher(
@@ -336,6 +342,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(registry_routes.router)
     app.include_router(bulk_routes.router)
     app.include_router(reference_routes.router)
+    app.include_router(catalogue_routes.router)
     app.include_router(import_routes.router)
     app.include_router(card_routes.router)
     app.include_router(card_routes.lists_router)

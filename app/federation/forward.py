@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
+from app.catalogue.index import CatalogueSnapshot
 from app.domain.codes import series_of_title_code
 from app.domain.recognition import CredentialFacts
 from app.federation.client import PeerClient, PeerUnavailable
@@ -20,6 +21,7 @@ from app.security import Principal
 from app.verification.rules import RuleBook
 from app.verification.schemas import (
     ItemProblem,
+    Shortage,
     VerifiedCard,
     VerifiedSkill,
     VerifiedTitle,
@@ -51,6 +53,17 @@ def facts_of_answer(credential: VerifiedTitle | VerifiedSkill | VerifiedCard) ->
     return CredentialFacts(
         kind, region, level, card_system=credential.card_system, card_class=credential.card_class
     )
+
+
+def shortage_of_answer(
+    catalogue: CatalogueSnapshot, credential: VerifiedTitle | VerifiedSkill | VerifiedCard, region: str
+) -> list[Shortage]:
+    """The catalogue posts, as this node holds the catalogue, that the peer's credential fills here."""
+    if isinstance(credential, VerifiedTitle):
+        return catalogue.match("title", series_of_title_code(credential.title_code), None, region)
+    if isinstance(credential, VerifiedSkill):
+        return catalogue.match("skill", None, credential.occupation_code, region)
+    return []
 
 
 def problem_of(exc: PeerUnavailable) -> ItemProblem:
@@ -125,14 +138,17 @@ class Dispatcher:
     async def adopt(
         self, pairs: list[tuple[VerifyIn, VerifyAnswer]], caller: Principal, request_id: str | None
     ) -> list[VerifyAnswer]:
-        """The peer's answers, with this region's recognition in place of the peer's, and our audit events."""
+        """The peer's answers, with this region's recognition and shortage posts in place of the peer's, and
+        our audit events."""
         rules = await self.rules.rule_set()
+        catalogue = await self.local.catalogue_snapshot()
         today = datetime.now(UTC).date()
         adopted, events = [], []
         for item, answer in pairs:
-            recognition = None
+            recognition, shortage = None, []
             if answer.outcome == "valid" and answer.credential is not None:
                 recognition = rules.recognise(facts_of_answer(answer.credential), caller.region, today)
+                shortage = shortage_of_answer(catalogue, answer.credential, caller.region)
             checks = [c for c in answer.checks if c.id != "recognition.rule"]
             if answer.credential is not None:
                 checks.append(recognition_check(answer.outcome, recognition, home=False))
@@ -141,6 +157,7 @@ class Dispatcher:
                     update={
                         "checks": checks,
                         "recognition": present_recognition(recognition),
+                        "shortage": shortage,
                     }
                 )
             )

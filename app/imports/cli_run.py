@@ -17,7 +17,7 @@ from app.models import ImportJob
 from app.privacy import PersonalDataVault
 from app.settings import Settings
 
-KINDS = ("title", "skill", "card")
+KINDS = ("title", "skill", "card", "catalogue")
 
 
 def estimate_rows(path: Path, file_format: str) -> int | None:
@@ -41,7 +41,7 @@ async def run_import_file(
     charset: str | None,
 ) -> int:
     if kind not in KINDS or on_error not in ("abort", "skip"):
-        raise AppError("--kind is title, skill or card; --on-error is abort or skip")
+        raise AppError("--kind is title, skill, card or catalogue; --on-error is abort or skip")
     await prepare_database(settings)
     engine = create_engine(settings)
     deps = jobs.ImportDeps.build(

@@ -35,6 +35,8 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "title": (*_COMMON_COLUMNS, "title_code", "specialty", "obtained_on", "approval_no", "review_body"),
         "skill": (*_COMMON_COLUMNS, "occupation_code", "occupation_name", "level", "work_type"),
         "card": (*_COMMON_COLUMNS, "card_system", "card_class", "entitlements"),
+        # Not a credential: the shortage catalogue's rows (app.imports.catalogue_pass).
+        "catalogue": ("edition", "cluster", "post", "title_series", "occupation_code", "urgency", "region"),
     }
 )
 REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -42,6 +44,7 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "title": (*_COMMON_REQUIRED, "title_code", "obtained_on"),
         "skill": (*_COMMON_REQUIRED, "occupation_code", "occupation_name", "level"),
         "card": (*_COMMON_REQUIRED, "card_system", "card_class"),
+        "catalogue": ("edition", "cluster", "post", "urgency"),
     }
 )
 LIST_SEPARATOR: Final = ";"

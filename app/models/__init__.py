@@ -22,6 +22,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+
+# The shortage catalogue's tables (app/models/catalogue.py).
+from app.models.catalogue import URGENCIES as URGENCIES
+from app.models.catalogue import CatalogueEdition as CatalogueEdition
+from app.models.catalogue import CatalogueEntry as CatalogueEntry
 from app.models.columns import BigId, Json, UTCDateTime, in_list, utcnow
 
 # The people's tables, importable from here as every other table is.
@@ -32,11 +37,6 @@ from app.models.people import SignInThrottle as SignInThrottle
 from app.models.people import StaffMember as StaffMember
 from app.models.people import StaffRole as StaffRole
 from app.models.people import StaffSession as StaffSession
-
-# The shortage catalogue's tables (app/models/catalogue.py).
-from app.models.catalogue import URGENCIES as URGENCIES
-from app.models.catalogue import CatalogueEdition as CatalogueEdition
-from app.models.catalogue import CatalogueEntry as CatalogueEntry
 
 KINDS = ("title", "skill", "card")
 STATUSES = ("active", "suspended", "revoked", "cancelled", "expired", "transferred", "superseded")

@@ -50,16 +50,14 @@ class CatalogueEdition(Base):
 
 
 class CatalogueEntry(Base):
-    """A post of an edition. Its key is (edition, cluster, post, region): re-importing it with the same series,
-    occupation and urgency changes nothing."""
+    """A post of an edition. Its key is (edition, cluster, post, region): re-importing it with the same
+    series, occupation and urgency changes nothing."""
 
     __tablename__ = "catalogue_entries"
     __table_args__ = (
         UniqueConstraint("edition_code", "cluster", "post", "region_code", name="uq_catalogue_entries_key"),
         CheckConstraint(in_list("urgency", URGENCIES), name="urgency"),
-        CheckConstraint(
-            "title_series_code IS NOT NULL OR occupation_code IS NOT NULL", name="asks_for"
-        ),
+        CheckConstraint("title_series_code IS NOT NULL OR occupation_code IS NOT NULL", name="asks_for"),
         # Verification's index reads entries by edition; the public listing filters by edition and region.
         Index("ix_catalogue_entries_edition_region", "edition_code", "region_code", "id"),
     )

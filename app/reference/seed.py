@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Base
 from app.models import (
     CardClass,
-    CatalogueEdition,
     CardService,
     CardSystem,
+    CatalogueEdition,
     RecognitionRule,
     Region,
     SkillLevel,

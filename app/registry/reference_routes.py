@@ -11,16 +11,28 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.request_session import SessionDep
-from app.models import CardClass, CardService, CardSystem, Region, SkillLevel, TitleCode, TitleSeries
+from app.models import (
+    CardClass,
+    CardService,
+    CardSystem,
+    CatalogueEdition,
+    CatalogueEntry,
+    Region,
+    SkillLevel,
+    TitleCode,
+    TitleSeries,
+)
 from app.problems import problem_responses
 from app.reference.seed import read_data
 from app.routing import AuthFirstRoute
 
-TableName = Literal["regions", "title-series", "title-codes", "skill-levels", "card-systems", "id-types"]
+TableName = Literal[
+    "regions", "title-series", "title-codes", "skill-levels", "card-systems", "id-types", "catalogue-editions"
+]
 # Code tables change by migration or by an admin, rarely: a cache may keep an answer for a few minutes.
 CACHE_CONTROL = "public, max-age=300"
 
@@ -75,6 +87,36 @@ async def read_card_systems(session: AsyncSession) -> list[dict[str, Any]]:
     ]
 
 
+async def read_catalogue_editions(session: AsyncSession) -> list[dict[str, Any]]:
+    """The editions with the counts they were published with and how many entries are imported."""
+    imported = dict(
+        (
+            await session.execute(
+                select(CatalogueEntry.edition_code, func.count()).group_by(CatalogueEntry.edition_code)
+            )
+        ).all()
+    )
+    editions = (await session.scalars(select(CatalogueEdition).order_by(CatalogueEdition.code))).all()
+    return [
+        {
+            "code": e.code,
+            "name": e.name,
+            "published_on": e.published_on.isoformat() if e.published_on else None,
+            "current": e.current,
+            "superseded_by": e.superseded_by,
+            "clusters_published": e.clusters_published,
+            "posts_published": e.posts_published,
+            "severe_published": e.severe_published,
+            "moderate_published": e.moderate_published,
+            "mild_published": e.mild_published,
+            "entries_imported": imported.get(e.code, 0),
+            "confirmed": e.confirmed,
+            "note": e.note,
+        }
+        for e in editions
+    ]
+
+
 def read_id_types() -> list[dict[str, Any]]:
     # `confirmed: false` marks a code not yet confirmed in a source (app/reference/data/README.md).
     return [
@@ -100,6 +142,7 @@ async def get_reference_table(
         "title-codes": read_title_codes,
         "skill-levels": read_skill_levels,
         "card-systems": read_card_systems,
+        "catalogue-editions": read_catalogue_editions,
     }
     items = read_id_types() if table == "id-types" else await readers[table](session)
     response.headers["Cache-Control"] = CACHE_CONTROL
