@@ -1,4 +1,4 @@
-"""Fixtures for the shortage catalogue: a catalogue file imported through the bulk import, as an admin would."""
+"""Fixtures for the shortage catalogue: a catalogue file imported through the bulk import, as admins do."""
 
 from __future__ import annotations
 
