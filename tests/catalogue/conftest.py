@@ -13,6 +13,11 @@ import pytest
 
 from app.catalogue.entries import COLUMNS
 
+# The verification tests' callers of each region and their credential maker, for the shortage tests here.
+from tests.verification.conftest import hr_cq as hr_cq
+from tests.verification.conftest import hr_sc as hr_sc
+from tests.verification.conftest import make_credential as make_credential
+
 ImportCatalogue = Callable[..., Awaitable[dict[str, Any]]]
 
 
