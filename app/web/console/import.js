@@ -7,6 +7,8 @@ const KINDS = [
   ["title", "职称证书"],
   ["skill", "职业技能等级证书"],
   ["card", "人才卡"],
+  // Not certificates: the 急需紧缺人才目录's entries (admins only).
+  ["catalogue", "人才目录"],
 ];
 const KIND_LABELS = Object.fromEntries(KINDS);
 const REGIONS = [
