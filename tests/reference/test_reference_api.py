@@ -12,6 +12,7 @@ import pytest
         ("regions", "code", {"SC", "CQ"}),
         ("skill-levels", "level", {1, 2, 3, 4, 5}),
         ("id-types", "code", {"resident_id", "passport", "foreign_permanent_resident"}),
+        ("catalogue-editions", "code", {"2023", "2025"}),
     ],
 )
 async def test_a_table_is_answered_without_a_token(
