@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CatalogueEdition
+from app.models import CatalogueEdition, CatalogueEntry
 from app.services import HurenApp
 from tests.catalogue.conftest import ImportCatalogue, entry
 from tests.factories import card_payload, skill_payload, title_payload
@@ -52,7 +52,10 @@ async def test_a_title_names_the_posts_of_its_series_in_the_callers_region(
 
 
 async def test_other_series_unknown_numbers_and_cards_name_no_post(
-    hr_cq: httpx.AsyncClient, make_credential: MakeCredential, import_catalogue: ImportCatalogue
+    client: httpx.AsyncClient,
+    hr_cq: httpx.AsyncClient,
+    make_credential: MakeCredential,
+    import_catalogue: ImportCatalogue,
 ) -> None:
     await import_catalogue(CATALOGUE)
     teacher = await make_credential(title_payload("SC", title_code="0102"))
@@ -65,6 +68,10 @@ async def test_other_series_unknown_numbers_and_cards_name_no_post(
     assert (wrong_holder["outcome"], wrong_holder["shortage"]) == ("no_match", [])
     card = await make_credential(card_payload("CQ"))
     assert (await verify(hr_cq, ask(card)))["shortage"] == []
+    token = (await client.post(f"/v1/cards/CQ/{card['number']}/token")).json()["token"]
+    scanned = await hr_cq.post("/v1/verify/card-token", json={"token": token})
+    assert scanned.status_code == 200, scanned.text
+    assert (scanned.json()["outcome"], scanned.json()["shortage"]) == ("valid", [])
 
 
 async def test_a_skill_matches_by_occupation_code_and_an_invalid_credential_fills_no_post(
@@ -126,3 +133,21 @@ async def test_the_current_editions_are_what_answers_match(
     assert (await verify(hr_cq, ask(payload)))["shortage"] == [
         {"edition": "2025", "post": "测试岗位·新版", "urgency": "severe"}
     ]
+
+
+async def test_answers_read_the_index_held_in_memory_not_the_table(
+    app: HurenApp,
+    hr_cq: httpx.AsyncClient,
+    session: AsyncSession,
+    make_credential: MakeCredential,
+    import_catalogue: ImportCatalogue,
+) -> None:
+    await import_catalogue(CATALOGUE)
+    payload = await make_credential(title_payload("SC", title_code="0503"))
+    named = (await verify(hr_cq, ask(payload)))["shortage"]
+    assert len(named) == 2
+    await session.execute(delete(CatalogueEntry))
+    await session.flush()
+    assert (await verify(hr_cq, ask(payload)))["shortage"] == named  # no query per verification
+    app.services.catalogue.invalidate()  # what the refresh period, or an import here, does
+    assert (await verify(hr_cq, ask(payload)))["shortage"] == []
