@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CatalogueEntry, ImportJob
+from app.models import AuditEvent, CatalogueEntry, ImportJob
 from app.services import HurenApp
 from tests.catalogue.conftest import ImportCatalogue, entry, upload_catalogue
 from tests.conftest import bearer, mint_token
@@ -51,6 +51,13 @@ async def test_a_catalogue_file_is_stored_and_a_reimport_changes_nothing(
     assert (await stored(session))["测试岗位甲"] == ("05", None, "moderate", "SC", 2)
     listed = (await client.get("/v1/imports")).json()["items"]
     assert [j["kind"] for j in listed[:3]] == ["catalogue"] * 3
+    # Audited as every import is: opened, and committed with its counts.
+    events = (
+        await session.scalars(select(AuditEvent).where(AuditEvent.object_ref == f"import:{job['id']}"))
+    ).all()
+    assert {e.action for e in events} == {"import.created", "import.committed"}
+    committed = next(e for e in events if e.action == "import.committed")
+    assert committed.details == {"kind": "catalogue", "inserted": 3, "updated": 0, "unchanged": 0}
 
 
 async def test_bad_rows_are_reported_by_row_column_and_code_and_nothing_is_stored(
