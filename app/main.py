@@ -22,7 +22,9 @@ from app.body_limit import BodySizeLimit
 from app.cards import routes as card_routes
 from app.cards.publisher import StatusListPublisher
 from app.cards.routes import CardServices
+from app.catalogue import admin_routes as catalogue_admin
 from app.catalogue import routes as catalogue_routes
+from app.catalogue.admin_routes import CatalogueServices
 from app.catalogue.index import CatalogueIndex
 from app.clients import routes as client_routes
 from app.clients.routes import ClientServices
@@ -151,11 +153,12 @@ def check_views(services: Services) -> None:
     bulk: BulkServices = services
     verification: VerificationServices = services
     rules: RulesServices = services
+    catalogue: CatalogueServices = services
     people: PeopleServices = services
     staff: StaffAdminServices = services
     sso: SsoServices = services
     del security, rate_limits, health_checks, sessions, cards, clients, federation, imports, registry
-    del verification, rules, people, staff, sso, bulk
+    del verification, rules, people, staff, sso, bulk, catalogue
 
 
 async def start_services(
@@ -351,6 +354,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(web_docs.router)
     app.include_router(federation_routes.router)
     app.include_router(rules_admin.router)
+    app.include_router(catalogue_admin.router)
 
     @app.get("/metrics", include_in_schema=False)
     def read_metrics(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CatalogueEdition, CatalogueEntry
+from app.models import AuditEvent, CatalogueEntry
 from app.services import HurenApp
 from tests.catalogue.conftest import ImportCatalogue, entry
 from tests.factories import card_payload, skill_payload, title_payload
@@ -117,7 +117,7 @@ async def test_batch_answers_carry_each_items_posts(
 
 
 async def test_the_current_editions_are_what_answers_match(
-    app: HurenApp,
+    client: httpx.AsyncClient,
     hr_cq: httpx.AsyncClient,
     session: AsyncSession,
     make_credential: MakeCredential,
@@ -126,13 +126,38 @@ async def test_the_current_editions_are_what_answers_match(
     await import_catalogue(CATALOGUE)
     payload = await make_credential(title_payload("SC", title_code="0505"))
     assert len((await verify(hr_cq, ask(payload)))["shortage"]) == 2
-    # An admin marks 2025 current (and 2023 superseded); the index rereads within its refresh period.
-    await session.execute(update(CatalogueEdition).values(current=CatalogueEdition.code == "2025"))
-    await session.flush()
-    app.services.catalogue.invalidate()
+    # An admin switches the catalogue over to 2025: answers follow at once on this process.
+    switched = await client.put("/v1/admin/catalogue-editions/2025", json={"current": True})
+    assert switched.status_code == 200, switched.text
+    retired = await client.put(
+        "/v1/admin/catalogue-editions/2023", json={"current": False, "superseded_by": "2025"}
+    )
+    assert retired.json() == {"code": "2023", "current": False, "superseded_by": "2025"}
     assert (await verify(hr_cq, ask(payload)))["shortage"] == [
         {"edition": "2025", "post": "测试岗位·新版", "urgency": "severe"}
     ]
+    events = (
+        await session.scalars(select(AuditEvent).where(AuditEvent.action == "catalogue_edition.changed"))
+    ).all()
+    assert [(e.object_ref, e.details) for e in events] == [
+        ("catalogue-edition:2025", {"current": True, "superseded_by": None}),
+        ("catalogue-edition:2023", {"current": False, "superseded_by": "2025"}),
+    ]
+    editions = (await client.get("/v1/reference/catalogue-editions")).json()["items"]
+    assert {e["code"]: e["current"] for e in editions} == {"2023": False, "2025": True}
+
+
+async def test_an_edition_change_names_existing_editions_and_needs_an_admin(
+    client: httpx.AsyncClient, hr_cq: httpx.AsyncClient
+) -> None:
+    assert (await client.put("/v1/admin/catalogue-editions/1999", json={"current": True})).status_code == 404
+    for other in ("1999", "2023"):
+        refused = await client.put(
+            "/v1/admin/catalogue-editions/2023", json={"current": False, "superseded_by": other}
+        )
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "superseded_by"
+    assert (await hr_cq.put("/v1/admin/catalogue-editions/2023", json={"current": False})).status_code == 403
 
 
 async def test_answers_read_the_index_held_in_memory_not_the_table(
