@@ -49,7 +49,9 @@ class EditionState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     current: bool = Field(description="whether verification answers name this edition's posts")
-    superseded_by: str | None = Field(default=None, max_length=16, description="the edition that replaced it")
+    superseded_by: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9._-]{1,16}$", description="the edition that replaced it"
+    )
 
 
 class EditionStateOut(EditionState):

@@ -55,15 +55,23 @@ async def check_known(session: AsyncSession, edition: str | None, region: str | 
 async def list_catalogue(
     session: SessionDep,
     response: Response,
-    edition: Annotated[str | None, Query(max_length=16, description="an edition code, e.g. 2023")] = None,
+    # Shapes that keep NUL and other control characters out of the query (PostgreSQL text cannot hold NUL).
+    edition: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z0-9._-]{1,16}$", description="an edition code, e.g. 2023")
+    ] = None,
     region: Annotated[
         str | None,
         Query(pattern=r"^[A-Z]{2}$", description="posts listed for this region, and those listed for both"),
     ] = None,
     urgency: Annotated[Urgency | None, Query(description="severe 重度, moderate 中度, mild 轻度")] = None,
-    cluster: Annotated[str | None, Query(max_length=100, description="an industry cluster, exactly")] = None,
+    cluster: Annotated[
+        str | None,
+        Query(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$", description="an industry cluster, exactly"),
+    ] = None,
     title_series: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
-    occupation_code: Annotated[str | None, Query(max_length=20)] = None,
+    occupation_code: Annotated[
+        str | None, Query(pattern=r"^[0-9]-[0-9]{2}-[0-9]{2}-[0-9]{2}(-[0-9]{2})?$")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> CataloguePage:
@@ -82,7 +90,7 @@ async def list_catalogue(
     if title_series is not None:
         query = query.where(CatalogueEntry.title_series_code == title_series)
     if occupation_code is not None:
-        query = query.where(CatalogueEntry.occupation_code == occupation_code.strip())
+        query = query.where(CatalogueEntry.occupation_code == occupation_code)
     found = list((await session.scalars(query)).all())
     more = len(found) > limit
     page = found[:limit]

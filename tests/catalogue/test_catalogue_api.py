@@ -86,6 +86,9 @@ async def test_pages_follow_the_cursor_to_the_end(
         ({"limit": "0"}, "limit"),
         ({"limit": "101"}, "limit"),
         ({"title_series": "5"}, "title_series"),
+        ({"cluster": "\x00"}, "cluster"),  # PostgreSQL text holds no NUL: refused before any query
+        ({"edition": "20\x0023"}, "edition"),
+        ({"occupation_code": "6-31\x00"}, "occupation_code"),
     ],
 )
 async def test_bad_filters_are_refused_by_name(
