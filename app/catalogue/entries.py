@@ -19,7 +19,9 @@ Urgency = Literal["severe", "moderate", "mild"]
 # The catalogue grades posts 重度 / 中度 / 轻度; files may use those words or the API's names.
 URGENCY_WORDS: dict[str, Urgency] = {"重度": "severe", "中度": "moderate", "轻度": "mild"}
 URGENCY_ZH: dict[str, str] = {name: word for word, name in URGENCY_WORDS.items()}
+# The import file's columns (app.imports.columns, kind=catalogue), in the template's order.
 COLUMNS = ("edition", "cluster", "post", "title_series", "occupation_code", "urgency", "region")
+REQUIRED_COLUMNS = ("edition", "cluster", "post", "urgency")
 
 
 def urgency_name(value: Any) -> Any:

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from app.catalogue.entries import COLUMNS as CATALOGUE_COLUMNS
+from app.catalogue.entries import REQUIRED_COLUMNS as CATALOGUE_REQUIRED
+
 _COMMON_COLUMNS = (
     "region",
     "number",
@@ -36,7 +39,7 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "skill": (*_COMMON_COLUMNS, "occupation_code", "occupation_name", "level", "work_type"),
         "card": (*_COMMON_COLUMNS, "card_system", "card_class", "entitlements"),
         # Not a credential: the shortage catalogue's rows (app.imports.catalogue_pass).
-        "catalogue": ("edition", "cluster", "post", "title_series", "occupation_code", "urgency", "region"),
+        "catalogue": CATALOGUE_COLUMNS,
     }
 )
 REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -44,7 +47,7 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "title": (*_COMMON_REQUIRED, "title_code", "obtained_on"),
         "skill": (*_COMMON_REQUIRED, "occupation_code", "occupation_name", "level"),
         "card": (*_COMMON_REQUIRED, "card_system", "card_class"),
-        "catalogue": ("edition", "cluster", "post", "urgency"),
+        "catalogue": CATALOGUE_REQUIRED,
     }
 )
 LIST_SEPARATOR: Final = ";"
