@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import httpx
 from sqlalchemy import select
@@ -135,3 +136,38 @@ async def test_a_region_given_with_the_upload_scopes_rows_without_one(
 ) -> None:
     await import_catalogue([entry("测试岗位", title_series="05")], region="CQ")
     assert (await stored(session))["测试岗位"][3] == "CQ"
+
+
+async def test_a_catalogue_in_json_lines_imports_like_a_csv(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    lines = [
+        {
+            "edition": "2023",
+            "cluster": "测试集群",
+            "post": "测试岗位·行",
+            "title_series": "05",
+            "urgency": "severe",
+        },
+        {
+            "edition": "2023",
+            "cluster": "测试集群",
+            "post": "测试岗位·列",
+            "occupation_code": "6-28-01-14",
+            "urgency": "轻度",
+            "region": "CQ",
+        },
+    ]
+    body = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines).encode()
+    response = await client.post(
+        "/v1/imports",
+        params={"kind": "catalogue", "mode": "commit"},
+        headers={"Idempotency-Key": "catalogue-jsonl"},
+        files={"file": ("catalogue.jsonl", body, "application/x-ndjson")},
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["status"], response.json()["inserted"]) == ("succeeded", 2)
+    assert await stored(session) == {
+        "测试岗位·行": ("05", None, "severe", None, 1),
+        "测试岗位·列": (None, "6-28-01-14", "mild", "CQ", 1),
+    }
