@@ -20,7 +20,8 @@ from app.catalogue.schemas import Shortage
 from app.db import Transactions
 from app.models import URGENCIES, CatalogueEdition, CatalogueEntry
 
-# Scoped look-ups: (what is asked for, region or None for both) -> the posts, most urgent first.
+# Scoped look-ups: (what is asked for, region) -> the posts listed for that region or for both, most urgent
+# first; (what is asked for, None) -> those listed for both only. Merged at load, so an answer costs one get.
 Posts = Mapping[tuple[str, str | None], tuple[Shortage, ...]]
 NONE: tuple[Shortage, ...] = ()
 RANK = {name: position for position, name in enumerate(URGENCIES)}
@@ -46,10 +47,17 @@ class CatalogueSnapshot:
 
     @staticmethod
     def scoped(posts: Posts, wanted: str, region: str) -> list[Shortage]:
-        both, own = posts.get((wanted, None), NONE), posts.get((wanted, region), NONE)
-        if not own or not both:
-            return list(own or both)
-        return sorted((*own, *both), key=lambda s: RANK[s.urgency])  # stable: each list's order kept
+        return list(posts.get((wanted, region)) or posts.get((wanted, None), NONE))
+
+
+def merge_scopes(listed: Mapping[tuple[str, str | None], list[Shortage]]) -> Posts:
+    """Each region's posts with those listed for both regions, most urgent first (a stable sort: within an
+    urgency the region's own posts, then the shared ones, each in edition and post order)."""
+    merged: dict[tuple[str, str | None], tuple[Shortage, ...]] = {}
+    for (wanted, region), posts in listed.items():
+        shared = listed.get((wanted, None), []) if region is not None else []
+        merged[(wanted, region)] = tuple(sorted((*posts, *shared), key=lambda s: RANK[s.urgency]))
+    return merged
 
 
 async def load_snapshot(reads: Transactions) -> CatalogueSnapshot:
@@ -77,10 +85,7 @@ async def load_snapshot(reads: Transactions) -> CatalogueSnapshot:
             series[(row.title_series_code, row.region_code)].append(shortage)
         if row.occupation_code:
             occupations[(row.occupation_code, row.region_code)].append(shortage)
-    return CatalogueSnapshot(
-        by_series={key: tuple(posts) for key, posts in series.items()},
-        by_occupation={key: tuple(posts) for key, posts in occupations.items()},
-    )
+    return CatalogueSnapshot(by_series=merge_scopes(series), by_occupation=merge_scopes(occupations))
 
 
 class CatalogueIndex:
