@@ -428,7 +428,10 @@ def print_demo_guide(console: Console, settings: Settings, summary: DemoSummary)
         highlight=False,
     )
     console.print(f"Health:    {base}/healthz")
-    console.print(f"Catalogue: {base}/v1/catalogue?edition=2023  (a made-up 示例 sample, not the real 目录)")
+    console.print(
+        f"Catalogue: {base}/v1/catalogue?edition=2023  (a made-up 示例 sample, not the real 目录)",
+        soft_wrap=True,
+    )
     console.print("Get a token, then call the API with it:")
     console.print(
         f"  TOKEN=$(curl -s -u demo-admin:{demo_secret('demo-admin')} -d grant_type=client_credentials "
