@@ -21,8 +21,8 @@ from app.audit.service import append_pending_events, purge_events, record_event,
 from app.bootstrap import data_key_of, prepare_database
 from app.clients.service import create_client, disable_client, list_clients
 from app.db import create_engine, create_sessionmaker
-from app.domain.kinds import KINDS
 from app.errors import AppError
+from app.imports.kinds import IMPORT_KINDS
 from app.keys import rotate_signing_key
 from app.people.accounts import Actor, create_staff, disable_staff, list_staff, reset_factor
 from app.people.roles import load_role_scopes, split_list
@@ -374,7 +374,7 @@ def import_file(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV, XLSX or JSON Lines")
     ],
-    kind: Annotated[str, typer.Option(help=", ".join(KINDS))],
+    kind: Annotated[str, typer.Option(help=", ".join(IMPORT_KINDS) + " (catalogue: the shortage catalogue)")],
     region: Annotated[str | None, typer.Option(help="Region for rows that have none (SC or CQ)")] = None,
     validate_only: Annotated[
         bool, typer.Option("--validate-only", help="Check every row, store nothing")

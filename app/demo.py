@@ -95,6 +95,24 @@ CARD_SYSTEM = {"SC": "sc-tianfu", "CQ": "cq-yingcai"}
 # Cards of a region's newer system, beside the older ones (which keep verifying until they expire): (system,
 # count, first issue date). Each set draws from a random stream of its own, so the older cards stay the same.
 NEWER_CARD_SYSTEMS = {"CQ": [("cq-xinchongqing", 24, date(2025, 1, 1))]}
+
+# A SAMPLE of shortage-catalogue entries, made up for the demo: huren ships none of the real catalogue's 1,458
+# posts (an admin imports them, kind=catalogue). Every post and cluster says 示例 so that nobody takes it for
+# the published catalogue. (cluster, post, title series, occupation code, urgency, region; "" = none / both.)
+DEMO_CATALOGUE = [
+    ("示例集群·电子信息", "集成电路设计工程师（示例）", "05", "", "重度", ""),
+    ("示例集群·电子信息", "嵌入式软件工程师（示例）", "05", "", "中度", "SC"),
+    ("示例集群·汽车", "新能源汽车电控工程师（示例）", "05", "", "重度", "CQ"),
+    ("示例集群·汽车", "汽车生产线操作调整工（示例）", "", "6-25-04-01", "中度", "CQ"),
+    ("示例集群·装备制造", "数控机床装调维修工（示例）", "", "6-31-01-03", "重度", ""),
+    ("示例集群·装备制造", "焊工（示例）", "", "6-29-03-05", "轻度", "SC"),
+    ("示例集群·医药健康", "临床医师（示例）", "04", "", "重度", ""),
+    ("示例集群·医药健康", "护理人员（示例）", "04", "", "中度", "CQ"),
+    ("示例集群·医药健康", "养老护理员（示例）", "", "4-10-01-02", "轻度", ""),
+    ("示例集群·能源化工", "电工（示例）", "", "6-28-01-14", "中度", ""),
+    ("示例集群·教育科研", "高校专业课教师（示例）", "01", "", "轻度", "SC"),
+    ("示例集群·教育科研", "科研助理（示例）", "03", "", "轻度", ""),
+]
 # Development only (`huren demo` refuses production): the secrets are published here on purpose.
 DEMO_CLIENTS = [
     ("demo-admin", "省级管理员（演示）", "SC", " ".join(sorted(ALL_SCOPES - {"federation"}))),
@@ -409,6 +427,7 @@ async def load_demo(deps: ImportDeps, settings: Settings) -> DemoSummary:
         for kind in KINDS:
             rows = [p for p in payloads if p["kind"] == kind] + (new_levels if kind == "skill" else [])
             created += await import_demo_rows(deps, settings, Path(scratch), kind, rows)
+        await import_demo_catalogue(deps, settings, Path(scratch))
     async with deps.sessionmaker() as session:
         for index, payload in enumerate(payloads):
             await apply_demo_status(session, payload["kind"], payload["region"], payload["number"], index)
@@ -425,10 +444,28 @@ async def import_demo_rows(
     deps: ImportDeps, settings: Settings, scratch: Path, kind: str, payloads: list[dict[str, Any]]
 ) -> int:
     path = scratch / f"demo-{kind}.csv"
+    write_demo_file(path, kind, [flatten_payload(p) for p in payloads])
+    return await run_demo_import(deps, settings, path, kind)
+
+
+async def import_demo_catalogue(deps: ImportDeps, settings: Settings, scratch: Path) -> int:
+    """The sample entries of the 2023 edition (DEMO_CATALOGUE), imported as an admin imports an edition."""
+    path = scratch / "demo-catalogue.csv"
+    names = ("cluster", "post", "title_series", "occupation_code", "urgency", "region")
+    write_demo_file(
+        path, "catalogue", [{"edition": "2023", **dict(zip(names, e, strict=True))} for e in DEMO_CATALOGUE]
+    )
+    return await run_demo_import(deps, settings, path, "catalogue")
+
+
+def write_demo_file(path: Path, kind: str, rows: list[dict[str, str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(COLUMNS[kind]))
         writer.writeheader()
-        writer.writerows(flatten_payload(p) for p in payloads)
+        writer.writerows(rows)
+
+
+async def run_demo_import(deps: ImportDeps, settings: Settings, path: Path, kind: str) -> int:
     with path.open("rb") as source:
         stored = store_file(source, settings.import_dir)
     job, _ = await create_job(
@@ -500,6 +537,10 @@ def print_demo_guide(console: Console, settings: Settings, summary: DemoSummary)
         highlight=False,
     )
     console.print(f"Health:    {base}/healthz")
+    console.print(
+        f"Catalogue: {base}/v1/catalogue?edition=2023  (a made-up 示例 sample, not the real 目录)",
+        soft_wrap=True,
+    )
     console.print("Get a token, then call the API with it:")
     console.print(
         f"  TOKEN=$(curl -s -u demo-admin:{demo_secret('demo-admin')} -d grant_type=client_credentials "

@@ -22,6 +22,10 @@ from app.body_limit import BodySizeLimit
 from app.cards import routes as card_routes
 from app.cards.publisher import StatusListPublisher
 from app.cards.routes import CardServices
+from app.catalogue import admin_routes as catalogue_admin
+from app.catalogue import routes as catalogue_routes
+from app.catalogue.admin_routes import CatalogueServices
+from app.catalogue.index import CatalogueIndex
 from app.clients import routes as client_routes
 from app.clients.routes import ClientServices
 from app.clients.service import SecretCache
@@ -90,6 +94,7 @@ class Services:
     authenticator: Authenticator
     rate_limiter: RateLimiter
     rule_book: RuleBook
+    catalogue: CatalogueIndex
     verifier: Verifier
     status_lists: StatusListPublisher
     dispatcher: Dispatcher
@@ -148,11 +153,12 @@ def check_views(services: Services) -> None:
     bulk: BulkServices = services
     verification: VerificationServices = services
     rules: RulesServices = services
+    catalogue: CatalogueServices = services
     people: PeopleServices = services
     staff: StaffAdminServices = services
     sso: SsoServices = services
     del security, rate_limits, health_checks, sessions, cards, clients, federation, imports, registry
-    del verification, rules, people, staff, sso, bulk
+    del verification, rules, people, staff, sso, bulk, catalogue
 
 
 async def start_services(
@@ -186,6 +192,7 @@ async def start_services(
         else DatabaseCounter(transactions, engine.dialect.name)
     )
     rule_book = RuleBook(reads, settings.rules_refresh_seconds)
+    catalogue = CatalogueIndex(reads, settings.rules_refresh_seconds)
     verifier = Verifier(
         reads=reads,
         keys=keys,
@@ -195,6 +202,7 @@ async def start_services(
         issuer=settings.public_url,
         receipt_ttl=timedelta(days=settings.receipt_ttl_days),
         no_match_floor=settings.verify_no_match_floor_ms / 1000,
+        catalogue=catalogue,
     )
     status_lists = StatusListPublisher(
         reads=reads,
@@ -234,6 +242,7 @@ async def start_services(
         authenticator=Authenticator(keys=keys, transactions=transactions, issuer=settings.public_url),
         rate_limiter=RateLimiter(counter),
         rule_book=rule_book,
+        catalogue=catalogue,
         verifier=verifier,
         status_lists=status_lists,
         dispatcher=Dispatcher(
@@ -336,6 +345,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(registry_routes.router)
     app.include_router(bulk_routes.router)
     app.include_router(reference_routes.router)
+    app.include_router(catalogue_routes.router)
     app.include_router(import_routes.router)
     app.include_router(card_routes.router)
     app.include_router(card_routes.lists_router)
@@ -345,6 +355,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(federation_routes.router)
     app.include_router(rules_admin.router)
     app.include_router(card_systems_admin.router)
+    app.include_router(catalogue_admin.router)
 
     @app.get("/metrics", include_in_schema=False)
     def read_metrics(

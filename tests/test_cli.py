@@ -258,3 +258,48 @@ def test_import_permits_from_the_shell(cli_env: dict[str, str], tmp_path: Path) 
         query = 'SELECT row, "column", code FROM import_row_errors WHERE job_id = ?'
         errors = db.execute(query, (job_id[1],)).fetchall()
     assert errors == [(1, "holder_id_type", "permit.holder_id_type")]
+
+
+def test_the_demo_catalogue_is_a_marked_sample_and_a_demo_title_fills_a_post(server: str) -> None:
+    """The demo's catalogue entries all say 示例 (they are not the real catalogue), and a demo title verified
+    by a Chongqing HR system names the sample posts of its series."""
+    entries = httpx.get(f"{server}/v1/catalogue", params={"edition": "2023", "limit": 100}).json()["items"]
+    sample = [e for e in entries if e["cluster"].startswith("示例集群")]
+    assert len(sample) == 12
+    assert all("示例" in e["post"] for e in sample)
+    listed = {e["title_series"] for e in sample if e["region"] in (None, "CQ")} - {None}
+    admin = {"Authorization": f"Bearer {fetch_token(server, 'demo-admin', 'demo-admin-secret')}"}
+    titles = httpx.get(
+        f"{server}/v1/credentials",
+        params={"kind": "title", "region": "SC", "status": "active", "limit": 100},
+        headers=admin,
+    ).json()["items"]
+    title = next(t for t in titles if t["title_code"][:2] in listed)
+    hr = {"Authorization": f"Bearer {fetch_token(server, 'demo-hr-cq', 'demo-hr-cq-secret')}"}
+    ask = {"kind": "title", "region": "SC", "number": title["number"], "name": title["holder"]["name"]}
+    answer = httpx.post(f"{server}/v1/verify", json=ask, headers=hr).json()
+    assert answer["outcome"] == "valid"
+    expected = {
+        e["post"] for e in sample if e["title_series"] == title["title_code"][:2] and e["region"] != "SC"
+    }
+    assert {s["post"] for s in answer["shortage"]} == expected
+    assert all(s["edition"] == "2023" for s in answer["shortage"])
+
+
+def test_huren_import_loads_a_catalogue_file(
+    cli_env: dict[str, str], server: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("catalogue") / "catalogue.csv"
+    path.write_text(
+        "edition,cluster,post,title_series,occupation_code,urgency,region\r\n"
+        "2023,命令行测试集群,命令行测试岗位,05,,severe,CQ\r\n",
+        encoding="utf-8",
+    )
+    for inserted in (1, 0):  # again: unchanged
+        result = run_huren(cli_env, "import", str(path), "--kind", "catalogue")
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert re.search(
+            rf"│\s+succeeded\s+│\s+1\s+│\s+{inserted}\s+│\s+0\s+│\s+{1 - inserted}\s+│", result.stdout
+        )
+    entries = httpx.get(f"{server}/v1/catalogue", params={"cluster": "命令行测试集群"}).json()["items"]
+    assert [(e["post"], e["urgency"], e["region"]) for e in entries] == [("命令行测试岗位", "severe", "CQ")]

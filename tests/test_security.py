@@ -151,6 +151,7 @@ OPEN_ROUTES = {
     "/redoc",
     "/v1/status-lists/{region}/{purpose}",  # public by design: counters fetch them without credentials
     "/v1/reference/{table}",  # the code tables, public for integrators
+    "/v1/catalogue",  # the published shortage catalogue, likewise
 }
 # Signing in is what a person does before they have a session.
 OPEN_OPERATIONS = {

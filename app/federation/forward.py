@@ -13,11 +13,17 @@ from datetime import UTC, datetime
 
 from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
+from app.catalogue.index import CatalogueSnapshot
+from app.domain.codes import series_of_title_code
 from app.federation.client import PeerClient, PeerUnavailable
 from app.security import Principal
 from app.verification.rules import RuleBook
 from app.verification.schemas import (
     ItemProblem,
+    Shortage,
+    VerifiedCredential,
+    VerifiedSkill,
+    VerifiedTitle,
     VerifyAnswer,
     VerifyIn,
 )
@@ -29,6 +35,17 @@ from app.verification.service import (
     reference_of,
     wait_until_floor,
 )
+
+
+def shortage_of_answer(
+    catalogue: CatalogueSnapshot, credential: VerifiedCredential, region: str
+) -> list[Shortage]:
+    """The catalogue posts, as this node holds the catalogue, that the peer's credential fills here."""
+    if isinstance(credential, VerifiedTitle):
+        return catalogue.match("title", series_of_title_code(credential.title_code), None, region)
+    if isinstance(credential, VerifiedSkill):
+        return catalogue.match("skill", None, credential.occupation_code, region)
+    return []
 
 
 def problem_of(exc: PeerUnavailable) -> ItemProblem:
@@ -105,15 +122,18 @@ class Dispatcher:
     async def adopt(
         self, pairs: list[tuple[VerifyIn, VerifyAnswer]], caller: Principal, request_id: str | None
     ) -> list[VerifyAnswer]:
-        """The peer's answers, with this region's recognition in place of the peer's, and our audit events."""
+        """The peer's answers, with this region's recognition and shortage posts in place of the peer's, and
+        our audit events."""
         rules = await self.rules.rule_set()
+        catalogue = await self.local.catalogue_snapshot()
         today = datetime.now(UTC).date()
         adopted, events = [], []
         for item, answer in pairs:
-            recognition = None
+            recognition, shortage = None, []
             if answer.outcome == "valid" and answer.credential is not None:
                 facts = answer.credential.facts()
                 recognition = rules.recognise(facts, caller.region, today, item.target_area)
+                shortage = shortage_of_answer(catalogue, answer.credential, caller.region)
             checks = [c for c in answer.checks if c.id != "recognition.rule"]
             if answer.credential is not None:
                 checks.append(recognition_check(answer.outcome, recognition, home=False))
@@ -122,6 +142,7 @@ class Dispatcher:
                     update={
                         "checks": checks,
                         "recognition": present_recognition(recognition),
+                        "shortage": shortage,
                     }
                 )
             )

@@ -11,9 +11,9 @@ from rich.table import Table
 
 from app.bootstrap import prepare_database
 from app.db import create_engine, create_sessionmaker
-from app.domain.kinds import KINDS
 from app.errors import AppError
 from app.imports import jobs, parsing, uploads
+from app.imports.kinds import IMPORT_KINDS as KINDS
 from app.models import ImportJob
 from app.privacy import PersonalDataVault
 from app.settings import Settings

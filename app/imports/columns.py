@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from app.catalogue.entries import COLUMNS as CATALOGUE_COLUMNS
+from app.catalogue.entries import REQUIRED_COLUMNS as CATALOGUE_REQUIRED
+
 _COMMON_COLUMNS = (
     "region",
     "number",
@@ -36,6 +39,8 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "skill": (*_COMMON_COLUMNS, "occupation_code", "occupation_name", "level", "work_type"),
         "card": (*_COMMON_COLUMNS, "card_system", "card_class", "entitlements"),
         "permit": (*_COMMON_COLUMNS, "permit_class", "employer_name", "employer_usci"),
+        # Not a credential: the shortage catalogue's rows (app.imports.catalogue_pass).
+        "catalogue": CATALOGUE_COLUMNS,
     }
 )
 REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -44,6 +49,7 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "skill": (*_COMMON_REQUIRED, "occupation_code", "occupation_name", "level"),
         "card": (*_COMMON_REQUIRED, "card_system", "card_class"),
         "permit": (*_COMMON_REQUIRED, "permit_class", "employer_name", "employer_usci"),
+        "catalogue": CATALOGUE_REQUIRED,
     }
 )
 LIST_SEPARATOR: Final = ";"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit.service import PersonFields, append_pending_events, person_fields, record_event
 from app.db import Transactions
 from app.errors import AppError, NotFound
+from app.imports.catalogue_pass import CataloguePass
 from app.imports.commit_choice import choose_committer
 from app.imports.committer import Committer, Counts
 from app.imports.parsing import ImportFileError
@@ -63,6 +65,8 @@ class ImportDeps:
     own_connections: bool = True
     pool_size: int = 10
     stream_max_bytes: int = 256 * 1024**2
+    # Told when an import of the shortage catalogue has committed: this process's index reloads at once.
+    catalogue_changed: Callable[[], None] | None = None
 
     @classmethod
     def build(
@@ -74,9 +78,11 @@ class ImportDeps:
         vault: PersonalDataVault,
         dialect: str,
         own_connections: bool = True,
+        catalogue_changed: Callable[[], None] | None = None,
     ) -> ImportDeps:
         return cls(
             own_connections=own_connections,
+            catalogue_changed=catalogue_changed,
             pool_size=settings.db_pool_size,
             stream_max_bytes=settings.import_stream_max_bytes,
             sessionmaker=sessionmaker,
@@ -247,22 +253,29 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         processed_rows=0,
         problem=None,
     )
-    scan = ValidationPass(
-        job,
-        Path(job.file_path),
-        deps.sessionmaker,
-        deps.vault,
-        deps.batch_rows,
-        deps.max_rows,
-        progress_writer(deps, job_id, on_progress),
-        held_regions=deps.held_regions,
-    )
+    progress = progress_writer(deps, job_id, on_progress)
+    scan: ValidationPass | CataloguePass
+    if job.kind == "catalogue":
+        scan = CataloguePass(job, Path(job.file_path), deps.sessionmaker, deps.max_rows, progress)
+    else:
+        scan = ValidationPass(
+            job,
+            Path(job.file_path),
+            deps.sessionmaker,
+            deps.vault,
+            deps.batch_rows,
+            deps.max_rows,
+            progress,
+            held_regions=deps.held_regions,
+        )
     counts, status, problem = Counts(), "succeeded", None
     try:
-        if job.mode == "commit":
-            counts = await validate_and_commit(deps, scan)
-        else:
+        if job.mode != "commit":
             await scan.validate()
+        elif isinstance(scan, CataloguePass):
+            counts = await validate_and_store_catalogue(deps, scan)
+        else:
+            counts = await validate_and_commit(deps, scan)
         if job.mode == "commit" and scan.tally.rejected_rows and job.on_error != "skip":
             status = "failed"
             problem = {
@@ -331,6 +344,20 @@ async def validate_and_commit(deps: ImportDeps, scan: ValidationPass) -> Counts:
                 return Counts()
             await commit_rows(session, scan.job, counts)
             return counts
+
+
+async def validate_and_store_catalogue(deps: ImportDeps, scan: CataloguePass) -> Counts:
+    """As validate_and_commit, for the catalogue's rows: stored with the import's event in one transaction,
+    then this process's catalogue index told (other processes reload theirs within their refresh period)."""
+    await scan.validate()
+    if scan.tally.rejected_rows and scan.job.on_error != "skip":
+        return Counts()
+    async with deps.sessionmaker() as session:
+        counts = await scan.store(session)
+        await commit_rows(session, scan.job, counts)
+    if deps.catalogue_changed is not None:
+        deps.catalogue_changed()
+    return counts
 
 
 async def stream_rows(session: AsyncSession, committer: Committer, scan: ValidationPass) -> Counts | None:

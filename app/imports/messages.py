@@ -48,6 +48,12 @@ MESSAGES_ZH = {
     "date.future": "日期晚于今天",
     "date.order": "取得资格日期晚于发证日期",
     "validity.window": "有效期截止日早于有效期开始日",
+    # The shortage catalogue's rows (app/catalogue/entries.py)
+    "catalogue.edition_unknown": "人才目录版本不存在",
+    "catalogue.asks_for_missing": "须填写职称系列或职业编码",
+    "catalogue.duplicate_in_file": "同一版本、产业集群、地区的岗位在文件中重复出现",
+    "title_series.unknown": "职称系列不在代码表中",
+    "occupation_code.format": "职业编码格式不正确（应如 6-31-01-03）",
     # Pydantic's types, as the registry's models raise them
     "missing": "必填项为空",
     "string_too_long": "内容过长",

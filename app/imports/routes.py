@@ -17,17 +17,18 @@ from starlette.exceptions import HTTPException
 
 from app.audit.request_session import SessionDep
 from app.audit.service import person_fields
+from app.catalogue.index import CatalogueIndex
 from app.db import Transactions
-from app.domain.kinds import Kind
 from app.errors import AppError, NotFound, invalid_field
 from app.imports import jobs, parsing, reports, uploads
+from app.imports.kinds import ImportKind
 from app.imports.messages import describe_zh
 from app.imports.schemas import ErrorReport, JobOut, JobPage, RowErrorOut, present_job
 from app.models import ImportJob, ImportRowError
 from app.privacy import PersonalDataVault
 from app.problems import problem_responses
 from app.routing import AuthFirstRoute
-from app.security import Principal, require_scope
+from app.security import Principal, check_scope, require_scope
 from app.services import services_of
 from app.settings import Settings
 
@@ -56,6 +57,9 @@ class ImportServices(Protocol):
     @property
     def import_tasks(self) -> set[asyncio.Task[Any]]: ...
 
+    @property
+    def catalogue(self) -> CatalogueIndex: ...
+
 
 def services(request: Request) -> ImportServices:
     view: ImportServices = services_of(request)
@@ -69,7 +73,8 @@ router = APIRouter(
     responses=problem_responses(404, 409, 413, 415),
 )
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
-KindName = Kind
+# `catalogue`: the shortage catalogue's rows (admins only), not credentials.
+KindName = ImportKind
 
 
 class FileProblem(AppError):
@@ -89,6 +94,7 @@ def import_deps(request: Request) -> jobs.ImportDeps:
         vault=state.vault,
         dialect=state.engine.dialect.name,
         own_connections=state.own_connections,
+        catalogue_changed=state.catalogue.invalidate,
     )
 
 
@@ -160,6 +166,8 @@ async def create_import(
     region: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JobOut:
+    if kind == "catalogue":
+        check_scope(principal, "admin")  # the published catalogue is the admins' to change, not the clerks'
     if mode == "commit" and not idempotency_key:
         raise invalid_field(
             "Idempotency-Key", "idempotency.key_required", "a commit needs an Idempotency-Key", "header"

@@ -28,6 +28,17 @@ def render_template(kind: str) -> str:
 
 def build_example_row(kind: str) -> dict[str, str]:
     """Fictitious values that pass every domain check; check characters are computed, never typed."""
+    if kind == "catalogue":
+        # A made-up post, marked as such: huren ships none of the catalogue's real entries.
+        return {
+            "edition": "2023",
+            "cluster": "示例产业集群",
+            "post": "示例岗位（非目录原文）",
+            "title_series": "05",
+            "occupation_code": "",
+            "urgency": "重度",
+            "region": "SC",
+        }
     # 510104 = 成都市锦江区, born 1985-03-12, sequence 123 (odd: male).
     resident_id = "51010419850312123"
     resident_id += compute_resident_id_check(resident_id)

@@ -24,6 +24,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 from app.domain.kinds import KINDS as KINDS
+
+# The shortage catalogue's tables (app/models/catalogue.py).
+from app.models.catalogue import URGENCIES as URGENCIES
+from app.models.catalogue import CatalogueEdition as CatalogueEdition
+from app.models.catalogue import CatalogueEntry as CatalogueEntry
 from app.models.columns import BigId, Json, UTCDateTime, in_list, utcnow
 
 # The people's tables, importable from here as every other table is.
@@ -405,7 +410,7 @@ class ImportJob(Base):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))  # a credential kind, or `catalogue`
     mode: Mapped[str] = mapped_column(String(16))
     on_error: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), index=True)

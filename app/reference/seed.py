@@ -21,6 +21,7 @@ from app.models import (
     CardClass,
     CardService,
     CardSystem,
+    CatalogueEdition,
     PermitClass,
     RecognitionRule,
     Region,
@@ -98,6 +99,21 @@ def build_rule(rule: dict[str, Any]) -> RecognitionRule:
     )
 
 
+def build_edition(edition: dict[str, Any]) -> CatalogueEdition:
+    published = edition.get("published_on")
+    counts = ("clusters", "posts", "severe", "moderate", "mild")
+    return CatalogueEdition(
+        code=edition["code"],
+        name=edition["name"],
+        published_on=date.fromisoformat(published) if published else None,
+        current=edition.get("current", False),
+        superseded_by=edition.get("superseded_by"),
+        confirmed=edition.get("confirmed", False),
+        note=edition.get("note"),
+        **{f"{c}_published": edition.get(f"{c}_published") for c in counts},
+    )
+
+
 async def seed_reference_data(session: AsyncSession) -> dict[str, int]:
     """Insert the shipped reference rows that are not in the database yet; returns counts per table."""
     systems, classes, services = build_card_rows(read_data("card_systems.json"))
@@ -155,6 +171,7 @@ async def seed_reference_data(session: AsyncSession) -> dict[str, int]:
             ("code",),
         ),
         (RecognitionRule, [build_rule(r) for r in read_data("recognition_rules.json")], ("code",)),
+        (CatalogueEdition, [build_edition(e) for e in read_data("catalogue_editions.json")], ("code",)),
     ]
     counts = {}
     for model, rows, key in plan:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.request_session import SessionDep
@@ -21,6 +21,8 @@ from app.models import (
     CardClass,
     CardService,
     CardSystem,
+    CatalogueEdition,
+    CatalogueEntry,
     PermitClass,
     Region,
     SkillLevel,
@@ -42,6 +44,7 @@ TableName = Literal[
     "permit-classes",
     "areas",
     "skill-number-formats",
+    "catalogue-editions",
 ]
 # Code tables change by migration or by an admin, rarely: a cache may keep an answer for a few minutes.
 CACHE_CONTROL = "public, max-age=300"
@@ -123,6 +126,36 @@ async def read_areas(session: AsyncSession) -> list[dict[str, Any]]:
     return [{"code": r.code, "name": r.name, "parts": r.parts} for r in rows]
 
 
+async def read_catalogue_editions(session: AsyncSession) -> list[dict[str, Any]]:
+    """The editions with the counts they were published with and how many entries are imported."""
+    imported = dict(
+        (
+            await session.execute(
+                select(CatalogueEntry.edition_code, func.count()).group_by(CatalogueEntry.edition_code)
+            )
+        ).all()
+    )
+    editions = (await session.scalars(select(CatalogueEdition).order_by(CatalogueEdition.code))).all()
+    return [
+        {
+            "code": e.code,
+            "name": e.name,
+            "published_on": e.published_on.isoformat() if e.published_on else None,
+            "current": e.current,
+            "superseded_by": e.superseded_by,
+            "clusters_published": e.clusters_published,
+            "posts_published": e.posts_published,
+            "severe_published": e.severe_published,
+            "moderate_published": e.moderate_published,
+            "mild_published": e.mild_published,
+            "entries_imported": imported.get(e.code, 0),
+            "confirmed": e.confirmed,
+            "note": e.note,
+        }
+        for e in editions
+    ]
+
+
 def read_id_types() -> list[dict[str, Any]]:
     # `confirmed: false` marks a code not yet confirmed in a source (app/reference/data/README.md).
     return [
@@ -156,6 +189,7 @@ async def get_reference_table(
         "card-systems": read_card_systems,
         "permit-classes": read_permit_classes,
         "areas": read_areas,
+        "catalogue-editions": read_catalogue_editions,
     }
     files = {"id-types": read_id_types, "skill-number-formats": read_skill_number_formats}
     items = files[table]() if table in files else await readers[table](session)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from app.catalogue.schemas import Shortage as Shortage
 from app.domain.codes import series_of_title_code
 from app.domain.identity import IdType, validate_document_number
 from app.domain.recognition import CredentialFacts
@@ -165,6 +166,9 @@ class VerifyAnswer(BaseModel):
     receipt: str
     # The node that looked the credential up and signed the receipt: this one, or the peer holding the region.
     answered_by: str | None = None
+    # The shortage-catalogue posts a valid credential fills in the caller's region (README, "Shortage
+    # catalogue"); empty for any other outcome. Defaults to empty for a peer that does not send it.
+    shortage: list[Shortage] = Field(default_factory=list)
 
 
 class ItemProblem(BaseModel):
@@ -214,3 +218,5 @@ class CardTokenAnswer(BaseModel):
     receipt: str
     # How old the status list behind the answer is (W3C caching: a copy is used within its ttl).
     status_list_age_seconds: float | None
+    # As in VerifyAnswer; the catalogue lists titles and skills, never cards: always empty here.
+    shortage: list[Shortage] = Field(default_factory=list)

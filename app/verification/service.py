@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Protocol
 
 from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
+from app.catalogue.index import CatalogueIndex, CatalogueSnapshot
 from app.db import Transactions
 from app.domain.identity import normalize_document_number
 from app.domain.masking import mask_name
@@ -38,6 +39,7 @@ from app.verification.schemas import (
     CredentialRef,
     ItemProblem,
     RecognitionOut,
+    Shortage,
     VerifiedCard,
     VerifiedHolder,
     VerifiedIssuer,
@@ -76,6 +78,7 @@ class Decision:
     row: AnswerRow | None = None
     recognition: Recognition | None = None
     successor: AnyRow | None = None
+    shortage: list[Shortage] = field(default_factory=list)
 
 
 # The kinds whose numbers the registry stores normalised as document numbers (NFKC, no spaces, upper case).
@@ -163,11 +166,21 @@ def check_areas(items: Sequence[VerifyIn], rules: RuleSet, *, batch: bool) -> No
     """An area the request names must be in the areas table: an unknown one would silently match no rule."""
     for position, item in enumerate(items):
         if item.target_area is not None and item.target_area not in rules.areas:
-            field = f"items.{position}.target_area" if batch else "target_area"
-            raise invalid_field(field, "area.unknown", "no such area")
+            where = f"items.{position}.target_area" if batch else "target_area"
+            raise invalid_field(where, "area.unknown", "no such area")
 
 
-def decide(row: AnswerRow | None, probe: Probe, caller_region: str, rules: RuleSet, today: date) -> Decision:
+EMPTY_CATALOGUE = CatalogueSnapshot()
+
+
+def decide(
+    row: AnswerRow | None,
+    probe: Probe,
+    caller_region: str,
+    rules: RuleSet,
+    today: date,
+    catalogue: CatalogueSnapshot = EMPTY_CATALOGUE,
+) -> Decision:
     if row is None or not holder_matches(row, probe):
         return no_match(probe.well_formed)
     stored = CredentialStatus(row.status)
@@ -197,7 +210,12 @@ def decide(row: AnswerRow | None, probe: Probe, caller_region: str, rules: RuleS
         check("issuer.trusted", trusted, "issuer.registered" if trusted else "issuer.other_region"),
         recognised,
     ]
-    return Decision(outcome, checks, row, recognition)
+    shortage = (
+        catalogue.match(row.kind, row.title_series, row.occupation_code, caller_region)
+        if outcome == "valid"
+        else []
+    )
+    return Decision(outcome, checks, row, recognition, shortage=shortage)
 
 
 def present_credential(row: AnswerRow, shown_status: str) -> AnyVerifiedCredential:
@@ -309,10 +327,16 @@ class Verifier:
         issuer: str,
         receipt_ttl: timedelta,
         no_match_floor: float = 0.0,
+        catalogue: CatalogueIndex | None = None,
     ) -> None:
         self.reads, self.keys, self.vault, self.rules = reads, keys, vault, rules
         self.audit, self.issuer, self.receipt_ttl = audit, issuer, receipt_ttl
         self.no_match_floor = no_match_floor
+        self.catalogue = catalogue
+
+    async def catalogue_snapshot(self) -> CatalogueSnapshot:
+        """The shortage catalogue as this process holds it (no query unless its refresh period ran out)."""
+        return await self.catalogue.snapshot() if self.catalogue is not None else EMPTY_CATALOGUE
 
     def prepare(self, item: VerifyIn) -> Probe:
         number = canonical_number(item)
@@ -328,10 +352,11 @@ class Verifier:
         probe = self.prepare(item)
         rules = await self.rules.rule_set()
         check_areas([item], rules, batch=False)
+        catalogue = await self.catalogue_snapshot()
         today = datetime.now(UTC).date()
         async with self.reads() as conn:
             row = await find_one(conn, item.kind, item.region, probe.number) if probe.well_formed else None
-            decision = decide(row, probe, caller.region, rules, today)
+            decision = decide(row, probe, caller.region, rules, today, catalogue)
             if decision.outcome in ("transferred", "superseded") and decision.row is not None:
                 decision.successor = await find_successor(conn, decision.row.id)
         answer, event = self.conclude(probe, decision, caller, request_id)
@@ -350,6 +375,7 @@ class Verifier:
         probes = [self.prepare(item) for item in items]
         rules = await self.rules.rule_set()
         check_areas(items, rules, batch=True)
+        catalogue = await self.catalogue_snapshot()
         today = datetime.now(UTC).date()
         async with self.reads() as conn:
             wanted = [(p.item.kind, p.item.region, p.number) for p in probes if p.well_formed]
@@ -361,7 +387,7 @@ class Verifier:
                     if probe.well_formed
                     else None
                 )
-                decision = decide(row, probe, caller.region, rules, today)
+                decision = decide(row, probe, caller.region, rules, today, catalogue)
                 if decision.outcome in ("transferred", "superseded") and decision.row is not None:
                     decision.successor = await find_successor(conn, decision.row.id)
                 decisions.append(decision)
@@ -411,6 +437,7 @@ class Verifier:
             checks=decision.checks,
             receipt=sign_receipt(claims, self.keys),
             answered_by=self.issuer,
+            shortage=decision.shortage,
         )
         event = PendingEvent(
             action="credential.verified",

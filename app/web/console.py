@@ -17,7 +17,7 @@ CONSOLE = Path(__file__).parent / "console"
 # The scopes that open the console: an admin's, or an auditor's (who reads the audit only; the API refuses
 # them every write).
 CONSOLE_SCOPES = frozenset({"admin", "audit:read"})
-MODULES = ("admin", "api", "import", "registry", "status", "rules", "audit", "people")
+MODULES = ("admin", "api", "import", "registry", "status", "rules", "audit", "people", "catalogue")
 FILES = {
     "admin.css": "text/css; charset=utf-8",
     **{f"{name}.js": "text/javascript; charset=utf-8" for name in MODULES},

@@ -131,6 +131,36 @@ def test_cq_gets_the_sc_answer_with_sc_receipt_and_cq_recognition(
     assert 'huren_peer_circuit_open{region="SC"} 0.0' in metrics
 
 
+def test_cq_names_the_shortage_posts_of_its_own_catalogue_for_an_sc_title(
+    nodes: dict[str, Process], sc_title: dict[str, Any]
+) -> None:
+    """The peer answers for its registry; which catalogue posts the title fills in Chongqing is the CQ node's
+    to say, from the catalogue imported there (as recognition is)."""
+    gateway_mode(nodes, "pass")
+    series = sc_title["title_code"][:2]
+    header = "edition,cluster,post,title_series,urgency,region\r\n"
+    rows = f"{header}2023,联邦测试集群,联邦测试岗位,{series},重度,CQ\r\n"
+    imported = httpx.post(
+        f"{nodes['CQ'].url}/v1/imports",
+        params={"kind": "catalogue", "mode": "commit"},
+        headers={**bearer(nodes["CQ"], "demo-admin"), "Idempotency-Key": "federation-catalogue"},
+        files={"file": ("catalogue.csv", rows.encode(), "text/csv")},
+    )
+    assert imported.status_code in (200, 201), imported.text
+    assert imported.json()["status"] == "succeeded"
+    answer = httpx.post(
+        f"{nodes['CQ'].url}/v1/verify", json=ask(sc_title), headers=bearer(nodes["CQ"], "demo-hr-cq")
+    ).json()
+    assert answer["answered_by"] == nodes["SC"].url
+    assert {"edition": "2023", "post": "联邦测试岗位", "urgency": "severe"} in answer["shortage"]
+    batch = httpx.post(
+        f"{nodes['CQ'].url}/v1/verify/batch",
+        json={"items": [ask(sc_title)]},
+        headers=bearer(nodes["CQ"], "demo-hr-cq"),
+    ).json()
+    assert batch["results"][0]["shortage"] == answer["shortage"]
+
+
 @pytest.mark.parametrize("mode", ["tamper", "resign", "garbage", "huge"])
 def test_a_bad_peer_answer_is_never_passed_on(
     nodes: dict[str, Process], sc_title: dict[str, Any], mode: str

@@ -33,6 +33,7 @@ FILES = [
     "permit_classes.json",
     "areas.json",
     "skill_number_formats.json",
+    "catalogue_editions.json",
 ]
 TITLE_LEVELS = {"senior_full", "senior_deputy", "intermediate", "assistant", "junior"}
 ISSUER_LEVELS = {"province", "city", "district"}
@@ -682,3 +683,25 @@ def test_permit_recognition_per_class_and_area(rules: list[Row], src: str, tgt: 
         assert not _permit_rules(rules, src, tgt, "C", area)
     assert not _permit_rules(rules, src, tgt, "B", None)
     _check_unambiguous(_permit_rules(rules, src, tgt, "B", "gaozhu"), f"permit B {src}->{tgt} gaozhu")
+
+
+# ------------------------------------------------------------------------------------ catalogue editions
+
+
+def test_catalogue_editions() -> None:
+    """The 2023 edition's published counts add up (issue 17, DOMAIN.md); an edition superseded names an
+    existing one; no edition counts go unexplained."""
+    editions = {e["code"]: e for e in load("catalogue_editions.json")}
+    assert_unique(codes(load("catalogue_editions.json")), "catalogue edition code")
+    first = editions["2023"]
+    assert (first["clusters_published"], first["posts_published"]) == (10, 1458)
+    graded = (first["severe_published"], first["moderate_published"], first["mild_published"])
+    assert graded == (345, 589, 524)
+    assert sum(graded) == first["posts_published"]
+    assert editions["2025"]["name"].endswith("人才需求目录")
+    assert [code for code, e in editions.items() if e["current"]], "some edition must be current"
+    for edition in editions.values():
+        assert edition["superseded_by"] in (None, *editions)
+        assert str(edition["note"]).strip()
+        if edition["published_on"] is not None:
+            parse_date(edition["published_on"])

@@ -15,6 +15,7 @@ import pytest
         ("id-types", "code", {"resident_id", "passport", "foreign_permanent_resident"}),
         ("permit-classes", "code", {"A", "B", "C"}),
         ("areas", "code", {"gaozhu"}),
+        ("catalogue-editions", "code", {"2023", "2025"}),
     ],
 )
 async def test_a_table_is_answered_without_a_token(

@@ -7,6 +7,7 @@ const SECTIONS = [
   ["registry", "登记查询"],
   ["status", "状态变更"],
   ["rules", "互认规则"],
+  ["catalogue", "人才目录"],
   ["audit", "审计"],
   ["people", "客户端 / 人员"],
 ];

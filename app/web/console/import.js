@@ -3,7 +3,9 @@
 // the list of past imports.
 import { ApiError, KIND_LABELS, api, describeError, formatTime, h, query, table } from "./api.js";
 
-const KINDS = Object.entries(KIND_LABELS);
+// Not certificates: the 急需紧缺人才目录's entries (admins only).
+const KINDS = [...Object.entries(KIND_LABELS), ["catalogue", "人才目录"]];
+const IMPORT_LABELS = Object.fromEntries(KINDS);
 const REGIONS = [
   ["", "按文件中的地区"],
   ["SC", "四川（SC）"],
@@ -129,7 +131,7 @@ function uploadForm(onStart, onValidated, onCommitted) {
   const drawTemplates = () =>
     templates.replaceChildren(
       "模板：",
-      h("a", { href: `/v1/imports/templates/${kind.value}.csv`, download: `${kind.value}.csv`, id: "template-link" }, `${KIND_LABELS[kind.value]}导入模板（CSV）`),
+      h("a", { href: `/v1/imports/templates/${kind.value}.csv`, download: `${kind.value}.csv`, id: "template-link" }, `${IMPORT_LABELS[kind.value]}导入模板（CSV）`),
     );
   kind.addEventListener("change", drawTemplates);
   drawTemplates();
@@ -229,7 +231,7 @@ async function jobList(root) {
         "tr",
         {},
         h("td", {}, formatTime(job.created_at)),
-        h("td", {}, KIND_LABELS[job.kind] || job.kind),
+        h("td", {}, IMPORT_LABELS[job.kind] || job.kind),
         h("td", {}, h("a", { href: `#/import${query({ job: job.id })}` }, job.file_name || job.id)),
         h("td", {}, job.actor || `客户端 ${job.client_id}`),
         h("td", {}, job.mode === "commit" ? "导入" : "校验"),

@@ -25,6 +25,7 @@ const OUTCOMES = {
 };
 const REGIONS = { SC: "四川", CQ: "重庆" };
 const MODES = { direct: "直接认可", delegated: "属地确认", mapped: "对应认可", reciprocal: "对等互认" };
+const URGENCY = { severe: "重度", moderate: "中度", mild: "轻度" };
 const CHECKS = {
   "token.signature": "签名",
   "token.expiry": "令牌有效期",
@@ -267,6 +268,11 @@ function render(answer) {
     const equivalent = recognition.equivalent;
     const as = cardLabel(equivalent.card_system, equivalent.card_class_name || equivalent.card_class);
     addFact(facts, "本地认可", `${MODES[recognition.mode] || recognition.mode}：${as}`);
+  }
+  // The shortage-catalogue posts the credential fills here (never for a card today: the catalogue lists titles
+  // and skills), one line each.
+  for (const post of answer.shortage || []) {
+    addFact(facts, "急需紧缺", `${post.post}（${URGENCY[post.urgency] || post.urgency}）`);
   }
   for (const service of shared) {
     const item = document.createElement("li");
