@@ -21,6 +21,7 @@ import jwt
 
 from app.cards.status_list import Bitstring
 from app.cards.tokens import CARD_AUDIENCE
+from app.domain.calendar import china_today
 
 CARD_TYP = "huren-card+jwt"
 ALGORITHM = "ES256"
@@ -156,7 +157,7 @@ def parse_day(value: Any) -> date | None:
 
 
 def window_check(claims: Mapping[str, Any], now: datetime) -> OfflineCheck:
-    today = now.astimezone(UTC).date()
+    today = china_today(now)
     valid_from, valid_until = parse_day(claims.get("vf")), parse_day(claims.get("vu"))
     if valid_until is not None and valid_until < today:
         return OfflineCheck("validity.window", False, "validity.ended")

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cards.status_list import MIN_ENTRIES
 from app.cards.tokens import CardFacts, StatusRef, card_claims, status_list_url
+from app.domain.calendar import china_today
 from app.domain.masking import mask_name
 from app.domain.status import CredentialStatus, effective_status
 from app.errors import Conflict, NotFound
@@ -114,7 +115,7 @@ async def issue_card_token(
     max_ttl: timedelta,
 ) -> IssuedToken:
     card, holder = await find_card(session, region, number)
-    today = datetime.now(UTC).date()
+    today = china_today()
     shown = effective_status(CredentialStatus(card.status), card.valid_until, today)
     if shown != CredentialStatus.ACTIVE:
         raise Conflict(f"a card that is {shown.value} gets no token", code="card.not_active")

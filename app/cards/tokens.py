@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from app.domain.calendar import CHINA
+
 CARD_AUDIENCE = "urn:huren:card"
 
 
@@ -37,8 +39,8 @@ def status_list_url(public_url: str, region: str, purpose: str) -> str:
 
 
 def end_of_day(day: date) -> datetime:
-    # Valid until a date means through that whole day, wherever the counter is: take the day's end in UTC+8.
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) - timedelta(hours=8)
+    # Valid until a date means through that whole day in China (app.domain.calendar), wherever the counter is.
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=CHINA).astimezone(UTC)
 
 
 def card_claims(

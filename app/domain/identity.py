@@ -13,6 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 
+from app.domain.calendar import china_today
 from app.domain.errors import DomainError
 
 
@@ -172,7 +173,7 @@ def parse_resident_id(
         raise DomainError(
             "id_number.region", "The resident ID number does not start with a known province code."
         )
-    birth_date = _parse_birth_date(number[6:14], today or date.today())
+    birth_date = _parse_birth_date(number[6:14], today or china_today())
     if number[17] != compute_resident_id_check(number[:17]):
         raise DomainError("id_number.checksum", "The check character of the resident ID number is wrong.")
     return ResidentId(
@@ -197,7 +198,7 @@ def validate_document_number(
     if id_type is IdType.RESIDENT_ID:
         return parse_resident_id(raw, legacy_policy=legacy_policy, today=today).number
     validator = _VALIDATORS[id_type]
-    return validator(normalize_document_number(raw), today or date.today())
+    return validator(normalize_document_number(raw), today or china_today())
 
 
 def _parse_birth_date(yyyymmdd: str, today: date) -> date:

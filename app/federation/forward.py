@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
 from app.catalogue.index import CatalogueSnapshot
+from app.domain.calendar import china_today
 from app.domain.codes import series_of_title_code
 from app.federation.client import PeerClient, PeerUnavailable
 from app.security import Principal
@@ -126,7 +127,7 @@ class Dispatcher:
         our audit events."""
         rules = await self.rules.rule_set()
         catalogue = await self.local.catalogue_snapshot()
-        today = datetime.now(UTC).date()
+        today = china_today()
         adopted, events = [], []
         for item, answer in pairs:
             recognition, shortage = None, []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import IO, cast
@@ -21,6 +21,7 @@ from sqlalchemy import Select, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.domain.calendar import china_today
 from app.imports.clean_rows import CleanRow
 from app.imports.code_tables import CodeTables, load_code_tables
 from app.imports.parsing import ImportFormat, iter_rows
@@ -95,7 +96,7 @@ class ValidationPass:
         async with self.sessionmaker() as session:
             tables = await load_code_tables(session, self.held_regions)
         # Dates are compared with the UTC day, ID birth dates with the local one: the earlier serves both.
-        today = min(datetime.now(UTC).date(), date.today())
+        today = china_today()
         keys = InFileKeys(self.path.with_suffix(self.path.suffix + ".seen.sqlite"))
         try:
             await self.check_rows(keys, tables, today, sink, phase)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import PersonFields, append_pending_events, record_event
 from app.cards.service import bump_revision
+from app.domain.calendar import china_today
 from app.domain.errors import ForbiddenTransition
 from app.domain.status import CredentialStatus, check_transition, effective_status
 from app.models import Credential, Organisation, StatusChangeJob
@@ -83,7 +84,7 @@ def refusal_of(stored: str, lapsed: bool, target: str) -> str | None:
 async def preview_change(session: AsyncSession, selected: Selection, target: str) -> PreviewOut:
     """How many credentials the change names, the first SAMPLE_SIZE of them (masked), and how many the state
     machine would refuse. Two aggregate queries and one page: bounded whatever the registry's size."""
-    today = datetime.now(UTC).date()
+    today = china_today()
     condition = where_selected(selected, today)
     lapsed = case((Credential.valid_until < today, True), else_=False)
     groups = (
@@ -196,7 +197,7 @@ async def run_status_change(
         if job is None:
             return
         selected = Selection.model_validate(job.criteria)
-        condition = where_selected(selected, datetime.now(UTC).date())
+        condition = where_selected(selected, china_today())
         total = await session.scalar(select(func.count()).select_from(Credential).where(condition)) or 0
         values = {"status": "running", "started_at": datetime.now(UTC), "total": total}
         await session.execute(update(StatusChangeJob).where(StatusChangeJob.id == job_id).values(**values))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from app.domain.calendar import china_today
 from app.domain.codes import IssuerLevel, validate_occupation_code, validate_title_code
 from app.domain.errors import DomainError
 from app.domain.identity import IdType, validate_document_number
@@ -42,7 +43,7 @@ def require_text(value: str) -> str:
 
 
 def not_in_future(value: date) -> date:
-    if value > datetime.now(UTC).date():
+    if value > china_today():
         raise DomainError("date.future", "the date lies in the future")
     return value
 
@@ -328,7 +329,7 @@ def present_credential(record: CredentialRecord) -> AnyCredentialOut:
     """The answer for a credential: the holder's document number only ever leaves in masked form."""
     c, holder, issuer = record.credential, record.holder, record.issuer
     # A validity window that has ended shows as expired without anyone having to write it.
-    shown = effective_status(CredentialStatus(c.status), c.valid_until, datetime.now(UTC).date())
+    shown = effective_status(CredentialStatus(c.status), c.valid_until, china_today())
     common: dict[str, Any] = {
         "region": c.region_code,
         "number": c.number,

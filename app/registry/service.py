@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.cursors import decode_after_id, encode_cursor
+from app.domain.calendar import china_today
 from app.domain.date_windows import describe_window, in_window
 from app.domain.identity import IdType, parse_resident_id
 from app.domain.masking import mask_document_number, normalize_person_name
@@ -287,7 +288,7 @@ def where_filter(query: SelectT, where: CredentialFilter) -> SelectT:
     if where.region:
         query = query.where(Credential.region_code == where.region)
     if where.status:
-        query = query.where(where_effective_status(CredentialStatus(where.status), datetime.now(UTC).date()))
+        query = query.where(where_effective_status(CredentialStatus(where.status), china_today()))
     if where.number:
         query = query.where(Credential.number == where.number)
     if where.holder_name:
@@ -337,7 +338,7 @@ async def change_status(
     if credential is None:
         raise NotFound("no credential with this kind, region and number")
     now = datetime.now(UTC)
-    current = effective_status(CredentialStatus(credential.status), credential.valid_until, now.date())
+    current = effective_status(CredentialStatus(credential.status), credential.valid_until, china_today(now))
     check_transition(current, CredentialStatus(target))  # ForbiddenTransition: a 409 with the current status
     session.add(
         StatusChange(

@@ -17,6 +17,7 @@ from app.cards.publisher import PURPOSES, StatusListPublisher
 from app.cards.status_list import Bitstring
 from app.cards.tokens import status_list_url
 from app.db import Transactions
+from app.domain.calendar import china_today
 from app.domain.recognition import CredentialFacts
 from app.domain.references import reference_digest
 from app.errors import AppError
@@ -124,7 +125,7 @@ class CardTokenVerifier:
                 card_class=str(claims["cc"]),
             )
             if result.outcome == "valid":
-                recognition = rules.recognise(facts, caller.region, checked_at.date())
+                recognition = rules.recognise(facts, caller.region, china_today(checked_at))
             card = TokenCard(
                 region=region,
                 number=number,

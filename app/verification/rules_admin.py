@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.request_session import SessionDep
 from app.audit.service import record_request_event
+from app.domain.calendar import china_today
 from app.domain.date_windows import check_window
 from app.domain.errors import DomainError
 from app.domain.kinds import Kind
@@ -164,4 +165,4 @@ async def preview_rule_change(code: RuleCode, payload: RuleIn, session: SessionD
         priority=payload.priority,
         target_area=payload.target_area,
     )
-    return await preview_rule(session, code, proposed, datetime.now(UTC).date())
+    return await preview_rule(session, code, proposed, china_today())

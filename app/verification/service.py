@@ -19,6 +19,7 @@ from app.audit.service import PendingEvent, person_fields
 from app.audit.writer import AuditWriter
 from app.catalogue.index import CatalogueIndex, CatalogueSnapshot
 from app.db import Transactions
+from app.domain.calendar import china_today
 from app.domain.identity import normalize_document_number
 from app.domain.masking import mask_name
 from app.domain.permit_number import permit_number_well_formed
@@ -353,7 +354,7 @@ class Verifier:
         rules = await self.rules.rule_set()
         check_areas([item], rules, batch=False)
         catalogue = await self.catalogue_snapshot()
-        today = datetime.now(UTC).date()
+        today = china_today()
         async with self.reads() as conn:
             row = await find_one(conn, item.kind, item.region, probe.number) if probe.well_formed else None
             decision = decide(row, probe, caller.region, rules, today, catalogue)
@@ -376,7 +377,7 @@ class Verifier:
         rules = await self.rules.rule_set()
         check_areas(items, rules, batch=True)
         catalogue = await self.catalogue_snapshot()
-        today = datetime.now(UTC).date()
+        today = china_today()
         async with self.reads() as conn:
             wanted = [(p.item.kind, p.item.region, p.number) for p in probes if p.well_formed]
             found = await find_many(conn, wanted)

@@ -7,18 +7,19 @@ public card-system table and the admin route that closes a system's issuing wind
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from app.domain.calendar import china_today
 from app.services import HurenApp
 from tests.conftest import bearer, mint_token
 from tests.factories import card_payload
 from tests.imports.test_import import flatten, to_csv, upload
 
-TODAY = datetime.now(UTC).date()
+TODAY = china_today()
 # The day 重庆英才服务卡 stops issuing in these tests (the real date is unknown: the shipped window is open).
 CLOSED_ON = date(2025, 1, 1)
 TIANFU_SHARED = ["户籍迁徙", "安居置业", "创业扶持"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from app.domain.calendar import china_today
 from app.domain.errors import DomainError
 from app.domain.identity import parse_canonical_resident_id, parse_resident_id
 from app.imports import model_rules
@@ -56,7 +57,7 @@ def reference_tables() -> CodeTables:
 
 
 TABLES = reference_tables()
-TODAY = datetime.now(UTC).date()
+TODAY = china_today()
 FUTURE = (TODAY + timedelta(days=1)).isoformat()
 
 # Cells that the models treat in some particular way: spellings they normalise or refuse, lengths at the

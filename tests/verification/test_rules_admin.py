@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from app.domain.calendar import china_today
 from tests.factories import title_payload
 from tests.verification.conftest import MakeCredential, ask
 
@@ -55,7 +56,7 @@ async def test_a_rule_takes_effect_on_its_date(
     client: httpx.AsyncClient, hr_cq: httpx.AsyncClient, make_credential: MakeCredential
 ) -> None:
     payload = await make_credential(title_payload("SC", title_code="0502"))
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    tomorrow = (china_today() + timedelta(days=1)).isoformat()
     saved = await client.put(f"{RULES}/sc-0502-later", json=rule(effective_from=tomorrow))
     assert saved.status_code == 200
     answer = (await hr_cq.post("/v1/verify", json=ask(payload))).json()
@@ -67,7 +68,7 @@ async def test_a_rule_can_be_ended(
 ) -> None:
     listed = (await client.get(RULES)).json()["items"]
     direct = next(r for r in listed if r["code"] == "title-senior-direct-SC-CQ")
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    yesterday = (china_today() - timedelta(days=1)).isoformat()
     ended = {**{k: v for k, v in direct.items() if k != "code"}, "effective_until": yesterday}
     assert (await client.put(f"{RULES}/title-senior-direct-SC-CQ", json=ended)).status_code == 200
     payload = await make_credential(title_payload("SC", title_code="0502"))
@@ -87,7 +88,7 @@ async def test_on_a_change_date_only_the_successor_applies(
 ) -> None:
     """A rule ended on D and its successor from D: on D the successor alone applies, the day before the old
     rule alone (same priority and criteria, so a day in both windows would be a tie broken by code)."""
-    change = (datetime.now(UTC) + timedelta(days=ends_in_days)).date().isoformat()
+    change = (china_today() + timedelta(days=ends_in_days)).isoformat()
     ending = rule(effective_until=change, equivalent={"title_name": "旧规则"})
     successor = rule(effective_from=change, equivalent={"title_name": "新规则"})
     assert (await client.put(f"{RULES}/sc-0502-ending", json=ending)).status_code == 200

@@ -9,12 +9,12 @@ and the services shared in Sichuan. A screenshot goes to test-artifacts/.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from app.domain.calendar import china_today
 from tests.processes import fetch_token
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def demo_xinchongqing_card(node: str) -> dict[str, Any]:
     """An active demo 新重庆人才卡 of Chongqing that is valid for a while yet."""
     admin = {"Authorization": f"Bearer {fetch_token(node, 'demo-admin', 'demo-admin-secret')}"}
-    today = datetime.now(UTC).date().isoformat()
+    today = china_today().isoformat()
     params: dict[str, Any] = {"kind": "card", "region": "CQ", "status": "active", "limit": 100}
     while True:
         page = httpx.get(f"{node}/v1/credentials", params=params, headers=admin)
