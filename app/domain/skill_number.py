@@ -47,13 +47,16 @@ class NumberFormat:
     """One numbering format, built from its data definition. Positions are 0-based here (1-based in the data).
 
     `level_characters` maps the character at `level_at` to a level code. A number whose character there is
-    not in the map does not belong to this format (it may belong to a later one with the same shape).
+    not in the map does not belong to this format (it may belong to a later one with the same shape). With
+    `level_enforced` false (a level position that is reported but unconfirmed) the level character neither
+    decides the format nor refuses a number: refusing on an unconfirmed layout would turn away real ones.
     """
 
     name: str
     pattern: re.Pattern[str]
     level_at: int | None = None
     level_characters: Mapping[str, int] = field(default_factory=dict)
+    level_enforced: bool = True
     evaluator_type_at: int | None = None
     province_at: int | None = None
     issue_year_at: int | None = None
@@ -68,7 +71,9 @@ class NumberFormat:
         """The number has this format's shape and, if the format encodes a level, a level character of it."""
         if self.pattern.fullmatch(number) is None:
             return False
-        return self.level_at is None or number[self.level_at] in self.level_characters
+        if self.level_at is None or not self.level_enforced:
+            return True
+        return number[self.level_at] in self.level_characters
 
     def check(self, number: str, level: int) -> None:
         """Raise DomainError when a claimed number's checked positions are wrong or its level differs."""
@@ -80,7 +85,8 @@ class NumberFormat:
             raise DomainError(
                 "skill_number.issue_year", "The issue year in the certificate number is too early."
             )
-        if self.level_at is not None and self.level_characters[number[self.level_at]] != level:
+        at = self.level_at
+        if at is not None and self.level_enforced and self.level_characters[number[at]] != level:
             raise DomainError(
                 "skill_number.level_mismatch",
                 "The level character of the certificate number differs from the level.",
@@ -131,6 +137,7 @@ def build_number_format(definition: Mapping[str, Any]) -> NumberFormat:
         pattern=re.compile(definition["pattern"], re.ASCII),
         level_at=level_at,
         level_characters=MappingProxyType(dict(characters)),
+        level_enforced=bool(definition.get("level_enforced", True)),
         evaluator_type_at=index("evaluator_type_position", 1),
         province_at=index("province_position", 2),
         issue_year_at=index("issue_year_position", 2),

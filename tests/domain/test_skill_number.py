@@ -107,23 +107,24 @@ def test_normalised() -> None:
     assert validate_skill_number(full_width, 3, FORMATS).number == national()
 
 
-@pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
-def test_legacy_level_digit_at_position_11_must_match(level: int) -> None:
-    number = legacy(str(level))
-    assert validate_skill_number(number, level, FORMATS) == SkillNumber(
-        number=number, format_name="legacy-qualification"
-    )
-    for other in set(range(1, 9)) - {level}:
-        with pytest.raises(DomainError) as caught:
-            validate_skill_number(number, other, FORMATS)
-        assert caught.value.code == "skill_number.level_mismatch"
-
-
-@pytest.mark.parametrize("digit", ["0", "6", "9"])
-def test_legacy_digits_outside_the_five_levels_never_match(digit: str) -> None:
+@pytest.mark.parametrize("digit", ["0", "1", "3", "5", "6", "9"])
+def test_a_legacy_level_digit_is_not_enforced_while_its_position_is_unconfirmed(digit: str) -> None:
+    """The level is reported at position 11 (unconfirmed, `level_enforced: false` in the data): a digit there
+    that disagrees with the level, or is no level at all, does not refuse a real certificate."""
     for level in range(1, 9):
+        assert validate_skill_number(legacy(digit), level, FORMATS) == SkillNumber(
+            number=legacy(digit), format_name="legacy-qualification"
+        )
+
+
+def test_an_enforced_level_position_refuses_a_disagreeing_digit() -> None:
+    """The same layout with the position confirmed (`level_enforced` true, the default) refuses it."""
+    definition = next(d for d in read_number_format_definitions() if d["code"] == "legacy-qualification")
+    enforced = build_number_formats([{**definition, "level_enforced": True}])
+    assert validate_skill_number(legacy("3"), 3, enforced).format_name == "legacy-qualification"
+    for number, level in ((legacy("3"), 4), (legacy("9"), 3)):
         with pytest.raises(DomainError) as caught:
-            validate_skill_number(legacy(digit), level, FORMATS)
+            validate_skill_number(number, level, enforced)
         assert caught.value.code == "skill_number.level_mismatch"
 
 

@@ -1,5 +1,5 @@
 """Bulk import of skill certificates of the eight levels: new levels stored with the format their number
-matched, and the legacy 16-digit number's level digit (position 11) checked row by row."""
+matched, and the legacy 16-digit number's level digit (position 11, unconfirmed) not enforced."""
 
 from __future__ import annotations
 
@@ -47,24 +47,27 @@ async def test_rows_of_the_new_levels_are_imported_with_their_format(
     }
 
 
-async def test_a_legacy_number_whose_level_digit_disagrees_is_a_row_precise_error(
+async def test_a_legacy_number_whose_unconfirmed_level_digit_disagrees_is_still_imported(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
+    """The legacy level position (11) is reported, not confirmed: the import does not refuse a real
+    certificate on it (`level_enforced: false`), while a national-2020 number's level digit is enforced."""
     agreeing = flatten(skill_payload(level=4, number=legacy_number("4")))
     disagreeing = flatten(skill_payload(level=4, number=legacy_number("2")))
-    new_level_on_an_old_digit = flatten(skill_payload(level=7, number=legacy_number("1")))
-    content = to_csv("skill", [agreeing, disagreeing, new_level_on_an_old_digit])
+    national_disagreeing = flatten(skill_payload(level=4))
+    national_disagreeing["number"] = (
+        national_disagreeing["number"][:15] + "2" + national_disagreeing["number"][16:]
+    )
+    content = to_csv("skill", [agreeing, disagreeing, national_disagreeing])
     job = (await upload(client, "skill", content, mode="commit", on_error="skip")).json()
-    assert job["inserted"] == 1, job
+    assert job["inserted"] == 2, job
     errors = (await client.get(job["errors_url"])).json()["errors"]
-    # Rows are counted from the first data row: the disagreeing ones are the second and the third.
     assert [(e["row"], e["column"], e["code"]) for e in errors] == [
-        (2, "number", "skill_number.level_mismatch"),
-        (3, "number", "skill_number.level_mismatch"),
+        (3, "number", "skill_number.level_mismatch")
     ]
-    numbers = [agreeing["number"], disagreeing["number"], new_level_on_an_old_digit["number"]]
+    numbers = [agreeing["number"], disagreeing["number"], national_disagreeing["number"]]
     found = (await session.scalars(select(Credential.number).where(Credential.number.in_(numbers)))).all()
-    assert set(found) == {agreeing["number"]}
+    assert set(found) == {agreeing["number"], disagreeing["number"]}
 
 
 async def test_a_new_level_on_a_number_of_before_2022_is_refused(client: httpx.AsyncClient) -> None:
