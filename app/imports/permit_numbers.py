@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.imports.clean_rows import CleanRow
 from app.imports.validation import RowError
 from app.models import Credential, Holder
-from app.registry.permits import HOLDER_HAS_ANOTHER_NUMBER, NUMBER_OF_ANOTHER_HOLDER
+from app.registry.permits import BINDING_STATUS, HOLDER_HAS_ANOTHER_NUMBER, NUMBER_OF_ANOTHER_HOLDER
 
 
 @cache
@@ -26,7 +26,11 @@ def select_by_numbers() -> Select[str, str]:
     return (
         select(Credential.number, Holder.id_hash)
         .join(Holder, Holder.id == Credential.holder_id)
-        .where(Credential.kind == "permit", Credential.number.in_(bindparam("numbers", expanding=True)))
+        .where(
+            Credential.kind == "permit",
+            BINDING_STATUS,
+            Credential.number.in_(bindparam("numbers", expanding=True)),
+        )
     )
 
 
@@ -36,7 +40,11 @@ def select_by_holders() -> Select[str, str]:
     return (
         select(Holder.id_hash, Credential.number)
         .join(Credential, Credential.holder_id == Holder.id)
-        .where(Credential.kind == "permit", Holder.id_hash.in_(bindparam("hashes", expanding=True)))
+        .where(
+            Credential.kind == "permit",
+            BINDING_STATUS,
+            Holder.id_hash.in_(bindparam("hashes", expanding=True)),
+        )
     )
 
 

@@ -283,6 +283,8 @@ async def resume_import(job_id: str, request: Request, session: SessionDep, prin
     idempotent, so nothing is doubled. A finished job no longer has its file (it held ID numbers in clear)."""
     deps = import_deps(request)
     job = await find_job(session, job_id)
+    if job.kind == "catalogue":
+        check_scope(principal, "admin")  # as for starting one: the catalogue is the admins' to change
     if not jobs.is_stale(job, deps.stale_after):
         raise jobs.ImportInProgress(
             f"the import is {job.status}; only a stalled import (its worker died) is resumed; upload again"

@@ -45,9 +45,14 @@ def holder_has_another_number() -> Conflict:
     )
 
 
+# A cancelled permit (e.g. one registered under a mistyped number) or a superseded version no longer binds its
+# number to its holder: otherwise a wrong entry could never be corrected. A revoked one still does.
+BINDING_STATUS = Credential.status.not_in(("cancelled", "superseded"))
+
+
 async def check_one_number_per_person(session: AsyncSession, holder_id: int, number: str) -> None:
     """Refuse a permit whose number is another holder's, or whose holder already has another number."""
-    permits = select(Credential.id).where(Credential.kind == "permit").limit(1)
+    permits = select(Credential.id).where(Credential.kind == "permit", BINDING_STATUS).limit(1)
     other_holder = permits.where(Credential.number == number, Credential.holder_id != holder_id)
     if await session.scalar(other_holder) is not None:
         raise number_of_another_holder()

@@ -115,6 +115,23 @@ async def test_a_holder_with_a_permit_cannot_get_another_number(client: httpx.As
         assert first["holder"]["id_number"] not in answer.text
 
 
+async def test_a_mistyped_permit_is_cancelled_and_the_right_number_registered(
+    client: httpx.AsyncClient,
+) -> None:
+    """A cancelled permit no longer binds its number to its holder, in either direction."""
+    wrong = permit_payload("SC")
+    assert (await client.post("/v1/credentials", json=wrong)).status_code == 201
+    right = permit_payload("SC", holder=copy.deepcopy(wrong["holder"]))
+    assert (await client.post("/v1/credentials", json=right)).status_code == 409  # while the wrong one stands
+    cancel = {"status": "cancelled", "reason": "号码录入错误"}
+    changed = await client.post(f"/v1/credentials/permit/SC/{wrong['number']}/status", json=cancel)
+    assert changed.status_code == 200, changed.text
+    assert (await client.post("/v1/credentials", json=right)).status_code == 201
+    # And the mistyped number may now be registered for the person it really belongs to.
+    owner = permit_payload("CQ", number=wrong["number"])
+    assert (await client.post("/v1/credentials", json=owner)).status_code == 201
+
+
 async def test_permits_are_listed_by_kind(client: httpx.AsyncClient) -> None:
     created = [
         (await client.post("/v1/credentials", json=permit_payload(permit_class=c))).json() for c in ("A", "C")
