@@ -8,6 +8,7 @@ table lists its rows in key order (the numbering formats in the order numbers ar
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
@@ -57,6 +58,31 @@ class ReferenceTable(BaseModel):
     items: list[dict[str, Any]] = Field(description="The table's rows, in key order")
 
 
+@cache
+def provenance(name: str) -> dict[str, dict[str, Any]]:
+    """`confirmed` (and `note`) of each row of a shipped data file, by code: whether the fact was found in a
+    source. The tables hold the facts; the reviewed seed files hold where they come from. A row an admin
+    added, which the files do not know, answers `confirmed: null`."""
+    return {
+        str(row["code"]): {"confirmed": row.get("confirmed"), "note": row.get("note")}
+        for row in read_data(name)
+    }
+
+
+@cache
+def nested_provenance(system: str, part: str) -> dict[str, dict[str, Any]]:
+    """The same for the classes or services of one card system in card_systems.json."""
+    for row in read_data("card_systems.json"):
+        if row["code"] == system:
+            return {
+                str(x["code"]): {"confirmed": x.get("confirmed"), "note": x.get("note")} for x in row[part]
+            }
+    return {}
+
+
+UNKNOWN_PROVENANCE: dict[str, Any] = {"confirmed": None, "note": None}
+
+
 async def read_regions(session: AsyncSession) -> list[dict[str, Any]]:
     rows = (await session.scalars(select(Region).order_by(Region.code))).all()
     return [{"code": r.code, "name": r.name, "province_code": r.province_code} for r in rows]
@@ -64,12 +90,23 @@ async def read_regions(session: AsyncSession) -> list[dict[str, Any]]:
 
 async def read_title_series(session: AsyncSession) -> list[dict[str, Any]]:
     rows = (await session.scalars(select(TitleSeries).order_by(TitleSeries.code))).all()
-    return [{"code": r.code, "name": r.name} for r in rows]
+    known = provenance("title_series.json")
+    return [{"code": r.code, "name": r.name, **known.get(r.code, UNKNOWN_PROVENANCE)} for r in rows]
 
 
 async def read_title_codes(session: AsyncSession) -> list[dict[str, Any]]:
     rows = (await session.scalars(select(TitleCode).order_by(TitleCode.code))).all()
-    return [{"code": r.code, "name": r.name, "series_code": r.series_code, "level": r.level} for r in rows]
+    known = provenance("title_codes.json")
+    return [
+        {
+            "code": r.code,
+            "name": r.name,
+            "series_code": r.series_code,
+            "level": r.level,
+            **known.get(r.code, UNKNOWN_PROVENANCE),
+        }
+        for r in rows
+    ]
 
 
 async def read_skill_levels(session: AsyncSession) -> list[dict[str, Any]]:
@@ -92,12 +129,15 @@ async def read_card_systems(session: AsyncSession) -> list[dict[str, Any]]:
     """Each card system with its classes and the services its holders get, nested."""
     classes: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in (await session.scalars(select(CardClass).order_by(CardClass.system_code, CardClass.code))).all():
-        classes[c.system_code].append({"code": c.code, "name": c.name})
+        known = nested_provenance(c.system_code, "classes").get(c.code, UNKNOWN_PROVENANCE)
+        classes[c.system_code].append({"code": c.code, "name": c.name, **known})
     services: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     ordered = select(CardService).order_by(CardService.system_code, CardService.code)
     for s in (await session.scalars(ordered)).all():
-        services[s.system_code].append({"code": s.code, "name": s.name, "tier": s.tier})
+        known = nested_provenance(s.system_code, "services").get(s.code, UNKNOWN_PROVENANCE)
+        services[s.system_code].append({"code": s.code, "name": s.name, "tier": s.tier, **known})
     systems = (await session.scalars(select(CardSystem).order_by(CardSystem.code))).all()
+    known = provenance("card_systems.json")
     return [
         {
             "code": s.code,
@@ -110,6 +150,7 @@ async def read_card_systems(session: AsyncSession) -> list[dict[str, Any]]:
             "issuing_until": s.issuing_until,
             "classes": classes[s.code],
             "services": services[s.code],
+            **known.get(s.code, UNKNOWN_PROVENANCE),
         }
         for s in systems
     ]
@@ -117,13 +158,21 @@ async def read_card_systems(session: AsyncSession) -> list[dict[str, Any]]:
 
 async def read_permit_classes(session: AsyncSession) -> list[dict[str, Any]]:
     rows = (await session.scalars(select(PermitClass).order_by(PermitClass.code))).all()
-    return [{"code": r.code, "name": r.name, "min_points": r.min_points} for r in rows]
+    known = provenance("permit_classes.json")
+    return [
+        {"code": r.code, "name": r.name, "min_points": r.min_points, **known.get(r.code, UNKNOWN_PROVENANCE)}
+        for r in rows
+    ]
 
 
 async def read_areas(session: AsyncSession) -> list[dict[str, Any]]:
     """The areas a recognition rule may be scoped to, each with the regions' divisions it spans."""
     rows = (await session.scalars(select(Area).order_by(Area.code))).all()
-    return [{"code": r.code, "name": r.name, "parts": r.parts} for r in rows]
+    known = provenance("areas.json")
+    return [
+        {"code": r.code, "name": r.name, "parts": r.parts, **known.get(r.code, UNKNOWN_PROVENANCE)}
+        for r in rows
+    ]
 
 
 async def read_catalogue_editions(session: AsyncSession) -> list[dict[str, Any]]:

@@ -105,3 +105,23 @@ async def test_skill_number_formats_say_where_the_level_is_and_what_is_unconfirm
     assert variant["level_characters"] == {"6": 6, "7": 7, "8": 8}
     assert not variant["confirmed"]
     assert "assumed" in variant["note"]
+
+
+@pytest.mark.parametrize(
+    ("table", "code", "confirmed"),
+    [
+        ("areas", "gaozhu", False),
+        ("permit-classes", "A", True),
+        ("title-codes", "0102", True),
+        ("card-systems", "cq-xinchongqing", False),
+    ],
+)
+async def test_every_table_says_what_is_confirmed(
+    anonymous: httpx.AsyncClient, table: str, code: str, confirmed: bool
+) -> None:
+    """An integrator sees which facts were found in a source, in every table (from the reviewed seed files)."""
+    items = (await anonymous.get(f"/v1/reference/{table}")).json()["items"]
+    row = next(item for item in items if item["code"] == code)
+    assert row["confirmed"] is confirmed
+    if table == "card-systems":
+        assert all(part["confirmed"] is False for part in row["classes"] + row["services"])
