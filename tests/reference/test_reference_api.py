@@ -119,7 +119,7 @@ async def test_skill_number_formats_say_where_the_level_is_and_what_is_unconfirm
 async def test_every_table_says_what_is_confirmed(
     anonymous: httpx.AsyncClient, table: str, code: str, confirmed: bool
 ) -> None:
-    """An integrator sees which facts were found in a source, in every table (from the reviewed seed files)."""
+    """An integrator sees which facts were found in a source, in every table (from the seed files)."""
     items = (await anonymous.get(f"/v1/reference/{table}")).json()["items"]
     row = next(item for item in items if item["code"] == code)
     assert row["confirmed"] is confirmed
