@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Request
@@ -79,11 +80,25 @@ async def admit(request: Request, caller: Principal, items: list[VerifyIn]) -> N
     await limiter.enforce(f"peer-client:{caller.region}:{caller.client_id}:verify", budget, len(items))
 
 
+async def without_unknown_areas(verifier: Verifier, items: Sequence[VerifyIn]) -> list[VerifyIn]:
+    """The asking node checked each item's area against its own table and applies its own rules to the
+    answer (app.federation.forward), so an area this node does not know (tables that differ, a rolling
+    upgrade) is dropped here rather than failing the whole batch and tripping the asking node's breaker."""
+    areas = (await verifier.rules.rule_set()).areas
+    return [
+        item
+        if item.target_area is None or item.target_area in areas
+        else item.model_copy(update={"target_area": None})
+        for item in items
+    ]
+
+
 @router.post("/verify", response_model=VerifyAnswer, summary="Verify for a peer node (the /v1/verify body)")
 async def verify_for_peer(payload: VerifyIn, request: Request, caller: PeerCaller) -> VerifyAnswer:
     await admit(request, caller, [payload])
     verifier: Verifier = services(request).verifier
-    return await verifier.verify(payload, caller, request_id_of(request))
+    [item] = await without_unknown_areas(verifier, [payload])
+    return await verifier.verify(item, caller, request_id_of(request))
 
 
 @router.post("/verify/batch", summary="Verify items for a peer node, answers in order")
@@ -92,5 +107,5 @@ async def verify_batch_for_peer(
 ) -> dict[str, list[VerifyAnswer]]:
     await admit(request, caller, payload.items)
     verifier: Verifier = services(request).verifier
-    request_id = request_id_of(request)
-    return {"results": await verifier.verify_batch(payload.items, caller, request_id)}
+    items = await without_unknown_areas(verifier, payload.items)
+    return {"results": await verifier.verify_batch(items, caller, request_id_of(request))}

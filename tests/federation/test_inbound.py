@@ -101,6 +101,27 @@ async def test_a_peer_assertion_gets_an_answer_with_a_receipt_for_the_peer_clien
     assert claims["caller_region"] == "CQ"
 
 
+async def test_an_area_this_node_does_not_know_fails_no_item_of_a_peer_batch(
+    sc_node: HurenApp, client: httpx.AsyncClient, peer_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """The asking node judged the area and applies its own rules: here an unknown one is dropped, so one
+    item cannot turn a whole batch into a failure (and trip the asking node's breaker)."""
+    payload = title_payload("SC")
+    assert (await client.post("/v1/credentials", json=payload)).status_code == 201
+    item = {"kind": "title", "region": "SC", "number": payload["number"], "name": "张三"}
+    items = [item, {**item, "target_area": "an-area-of-the-peer"}]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sc_node), base_url=OWN) as peer:
+        answer = await peer.post(
+            "/v1/federation/verify/batch",
+            json={"items": items},
+            headers={"Authorization": f"Bearer {assertion(peer_key)}"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert [r["outcome"] for r in answer.json()["results"]] == ["valid", "valid"]
+    single = await ask(sc_node, assertion(peer_key), items[1])
+    assert single.status_code == 200, single.text
+
+
 @pytest.mark.parametrize(
     "forge",
     [
