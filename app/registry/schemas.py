@@ -406,10 +406,8 @@ def present_permit(record: CredentialRecord, common: dict[str, Any]) -> PermitOu
     )
 
 
-# Each kind's request model and answer: the one place a new kind's schemas are registered.
-INPUTS: Mapping[Kind, type[CredentialIn]] = MappingProxyType(
-    {"title": TitleIn, "skill": SkillIn, "card": CardIn, "permit": PermitIn}
-)
+# Each kind's answer: the one place a new kind's presenter is registered (its request model goes in the
+# `AnyCredentialIn` union, which pydantic discriminates by `kind`).
 PRESENTERS: Mapping[str, Callable[[CredentialRecord, dict[str, Any]], AnyCredentialOut]] = MappingProxyType(
     {"title": present_title, "skill": present_skill, "card": present_card, "permit": present_permit}
 )
