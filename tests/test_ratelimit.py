@@ -97,6 +97,8 @@ async def test_redis_counts_are_shared_between_workers() -> None:
 class CountingCounter:
     """An in-memory shared counter that records how often it was written."""
 
+    failures: tuple[type[Exception], ...] = ()
+
     def __init__(self) -> None:
         self.totals: dict[tuple[str, int], int] = {}
         self.writes = 0
