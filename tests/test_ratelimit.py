@@ -147,7 +147,7 @@ async def test_two_batching_workers_never_pass_the_limit_together() -> None:
 class OutageCounter(CountingCounter):
     """The in-memory counter, made to fail as an unreachable Redis does while `down`."""
 
-    failures = (ConnectionError,)
+    failures: tuple[type[Exception], ...] = (ConnectionError,)
 
     def __init__(self) -> None:
         super().__init__()
