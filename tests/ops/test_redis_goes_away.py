@@ -32,6 +32,7 @@ LIMIT = 20  # requests a minute for each test client
 WORKERS = 2
 PROBE_SECONDS = 1.0
 TIMEOUT_SECONDS = 0.5
+SLACK_SECONDS = 1.5  # a loaded CI machine; before the fix a request waited 5 s (redis-py's default), then 500
 FALLBACK_LINE = re.compile(r"rate limits: the shared counter does not answer .* process (\d+) counts alone")
 RETURN_LINE = re.compile(r"rate limits: the shared counter answers again; process (\d+)")
 QUESTION = {"kind": "title", "region": "SC", "number": "x", "name": "张三"}
@@ -278,11 +279,11 @@ def test_a_frozen_redis_costs_a_request_at_most_its_time_out(node: Node, redis_s
                     time.sleep(0.1)
                 assert fallback_gauges(base, heads["monitor"], 1) == {1.0}
             assert {status for status, _ in timings} <= {200, 429}, timings
-            assert max(seconds for _, seconds in timings) < TIMEOUT_SECONDS + 1.0, timings
+            assert max(seconds for _, seconds in timings) < TIMEOUT_SECONDS + SLACK_SECONDS, timings
             assert 200 in {status for status, _ in timings}
             assert traffic.failures == []
             assert set(traffic.statuses) == {200}, traffic.statuses
-            assert traffic.slowest < TIMEOUT_SECONDS + 1.0
+            assert traffic.slowest < TIMEOUT_SECONDS + SLACK_SECONDS
         finally:
             redis_server.signal(signal.SIGCONT)
         wait_until_back(base, node, heads["traffic"], 1, seconds=PROBE_SECONDS + 5)
