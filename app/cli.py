@@ -120,6 +120,9 @@ def serve(
         os.environ["HUREN_PUBLIC_URL"] = served_url(host, port)
         get_settings.cache_clear()
         settings = get_settings()
+    if "rate_limit_processes" not in settings.model_fields_set:
+        # Each worker's share of a budget while Redis is gone (app.ratelimit); workers read the environment.
+        os.environ["HUREN_RATE_LIMIT_PROCESSES"] = str(workers)
     console.print(f"public URL: {settings.public_url}")
     asyncio.run(prepare_database(settings))
     uvicorn.run(

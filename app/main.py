@@ -187,7 +187,7 @@ async def start_services(
     keys = KeyStore(decode_key(settings.data_key.get_secret_value()), settings.key_refresh_seconds)
     await keys.load(transactions)
     counter: Counter = (
-        RedisCounter(settings.redis_url)
+        RedisCounter(settings.redis_url, settings.redis_timeout_seconds)
         if settings.redis_url
         else DatabaseCounter(transactions, engine.dialect.name)
     )
@@ -240,7 +240,12 @@ async def start_services(
         sessionmaker=sessionmaker or create_sessionmaker(engine),
         keys=keys,
         authenticator=Authenticator(keys=keys, transactions=transactions, issuer=settings.public_url),
-        rate_limiter=RateLimiter(counter),
+        rate_limiter=RateLimiter(
+            counter,
+            processes=settings.rate_limit_processes,
+            probe_seconds=settings.redis_probe_seconds,
+            metrics=app.metrics,
+        ),
         rule_book=rule_book,
         catalogue=catalogue,
         verifier=verifier,

@@ -62,6 +62,18 @@ class RequestMetrics:
             registry=self.registry,
         )
 
+        # Rate limits: 1 while this process counts alone because the shared counter (Redis) does not answer.
+        self.ratelimit_fallback = Gauge(
+            "huren_ratelimit_fallback",
+            "1 while this process counts rate limits alone, at its share of each budget (Redis is gone)",
+            registry=self.registry,
+        )
+        self.ratelimit_fallbacks = Counter(
+            "huren_ratelimit_fallbacks_total",
+            "Times this process fell back to counting rate limits alone",
+            registry=self.registry,
+        )
+
     def render(self, _request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     key_refresh_seconds: int = Field(default=60, ge=1)
     # Shared counters for rate limits: Redis when set (redis://127.0.0.1:6379/0), else the database.
     redis_url: str | None = None
+    # A Redis that does not answer within this time is taken for gone (connect and each command): rate limits
+    # then fall back to per-process budgets (see app.ratelimit), re-trying Redis every `redis_probe_seconds`.
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=10)
+    redis_probe_seconds: float = Field(default=2.0, gt=0, le=60)
+    # How many processes share the rate-limit counters (every worker of every node on the same Redis): while
+    # Redis is gone each process allows limit / this on its own. `huren serve --workers N` sets N unless set.
+    rate_limit_processes: int = Field(default=1, ge=1)
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     rate_limit_per_address_per_minute: int = Field(default=2400, ge=1)
     token_rate_limit_per_minute: int = Field(default=60, ge=1)

@@ -11,6 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.clients.service import create_client
+from app.metrics import RequestMetrics
 from app.ratelimit import DatabaseCounter, RateLimiter, RedisCounter, TooManyRequests, current_window
 from app.services import HurenApp
 from tests.conftest import bearer, mint_token
@@ -97,6 +98,8 @@ async def test_redis_counts_are_shared_between_workers() -> None:
 class CountingCounter:
     """An in-memory shared counter that records how often it was written."""
 
+    failures: tuple[type[Exception], ...] = ()
+
     def __init__(self) -> None:
         self.totals: dict[tuple[str, int], int] = {}
         self.writes = 0
@@ -139,3 +142,47 @@ async def test_two_batching_workers_never_pass_the_limit_together() -> None:
         except TooManyRequests:
             pass
     assert 990 <= allowed <= 1000
+
+
+class OutageCounter(CountingCounter):
+    """The in-memory counter, made to fail as an unreachable Redis does while `down`."""
+
+    failures: tuple[type[Exception], ...] = (ConnectionError,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down, self.attempts = False, 0
+
+    async def increment(self, key: str, window: int, amount: int) -> int:
+        self.attempts += 1
+        if self.down:
+            raise ConnectionError("refused")
+        return await super().increment(key, window, amount)
+
+
+async def test_without_its_counter_each_process_allows_its_share_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    counter, metrics = OutageCounter(), RequestMetrics()
+    limiter = RateLimiter(counter, processes=4, probe_seconds=3600, metrics=metrics)
+    await limiter.enforce("edge", 40)
+    counter.down = True
+    allowed, retry_afters = 0, []
+    for _ in range(30):
+        try:
+            await limiter.enforce("edge", 40)
+            allowed += 1
+        except TooManyRequests as refused:
+            retry_afters.append((refused.headers or {}).get("Retry-After"))
+    assert allowed == 40 // 4
+    assert len(retry_afters) == 20
+    assert None not in retry_afters
+    assert counter.attempts == 2  # the first failure, then no probe before probe_seconds
+    assert metrics.registry.get_sample_value("huren_ratelimit_fallback") == 1
+    assert len([r for r in caplog.records if "counts alone" in r.getMessage()]) == 1
+    counter.down = False
+    limiter.alone_until = 0.0  # the probe is due
+    await limiter.enforce("edge", 40)
+    assert limiter.alone_until is None
+    assert metrics.registry.get_sample_value("huren_ratelimit_fallback") == 0
+    assert len([r for r in caplog.records if "answers again" in r.getMessage()]) == 1
