@@ -50,16 +50,12 @@ def create_engine(settings: Settings, statement_timeout_ms: int | None = None) -
     # No pre-ping: it costs a round trip per checkout on the hot path. Connections are recycled instead; a
     # connection the server dropped fails one request (503, see is_database_unavailable) and is invalidated,
     # so the pool replaces it once the database is back.
-    return mark_connect_failures(
-        create_async_engine(
-            settings.database_url,
-            # A fixed pool: overflow connections are closed as soon as they are returned, so under steady load
-            # above pool_size every checkout paid a new connection (TLS negotiation, authentication, an empty
-            # prepared-statement cache): measured at 40 % of a verification's CPU with 32 clients. Requests beyond
-            # the pool wait for a connection instead.
-            **postgres_pool_options(settings, settings.db_pool_size, statement_timeout_ms),
-        )
-    )
+    # A fixed pool: overflow connections are closed as soon as they are returned, so under steady load above
+    # pool_size every checkout paid a new connection (TLS negotiation, authentication, an empty
+    # prepared-statement cache): measured at 40 % of a verification's CPU with 32 clients. Requests beyond the
+    # pool wait for a connection instead (up to pool_timeout).
+    options = postgres_pool_options(settings, settings.db_pool_size, statement_timeout_ms)
+    return mark_connect_failures(create_async_engine(settings.database_url, **options))
 
 
 def postgres_pool_options(
