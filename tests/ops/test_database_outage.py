@@ -248,6 +248,7 @@ async def test_readyz_and_verify_answer_503_while_the_database_refuses_then_200_
     node: Node, question: dict[str, Any], verifier: dict[str, str], http: httpx.AsyncClient
 ) -> None:
     assert (await http.get(f"{node.url}/readyz")).status_code == 200
+    admin = {"Authorization": f"Bearer {fetch_token(node.url, 'demo-admin', 'demo-admin-secret')}"}
     await allow_connections(node, False)
     try:
         await terminate_connections(node)
@@ -260,6 +261,17 @@ async def test_readyz_and_verify_answer_503_while_the_database_refuses_then_200_
         during = [await ask(http, node, question, verifier) for _ in range(3)]
         assert {answer.status for answer in during} == {503}
         assert_each_answer_is_200_or_a_503_problem(during)
+        # The routes served by FastAPI (a request session that commits after the handler), the token endpoint.
+        token = await http.post(
+            f"{node.url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=("demo-hr-cq", "demo-hr-cq-secret"),
+        )
+        listing = await http.get(f"{node.url}/v1/credentials", headers=admin)
+        for answer in (token, listing):
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.headers["retry-after"]
     finally:
         await allow_connections(node, True)
     deadline = time.monotonic() + RECOVERY_SECONDS
