@@ -124,8 +124,8 @@ async def open_staging(session: AsyncSession, job_id: str | None) -> None:
     await session.execute(text(STAGING_TABLE))
     # Sorts and hash joins over the staged rows in memory, not in batches on disk (this transaction only).
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
-    # A COPY or an upsert of millions of rows runs for longer than a request may (HUREN_DB_STATEMENT_TIMEOUT_MS
-    # is for requests): this transaction has none. A stuck job is caught by its heartbeat instead.
+    # A COPY or an upsert of millions of rows runs for longer than a request may: this transaction has no
+    # statement time-out (HUREN_DB_STATEMENT_TIMEOUT_MS bounds requests). A stuck job shows by its heartbeat.
     await session.execute(text("SET LOCAL statement_timeout = 0"))
     await session.execute(text("SELECT set_config('huren.import_job', :job, true)"), {"job": job_id or ""})
 
