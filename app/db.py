@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import MetaData, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -36,23 +39,38 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, statement_timeout_ms: int | None = None) -> AsyncEngine:
+    """The engine of a process. The server passes `statement_timeout_ms` (HUREN_DB_STATEMENT_TIMEOUT_MS) so
+    no request waits on a statement without bound; command-line work (imports, audit verification) may run
+    longer statements and passes none."""
     if settings.is_sqlite:
         engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
         install_sqlite_pragmas(engine)
         return engine
-    # No pre-ping: it costs a round trip per checkout on the hot path. Connections are recycled instead, and a
-    # connection the server dropped fails one request, which the client may retry.
-    return create_async_engine(
-        settings.database_url,
-        # A fixed pool: overflow connections are closed as soon as they are returned, so under steady load
-        # above pool_size every checkout paid a new connection (TLS negotiation, authentication, an empty
-        # prepared-statement cache): measured at 40 % of a verification's CPU with 32 clients. Requests beyond
-        # the pool wait for a connection instead.
-        pool_size=settings.db_pool_size,
-        max_overflow=0,
-        pool_recycle=1800,
-    )
+    # No pre-ping: it costs a round trip per checkout on the hot path. Connections are recycled instead; a
+    # connection the server dropped fails one request (503, see is_database_unavailable) and is invalidated,
+    # so the pool replaces it once the database is back.
+    # A fixed pool: overflow connections are closed as soon as they are returned, so under steady load above
+    # pool_size every checkout paid a new connection (TLS negotiation, authentication, an empty
+    # prepared-statement cache): measured at 40 % of a verification's CPU with 32 clients. Requests beyond the
+    # pool wait for a connection instead (up to pool_timeout).
+    options = postgres_pool_options(settings, settings.db_pool_size, statement_timeout_ms)
+    return mark_connect_failures(create_async_engine(settings.database_url, **options))
+
+
+def postgres_pool_options(
+    settings: Settings, pool_size: int, statement_timeout_ms: int | None
+) -> dict[str, Any]:
+    """Bounded waits: for a pooled connection (pool_timeout), a new one (asyncpg's connect timeout) and, when
+    given, every statement (PostgreSQL's statement_timeout, set once per connection: no round trip)."""
+    server_settings = {"statement_timeout": str(statement_timeout_ms)} if statement_timeout_ms else {}
+    return {
+        "pool_size": pool_size,
+        "max_overflow": 0,
+        "pool_recycle": 1800,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+        "connect_args": {"timeout": settings.db_connect_timeout_seconds, "server_settings": server_settings},
+    }
 
 
 def install_sqlite_pragmas(engine: AsyncEngine) -> None:
@@ -83,7 +101,9 @@ def install_sqlite_pragmas(engine: AsyncEngine) -> None:
 READ_ONLY = "huren_read_only"
 
 
-def create_read_engine(engine: AsyncEngine, pool_size: int) -> AsyncEngine:
+def create_read_engine(
+    engine: AsyncEngine, settings: Settings, pool_size: int, statement_timeout_ms: int | None = None
+) -> AsyncEngine:
     """An engine for statements that only read (verification), without a transaction round trip of their own.
 
     PostgreSQL: an engine of its own in autocommit, so a look-up is one round trip instead of BEGIN, SELECT,
@@ -93,9 +113,21 @@ def create_read_engine(engine: AsyncEngine, pool_size: int) -> AsyncEngine:
     """
     if engine.dialect.name == "sqlite":
         return engine.execution_options(**{READ_ONLY: True})
-    return create_async_engine(
-        engine.url, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=0, pool_recycle=1800
-    )
+    options = postgres_pool_options(settings, pool_size, statement_timeout_ms)
+    return mark_connect_failures(create_async_engine(engine.url, isolation_level="AUTOCOMMIT", **options))
+
+
+def mark_connect_failures(engine: AsyncEngine) -> AsyncEngine:
+    """Mark every failure to open a connection as a lost connection (connection_invalidated), whatever the
+    server said: "the database system is starting up", "is not currently accepting connections", too many
+    clients. A request that cannot get a connection met an outage (503), whatever its cause."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def on_error(context: Any) -> None:
+        if context.connection is None and not context.is_pre_ping:
+            context.is_disconnect = True
+
+    return engine
 
 
 async def driver_of(conn: AsyncConnection) -> Any:
@@ -119,11 +151,56 @@ async def driver_connection(conn: AsyncConnection) -> AsyncIterator[Any]:
     raw = await driver_of(conn)
     try:
         yield raw
-    except Exception:
+    except Exception as exc:
         if raw.is_closed():
             await conn.invalidate()
+            # Whatever the driver raised (some of it reads like a bug of its own: "cannot switch to state"),
+            # the connection was lost: an outage (503), not a fault of the request.
+            raise ConnectionLost("the database closed the connection") from exc
         raise
+
+
+class ConnectionLost(ConnectionError):
+    """A connection the database dropped under a statement run on the driver itself."""
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# SQLSTATE classes meaning "not now" rather than "not so": 08 connection exception, 53 insufficient resources
+# (too many connections, out of memory or disk), 57 operator intervention (statement time-out 57014, the
+# backend terminated 57P01-57P03, the database restarting).
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be used just now (down, restarting, saturated, too slow),
+    rather than that the request or the code was wrong. Walks the chain of causes: SQLAlchemy wraps the
+    driver's error, and the driver's adapter wraps asyncpg's own."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        link = pending.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        if unavailable_itself(link):
+            return True
+        pending.extend((link.__cause__, link.__context__, getattr(link, "orig", None)))
+    return False
+
+
+def unavailable_itself(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free within pool_timeout
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, ConnectionError | asyncpg.exceptions.InterfaceError):
+        # Refused, reset, or asyncpg's "connection is closed" on a connection PostgreSQL dropped.
+        return True
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if isinstance(sqlstate, str) and sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES:
+        return True
+    # SQLite: a writer held the lock past the busy timeout.
+    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)

@@ -59,3 +59,10 @@ class Unauthorized(AppError):
 
 class Forbidden(AppError):
     status, slug, title = 403, "insufficient-scope", "Insufficient scope"
+
+
+class DatabaseUnavailable(AppError):
+    """The database cannot be reached, refused a connection, or did not answer within its time-out. Nothing
+    was decided and nothing was recorded: the client may retry after `Retry-After` seconds."""
+
+    status, slug, title = 503, "database-unavailable", "The database is unavailable"

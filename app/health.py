@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import asyncpg
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -13,7 +14,7 @@ from app.db import Transactions
 from app.errors import AppError
 from app.keys import KeyStore
 from app.routing import AuthFirstRoute
-from app.services import services_of
+from app.services import HurenApp, services_of
 
 
 class HealthServices(Protocol):
@@ -53,8 +54,11 @@ async def readyz(request: Request) -> Health:
     try:
         async with services(request).transactions() as conn:
             await conn.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError):
-        raise NotReady("the database is not reachable") from None
+    except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        # Retry-After as for every answer given while the database is unavailable (app.problems).
+        app: HurenApp = request.app
+        retry_after = str(app.settings.db_retry_after_seconds)
+        raise NotReady("the database is not reachable", headers={"Retry-After": retry_after}) from None
     if services(request).keys.current_kid is None:
         raise NotReady("no signing key is loaded")
     return Health(status="ready")

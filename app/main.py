@@ -179,7 +179,9 @@ async def start_services(
     # connections without a transaction of their own; tests read through their rolled-back connection.
     read_engine: AsyncEngine | None = None
     if transactions is None:
-        read_engine = create_read_engine(engine, settings.db_pool_size)
+        read_engine = create_read_engine(
+            engine, settings, settings.db_pool_size, settings.db_statement_timeout_ms
+        )
         reads: Transactions = read_engine.connect
         transactions = engine.begin
     else:
@@ -306,7 +308,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
 
     @asynccontextmanager
     async def lifespan(app: HurenApp) -> AsyncIterator[None]:
-        services = await start_services(app, engine or create_engine(settings))
+        services = await start_services(
+            app, engine or create_engine(settings, settings.db_statement_timeout_ms)
+        )
         if services.mirror is not None:
             services.mirror.start()  # copies of the peers' keys and status lists, kept fresh
         # Everything made at start (modules, models, the app) lives as long as the process: move it out of the
@@ -336,7 +340,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     )
     app.router.route_class = AuthFirstRoute  # for the routes declared on the app itself (/metrics)
     register_problem_schema(app)
-    install_error_handlers(app)
+    install_error_handlers(app, settings.db_retry_after_seconds)
     # Routes are matched in order: the verification routes, called all day, come first. HotRoutes serves them
     # as their router declares them: include it without a prefix or dependencies of its own.
     app.include_router(verification_routes.router)

@@ -4,20 +4,24 @@ refer to it, and the exception handlers that render the app's errors (app.errors
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from app.db import is_database_unavailable
 from app.domain.kinds import KINDS
-from app.errors import AppError
+from app.errors import AppError, DatabaseUnavailable
 from app.json_body import add_body_schemas
 from app.routing import unreadable_body_of
 
@@ -150,7 +154,7 @@ def problem_for(exc: AppError, instance: str) -> JSONResponse:
     return response
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, retry_after_seconds: int = 2) -> None:
     async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
         return problem_for(exc, request.url.path)
@@ -188,7 +192,19 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        # The database down, restarting, saturated or too slow is "not now", not a fault of the service: 503
+        # with Retry-After. Any other database error is one, and stays the bare 500.
+        if not is_database_unavailable(exc):
+            return await on_unexpected(request, exc)
+        log.warning(
+            "database unavailable (%s) on %s %s", type(exc).__name__, request.method, request.url.path
+        )
+        return problem_for(database_unavailable(retry_after_seconds), request.url.path)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):  # raised outside the routes (middleware), or wrapped by other code
+            return await on_database_error(request, exc)
         # Logged with its type only: a traceback's locals can hold personal data.
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
         return build_problem(500, "internal-error", "Internal error", "internal error", request.url.path)
@@ -196,7 +212,27 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+# What the database layer raises (SQLAlchemy's errors, and the drivers' own where they are used directly).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sqlite3.Error,
+    ConnectionError,
+)
+
+
+def database_unavailable(retry_after_seconds: int) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        "the database is unavailable; nothing was done, retry later",
+        headers={"Retry-After": str(retry_after_seconds)},
+        code="database.unavailable",
+    )
 
 
 def register_problem_schema(app: FastAPI) -> None:

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     # Connections per worker process and pool (fixed pools; on PostgreSQL one for writes and one for
     # verification's reads: see app.db).
     db_pool_size: int = Field(default=10, ge=1)
+    # Bounded waits when the database is slow or gone (PostgreSQL): every statement is cancelled by the server
+    # after db_statement_timeout_ms (its `statement_timeout`), a request waits at most db_pool_timeout_seconds
+    # for a pooled connection and db_connect_timeout_seconds for a new one. Past them the request is answered
+    # 503 with Retry-After: db_retry_after_seconds.
+    db_statement_timeout_ms: int = Field(default=5000, ge=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_retry_after_seconds: int = Field(default=2, ge=1)
     # Card tokens live as long as the card's validity, and at most this long for cards without an end date.
     card_token_max_days: int = Field(default=3 * 365, ge=1)
     # Status lists: how long a copy may be used before it is fetched again (the list's `ttl`), and how long

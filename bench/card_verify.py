@@ -184,7 +184,7 @@ async def publication_time(dsn: str, region: str, runs: int) -> dict[str, Any]:
 
     settings = Settings(database_url=sqlalchemy_url(dsn))
     engine = create_engine(settings)
-    reads = create_read_engine(engine, 2)
+    reads = create_read_engine(engine, settings, 2)
     keys = KeyStore(decode_key(settings.data_key.get_secret_value()), 60)
     await keys.load(engine.begin)
     publisher = StatusListPublisher(

@@ -124,6 +124,9 @@ async def open_staging(session: AsyncSession, job_id: str | None) -> None:
     await session.execute(text(STAGING_TABLE))
     # Sorts and hash joins over the staged rows in memory, not in batches on disk (this transaction only).
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
+    # A COPY or an upsert of millions of rows runs for longer than a request may: this transaction has no
+    # statement time-out (HUREN_DB_STATEMENT_TIMEOUT_MS bounds requests). A stuck job shows by its heartbeat.
+    await session.execute(text("SET LOCAL statement_timeout = 0"))
     await session.execute(text("SELECT set_config('huren.import_job', :job, true)"), {"job": job_id or ""})
 
 
