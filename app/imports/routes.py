@@ -21,6 +21,7 @@ from app.catalogue.index import CatalogueIndex
 from app.db import Transactions
 from app.errors import AppError, NotFound, invalid_field
 from app.imports import jobs, parsing, reports, uploads
+from app.imports.disk_space import ImportDiskFull, is_disk_full
 from app.imports.kinds import ImportKind
 from app.imports.messages import describe_zh
 from app.imports.schemas import ErrorReport, JobOut, JobPage, RowErrorOut, present_job
@@ -70,7 +71,7 @@ router = APIRouter(
     route_class=AuthFirstRoute,
     prefix="/v1/imports",
     tags=["imports"],
-    responses=problem_responses(404, 409, 413, 415),
+    responses=problem_responses(404, 409, 413, 415, 507),
 )
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
 # `catalogue`: the shortage catalogue's rows (admins only), not credentials.
@@ -104,6 +105,10 @@ async def read_upload(request: Request) -> UploadFile:
         form = await request.form(max_files=1, max_fields=1, max_part_size=64 * 1024)
     except HTTPException as exc:  # Starlette's answer to a malformed multipart body: one of ours instead
         raise invalid_field("file", "file.multipart", str(exc.detail)) from None
+    except OSError as exc:  # the parser spools a large part to the temporary directory, which may be full
+        if is_disk_full(exc):
+            raise ImportDiskFull() from None
+        raise
     upload = form.get("file")
     if set(form.keys()) - {"file"}:
         await form.close()
@@ -176,6 +181,10 @@ async def create_import(
     upload = await read_upload(request)
     try:
         stored = await run_in_threadpool(uploads.store_file, upload.file, settings.import_dir)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise ImportDiskFull() from None
+        raise
     finally:
         await upload.close()
     charset = upload.headers.get("content-type", "").partition("charset=")[2].strip().strip('"') or None
