@@ -108,7 +108,7 @@ def test_a_full_import_directory_fails_the_import_cleanly(
         ).json()["items"][0]["number"]
         before = {table: count_rows(url, table) for table in ("credentials", "holders")}
 
-        # Fits on the disk (and is over HUREN_IMPORT_INLINE_BYTES: a background job), but its scratch does not.
+        # Fits on the disk (over HUREN_IMPORT_INLINE_BYTES: a background job), but its scratch does not.
         fits = titles_csv(int(DISK_BYTES * 0.9))
         started = upload(server, headers, fits, "disk-full-job")
         assert started.status_code == 202, started.text

@@ -1,5 +1,5 @@
-"""Databases of their own for real `huren serve` nodes in fault tests: a SQLite file, or a PostgreSQL database
-created beside the suite's (named after it, so engineers and CI sharing the server never meet) and dropped after.
+"""Databases of their own for real `huren serve` nodes in fault tests: a SQLite file, or a PostgreSQL
+database created beside the suite's (named after it, so runs sharing the server never meet), dropped after.
 """
 
 from __future__ import annotations
