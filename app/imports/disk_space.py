@@ -8,6 +8,7 @@ with `import.disk_full`, its files are removed, and nothing of it is stored: the
 from __future__ import annotations
 
 import errno
+import logging
 import sqlite3
 
 from app.errors import AppError
@@ -19,6 +20,14 @@ DISK_FULL_MESSAGE = (
     "Try again later, or split the file (the operator frees or enlarges HUREN_IMPORT_DIR)"
 )
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+log = logging.getLogger("huren.imports")
+
+
+def log_disk_full(where: str) -> None:
+    """The operator's line: the client was told 507, the operator must free or enlarge the directory."""
+    log.warning(
+        "import directory full (%s): nothing stored, files removed; free or enlarge HUREN_IMPORT_DIR", where
+    )
 
 
 def is_disk_full(exc: BaseException) -> bool:

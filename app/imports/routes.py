@@ -21,7 +21,7 @@ from app.catalogue.index import CatalogueIndex
 from app.db import Transactions
 from app.errors import AppError, NotFound, invalid_field
 from app.imports import jobs, parsing, reports, uploads
-from app.imports.disk_space import ImportDiskFull, is_disk_full
+from app.imports.disk_space import ImportDiskFull, is_disk_full, log_disk_full
 from app.imports.kinds import ImportKind
 from app.imports.messages import describe_zh
 from app.imports.schemas import ErrorReport, JobOut, JobPage, RowErrorOut, present_job
@@ -107,6 +107,7 @@ async def read_upload(request: Request) -> UploadFile:
         raise invalid_field("file", "file.multipart", str(exc.detail)) from None
     except OSError as exc:  # the parser spools a large part to the temporary directory, which may be full
         if is_disk_full(exc):
+            log_disk_full("spooling an upload to the temporary directory")
             raise ImportDiskFull() from None
         raise
     upload = form.get("file")
@@ -183,6 +184,7 @@ async def create_import(
         stored = await run_in_threadpool(uploads.store_file, upload.file, settings.import_dir)
     except OSError as exc:
         if is_disk_full(exc):
+            log_disk_full("storing an upload")
             raise ImportDiskFull() from None
         raise
     finally:

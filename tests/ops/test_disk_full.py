@@ -144,4 +144,6 @@ def test_a_full_import_directory_fails_the_import_cleanly(
         assert again.status_code == 202, again.text
         done = wait_finished(server, headers, again.headers["Location"])
         assert (done["status"], done["inserted"]) == ("succeeded", len(fits.splitlines()) - 1), done
-    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+    log = (tmp_path / "serve.log").read_text()
+    assert "Traceback" not in log
+    assert log.count("import directory full") == 2, log[-3000:]  # the operator's side of the two failures
