@@ -71,7 +71,7 @@ router = APIRouter(
     route_class=AuthFirstRoute,
     prefix="/v1/imports",
     tags=["imports"],
-    responses=problem_responses(404, 409, 413, 415, 507),
+    responses=problem_responses(404, 409, 413, 415),
 )
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
 # `catalogue`: the shortage catalogue's rows (admins only), not credentials.
@@ -159,6 +159,8 @@ UPLOAD_BODY = {
     responses={
         200: {"model": JobOut, "description": "the job already opened with this Idempotency-Key"},
         202: {"model": JobOut},
+        # The upload could not be stored: the import directory (or the temporary one) is full.
+        **problem_responses(507),
     },
     openapi_extra=UPLOAD_BODY,
 )
