@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from app.db import create_engine, create_sessionmaker
-from app.keys import ensure_signing_key
+from app.keys import ensure_signing_key, open_private_key
 from app.migrate import upgrade_database
+from app.models import SigningKey
 from app.privacy import decode_key
 from app.reference.seed import seed_reference_data
 from app.settings import Settings
@@ -44,3 +47,34 @@ async def prepare_database(settings: Settings) -> dict[str, int]:
 
 def data_key_of(settings: Settings) -> bytes:
     return decode_key(settings.data_key.get_secret_value())
+
+
+class DataKeyMismatch(RuntimeError):
+    """HUREN_DATA_KEY is not the key this database's secrets were sealed with (restored with another)."""
+
+
+async def check_data_key(settings: Settings) -> None:
+    """Every signing key in use opens with HUREN_DATA_KEY, or the node must not start.
+
+    A database restored with another data key would otherwise start and fail at its first signature; and
+    its ID-number ciphers, sealed with the same key, could not be read either. Said once, before serving.
+    """
+    data_key = data_key_of(settings)
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            in_use = select(SigningKey.kid, SigningKey.private_key_cipher).where(
+                SigningKey.retired_at.is_(None)
+            )
+            keys = (await conn.execute(in_use)).all()
+    finally:
+        await engine.dispose()
+    for kid, cipher in keys:
+        try:
+            open_private_key(data_key, kid, cipher)
+        except InvalidTag:
+            raise DataKeyMismatch(
+                f"HUREN_DATA_KEY does not decrypt this database's signing key {kid}: it is not the key the "
+                "database was written with (restore with the node's own HUREN_DATA_KEY; see README, "
+                "Backup and restore)"
+            ) from None

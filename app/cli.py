@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import append_pending_events, purge_events, record_event, verify_chain
-from app.bootstrap import data_key_of, prepare_database
+from app.bootstrap import DataKeyMismatch, check_data_key, data_key_of, prepare_database
 from app.clients.service import create_client, disable_client, list_clients
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError
@@ -125,6 +125,11 @@ def serve(
         os.environ["HUREN_RATE_LIMIT_PROCESSES"] = str(workers)
     console.print(f"public URL: {settings.public_url}")
     asyncio.run(prepare_database(settings))
+    try:
+        asyncio.run(check_data_key(settings))
+    except DataKeyMismatch as exc:
+        console.print(f"[red]refusing to start[/red]: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
     uvicorn.run(
         "app.main:create_app",
         factory=True,

@@ -34,6 +34,7 @@ from app.errors import AppError, NotFound
 from app.imports.catalogue_pass import CataloguePass
 from app.imports.commit_choice import choose_committer
 from app.imports.committer import Committer, Counts
+from app.imports.disk_space import disk_full_problem, is_disk_full, log_disk_full
 from app.imports.parsing import ImportFileError
 from app.imports.scratch import read_blocks
 from app.imports.uploads import StoredFile
@@ -292,6 +293,14 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
             "row": exc.row,
             "column": exc.column,
         }
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        # The commit is one transaction, rolled back by the committer: the job fails, and running it again
+        # cannot help until space is freed, so its files go too (below).
+        log_disk_full(f"import {job_id}")
+        status, counts = "failed", Counts()
+        problem = disk_full_problem()
     finally:
         scan.scratch_path().unlink(missing_ok=True)
     # The upload holds ID numbers in clear: it is kept only while its job may still need to run. A worker that

@@ -48,6 +48,8 @@ MESSAGES_ZH = {
     "date.future": "日期晚于今天",
     "date.order": "取得资格日期晚于发证日期",
     "validity.window": "有效期截止日早于有效期开始日",
+    # The import as a whole (app/imports/disk_space.py)
+    "import.disk_full": "服务器导入目录空间不足，本次导入未保存任何数据；请稍后重试或拆分文件",
     # The shortage catalogue's rows (app/catalogue/entries.py)
     "catalogue.edition_unknown": "人才目录版本不存在",
     "catalogue.asks_for_missing": "须填写职称系列或职业编码",

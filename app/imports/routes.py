@@ -21,6 +21,7 @@ from app.catalogue.index import CatalogueIndex
 from app.db import Transactions
 from app.errors import AppError, NotFound, invalid_field
 from app.imports import jobs, parsing, reports, uploads
+from app.imports.disk_space import ImportDiskFull, is_disk_full, log_disk_full
 from app.imports.kinds import ImportKind
 from app.imports.messages import describe_zh
 from app.imports.schemas import ErrorReport, JobOut, JobPage, RowErrorOut, present_job
@@ -104,6 +105,11 @@ async def read_upload(request: Request) -> UploadFile:
         form = await request.form(max_files=1, max_fields=1, max_part_size=64 * 1024)
     except HTTPException as exc:  # Starlette's answer to a malformed multipart body: one of ours instead
         raise invalid_field("file", "file.multipart", str(exc.detail)) from None
+    except OSError as exc:  # the parser spools a large part to the temporary directory, which may be full
+        if is_disk_full(exc):
+            log_disk_full("spooling an upload to the temporary directory")
+            raise ImportDiskFull() from None
+        raise
     upload = form.get("file")
     if set(form.keys()) - {"file"}:
         await form.close()
@@ -153,6 +159,8 @@ UPLOAD_BODY = {
     responses={
         200: {"model": JobOut, "description": "the job already opened with this Idempotency-Key"},
         202: {"model": JobOut},
+        # The upload could not be stored: the import directory (or the temporary one) is full.
+        **problem_responses(507),
     },
     openapi_extra=UPLOAD_BODY,
 )
@@ -176,6 +184,11 @@ async def create_import(
     upload = await read_upload(request)
     try:
         stored = await run_in_threadpool(uploads.store_file, upload.file, settings.import_dir)
+    except OSError as exc:
+        if is_disk_full(exc):
+            log_disk_full("storing an upload")
+            raise ImportDiskFull() from None
+        raise
     finally:
         await upload.close()
     charset = upload.headers.get("content-type", "").partition("charset=")[2].strip().strip('"') or None

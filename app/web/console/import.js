@@ -15,6 +15,7 @@ const STATUS = { queued: "排队中", running: "进行中", succeeded: "已完�
 const PHASES = { validate: "校验中", commit: "写入中" };
 const OUTCOMES = {
   "import.rows_rejected": "有错误行，未写入任何数据",
+  "import.disk_full": "服务器导入目录空间不足，未写入任何数据；请稍后重试或拆分文件",
 };
 const ERROR_PAGE = 50;
 const POLL_MS = 500;
