@@ -124,6 +124,9 @@ class Services:
 
     async def close(self, *, dispose_engine: bool) -> None:
         """Stop what start-up started, in reverse."""
+        # First the audit events still queued: uvicorn has let the requests in flight finish (or given up on
+        # them after its grace period); what they queued is committed while the engine is still open.
+        await self.verifier.audit.flush()
         if self.mirror is not None:
             await self.mirror.stop()
         if self.peer_client is not None:

@@ -1,0 +1,201 @@
+"""A worker dies, or the service is stopped: real `huren serve` processes under concurrent verifications.
+
+What a client holds is the proof: every 200 it received carries a receipt, and every receipt must have its
+audit event (the event is committed before the answer is sent), whether a worker was SIGKILLed mid-traffic or
+the service was stopped with SIGTERM while requests were in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.models import AuditEvent
+from app.settings import Settings
+from tests.conftest import TEST_SECRET
+from tests.processes import HUREN, fetch_token, free_port, run_huren, wait_healthy
+
+pytestmark = pytest.mark.slow
+
+
+def node_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The test database's node: our settings only, rate limits out of the way of the load."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
+    env.update(
+        COLUMNS="200",
+        HUREN_DATABASE_URL=settings.database_url,
+        HUREN_DATA_KEY=settings.data_key.get_secret_value(),
+        HUREN_IMPORT_DIR=str(settings.import_dir),
+        HUREN_RATE_LIMIT_PER_MINUTE="1000000",
+        HUREN_RATE_LIMIT_PER_ADDRESS_PER_MINUTE="1000000",
+        HUREN_LOG_LEVEL="warning",
+        **extra,
+    )
+    return env
+
+
+@contextmanager
+def running(env: dict[str, str], log_path: Path, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    command = [*HUREN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, process, log_path, 60)
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def worker_pids(master: int) -> list[int]:
+    """The uvicorn workers: children of the master started by multiprocessing's spawn (not its tracker)."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    found = []
+    for pid in map(int, children):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            found.append(pid)
+    return found
+
+
+def ask() -> dict[str, str]:
+    # A number of its own per request: the receipt's `ref` then names exactly one audit event.
+    return {"kind": "title", "region": "SC", "number": f"FAULT-{secrets.token_hex(8)}", "name": "张三"}
+
+
+@dataclass
+class Tally:
+    receipts: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    transport_errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, answer: httpx.Response) -> None:
+        with self.lock:
+            self.statuses.append(answer.status_code)
+            if answer.status_code == 200:
+                self.receipts.append(answer.json()["receipt"])
+
+
+def verify_until(base: str, token: str, tally: Tally, stop: threading.Event) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        while not stop.is_set():
+            try:
+                tally.record(client.post("/v1/verify", json=ask()))
+            except httpx.TransportError:
+                # The killed worker's requests in flight: the client sees the connection go, never an answer.
+                with tally.lock:
+                    tally.transport_errors += 1
+
+
+async def refs_audited(engine: AsyncEngine, receipts: list[str]) -> tuple[set[str], set[str]]:
+    """The receipts' references, and those of them that have a `credential.verified` event."""
+    refs = {jwt.decode(r, options={"verify_signature": False})["ref"] for r in receipts}
+    async with AsyncSession(engine) as session:
+        found = set(
+            (
+                await session.scalars(
+                    select(AuditEvent.object_ref).where(
+                        AuditEvent.action == "credential.verified",
+                        AuditEvent.object_ref.in_([f"ref:{ref}" for ref in refs]),
+                    )
+                )
+            ).all()
+        )
+    return refs, {ref.removeprefix("ref:") for ref in found}
+
+
+async def test_a_killed_worker_loses_no_audit_event_and_the_others_keep_serving(
+    engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several workers writing under load: PostgreSQL")
+    env = node_env(settings)
+    with running(env, tmp_path / "serve.log", workers=2) as (master, base):
+        token = fetch_token(base, "test-admin", TEST_SECRET, "verify")
+        workers = worker_pids(master.pid)
+        assert len(workers) == 2, workers
+        tally, stop = Tally(), threading.Event()
+        clients = [threading.Thread(target=verify_until, args=(base, token, tally, stop)) for _ in range(8)]
+        for thread in clients:
+            thread.start()
+        await asyncio.sleep(2)
+        before_kill = len(tally.statuses)
+        os.kill(workers[0], signal.SIGKILL)
+        await asyncio.sleep(3)
+        stop.set()
+        for thread in clients:
+            await asyncio.to_thread(thread.join)
+        after_kill = len(tally.statuses) - before_kill
+        survivors = worker_pids(master.pid)
+    assert before_kill > 20 and after_kill > 20, (before_kill, after_kill)
+    assert workers[1] in survivors
+    # Never a 5xx: a client of the dead worker loses its connection, nothing else.
+    assert set(tally.statuses) == {200}, sorted(set(tally.statuses))
+    assert tally.transport_errors <= len(clients), tally.transport_errors
+    refs, audited = await refs_audited(engine, tally.receipts)
+    assert len(refs) == len(tally.receipts)
+    assert refs - audited == set(), f"{len(refs - audited)} of {len(refs)} receipts have no audit event"
+    checked = run_huren(env, "audit", "verify")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def verify_once(base: str, token: str, answers: list[httpx.Response | Exception]) -> None:
+    try:
+        answers.append(httpx.post(f"{base}/v1/verify", json=ask(), headers={"Authorization": f"Bearer {token}"}))
+    except httpx.HTTPError as exc:
+        answers.append(exc)
+
+
+async def test_sigterm_finishes_the_requests_in_flight_with_their_audit_events(
+    engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    # Every no_match answer waits for the floor (1 s here) after its event is committed: SIGTERM arrives while
+    # all of them are in flight.
+    env = node_env(settings, HUREN_VERIFY_NO_MATCH_FLOOR_MS="1000", HUREN_SHUTDOWN_GRACE_SECONDS="10")
+    with running(env, tmp_path / "serve.log", workers=1) as (process, base):
+        token = fetch_token(base, "test-admin", TEST_SECRET, "verify")
+        answers: list[httpx.Response | Exception] = []
+        clients = [threading.Thread(target=verify_once, args=(base, token, answers)) for _ in range(8)]
+        for thread in clients:
+            thread.start()
+        await asyncio.sleep(0.4)
+        stopped_at = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        for thread in clients:
+            await asyncio.to_thread(thread.join)
+        code = await asyncio.to_thread(process.wait, 15)
+        took = time.monotonic() - stopped_at
+    # uvicorn raises the signal it caught again once shut down: killed by SIGTERM, after a clean shutdown.
+    assert code in (0, -signal.SIGTERM), (tmp_path / "serve.log").read_text()[-2000:]
+    assert took < 10 + 5, took
+    statuses: list[Any] = [a.status_code if isinstance(a, httpx.Response) else repr(a) for a in answers]
+    assert statuses == [200] * len(clients), statuses
+    receipts = [a.json()["receipt"] for a in answers if isinstance(a, httpx.Response)]
+    refs, audited = await refs_audited(engine, receipts)
+    assert refs - audited == set()
+    checked = run_huren(env, "audit", "verify")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
