@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.models import AuditEvent
+from app.models import AuditEvent, AuditHead
 from app.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.processes import HUREN, fetch_token, free_port, run_huren, wait_healthy
@@ -142,10 +142,17 @@ async def test_a_killed_worker_loses_no_audit_event_and_the_others_keep_serving(
         clients = [threading.Thread(target=verify_until, args=(base, token, tally, stop)) for _ in range(8)]
         for thread in clients:
             thread.start()
-        await asyncio.sleep(2)
-        before_kill = len(tally.statuses)
-        os.kill(workers[0], signal.SIGKILL)
-        await asyncio.sleep(3)
+        await asyncio.sleep(1.5)
+        # The chain's head held for a moment, as a slow commit (an fsync) would hold it: every verification
+        # now waits for its event. A worker killed then must take its waiting requests down unanswered.
+        async with engine.connect() as holder:
+            await holder.execute(select(AuditHead.seq).where(AuditHead.id == 1).with_for_update())
+            await asyncio.sleep(1)
+            before_kill = len(tally.statuses)
+            os.kill(workers[0], signal.SIGKILL)
+            await asyncio.sleep(0.3)
+            await holder.rollback()
+        await asyncio.sleep(2.5)
         stop.set()
         for thread in clients:
             await asyncio.to_thread(thread.join)
