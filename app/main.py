@@ -40,6 +40,7 @@ from app.health import HealthServices
 from app.hot_routes import HotRoutes
 from app.imports import routes as import_routes
 from app.imports.routes import ImportServices
+from app.imports.stalled import StalledJobWatcher
 from app.keys import KeyStore
 from app.metrics import MetricsMiddleware, RequestMetrics
 from app.people import admin_routes as staff_admin
@@ -309,11 +310,15 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             services.mirror.start()  # copies of the peers' keys and status lists, kept fresh
         # Everything made at start (modules, models, the app) lives as long as the process: move it out of the
         # collector's reach, so the full collections that pause every request in flight have less to walk.
+        # Import jobs whose worker died (SIGKILL, out of memory) are found and run again by a live one.
+        stalled = StalledJobWatcher(import_routes.deps_of(services), services.import_tasks)
+        stalled.start()
         gc.collect()
         gc.freeze()
         try:
             yield
         finally:
+            await stalled.stop()
             await services.close(dispose_engine=engine is None)
 
     metrics = RequestMetrics()

@@ -51,7 +51,9 @@ def node_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running(env: dict[str, str], log_path: Path, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def running(
+    env: dict[str, str], log_path: Path, workers: int
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     command = [*HUREN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with log_path.open("w") as log:
@@ -158,7 +160,7 @@ async def test_a_killed_worker_loses_no_audit_event_and_the_others_keep_serving(
             await asyncio.to_thread(thread.join)
         after_kill = len(tally.statuses) - before_kill
         survivors = worker_pids(master.pid)
-    assert before_kill > 20 and after_kill > 20, (before_kill, after_kill)
+    assert min(before_kill, after_kill) > 20, (before_kill, after_kill)
     assert workers[1] in survivors
     # Never a 5xx: a client of the dead worker loses its connection, nothing else.
     assert set(tally.statuses) == {200}, sorted(set(tally.statuses))
@@ -172,7 +174,9 @@ async def test_a_killed_worker_loses_no_audit_event_and_the_others_keep_serving(
 
 def verify_once(base: str, token: str, answers: list[httpx.Response | Exception]) -> None:
     try:
-        answers.append(httpx.post(f"{base}/v1/verify", json=ask(), headers={"Authorization": f"Bearer {token}"}))
+        answers.append(
+            httpx.post(f"{base}/v1/verify", json=ask(), headers={"Authorization": f"Bearer {token}"})
+        )
     except httpx.HTTPError as exc:
         answers.append(exc)
 
