@@ -23,12 +23,14 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.models import AuditEvent, AuditHead
+from app.models import AuditEvent, AuditHead, Credential, ImportJob
 from app.settings import Settings
 from tests.conftest import TEST_SECRET
+from tests.factories import title_payload
+from tests.imports.test_import import flatten, to_csv
 from tests.processes import HUREN, fetch_token, free_port, run_huren, wait_healthy
 
 pytestmark = pytest.mark.slow
@@ -45,8 +47,8 @@ def node_env(settings: Settings, **extra: str) -> dict[str, str]:
         HUREN_RATE_LIMIT_PER_MINUTE="1000000",
         HUREN_RATE_LIMIT_PER_ADDRESS_PER_MINUTE="1000000",
         HUREN_LOG_LEVEL="warning",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -210,3 +212,87 @@ async def test_sigterm_finishes_the_requests_in_flight_with_their_audit_events(
     assert refs - audited == set()
     checked = run_huren(env, "audit", "verify")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def holder_of(path: str, pids: list[int]) -> int | None:
+    """The worker that has `path` open (the job's upload, read while its run validates and commits)."""
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) == path:
+                    return pid
+            except FileNotFoundError:
+                continue
+    return None
+
+
+async def test_an_import_of_a_killed_worker_is_run_again_by_another_without_duplicates(
+    engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a second worker watching the commit's progress: PostgreSQL")
+    rows = [flatten(title_payload()) for _ in range(40_000)]
+    numbers = [r["number"] for r in rows]
+    env = node_env(
+        settings,
+        HUREN_IMPORT_STALE_SECONDS="5",
+        HUREN_IMPORT_INLINE_BYTES="0",
+        HUREN_IMPORT_BATCH_ROWS="200",
+        HUREN_IMPORT_DIR=str(tmp_path / "imports"),
+    )
+
+    async def job_row(job_id: str) -> ImportJob:
+        async with AsyncSession(engine) as session:
+            job = await session.get(ImportJob, job_id)
+        assert job is not None
+        return job
+
+    with running(env, tmp_path / "serve.log", workers=2) as (master, base):
+        token = fetch_token(base, "test-admin", TEST_SECRET, "registry:write")
+        started = httpx.post(
+            f"{base}/v1/imports",
+            params={"kind": "title", "mode": "commit"},
+            files={"file": ("big.csv", to_csv("title", rows), "text/csv")},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"kill-{time.time_ns()}"},
+            timeout=60,
+        )
+        assert started.status_code == 202, started.text
+        job_id = started.json()["id"]
+        deadline = time.monotonic() + 120
+        while True:
+            job = await job_row(job_id)
+            if job.phase == "commit" and job.processed_rows >= 1000:
+                break
+            assert job.status == "running" or job.status == "queued", job.status
+            assert time.monotonic() < deadline, "the import never reached its commit phase"
+            await asyncio.sleep(0.02)
+        victim = holder_of(job.file_path, worker_pids(master.pid))
+        assert victim is not None, "no worker holds the job's file"
+        os.kill(victim, signal.SIGKILL)
+        # Still `running` for a moment, then `stalled` (its heartbeat stopped), then run again by a live
+        # worker (the survivor, or the one the master starts in place of the dead one).
+        deadline = time.monotonic() + 60
+        while True:
+            answer = httpx.get(f"{base}/v1/imports/{job_id}", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200, answer.text
+            if answer.json()["status"] not in ("queued", "running"):
+                break
+            assert time.monotonic() < deadline, f"the job stayed {answer.json()}"
+            await asyncio.sleep(0.2)
+    job = await job_row(job_id)
+    assert (job.status, job.total_rows, job.rejected) == ("succeeded", len(rows), 0), job.problem
+    # The killed run's rows were rolled back with its connection: the second run inserted every row.
+    assert (job.inserted, job.updated, job.unchanged, job.attempts) == (len(rows), 0, 0, 2)
+    async with AsyncSession(engine) as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(Credential)
+            .where(Credential.number.between(numbers[0], numbers[-1]))
+        )
+        committed = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "import.committed", AuditEvent.object_ref == f"import:{job_id}")
+        )
+    assert (stored, committed) == (len(rows), 1)
+    assert not Path(job.file_path).exists()  # the upload (ID numbers in clear) is gone once the job ended
