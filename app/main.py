@@ -308,11 +308,11 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         services = await start_services(app, engine or create_engine(settings))
         if services.mirror is not None:
             services.mirror.start()  # copies of the peers' keys and status lists, kept fresh
-        # Everything made at start (modules, models, the app) lives as long as the process: move it out of the
-        # collector's reach, so the full collections that pause every request in flight have less to walk.
         # Import jobs whose worker died (SIGKILL, out of memory) are found and run again by a live one.
         stalled = StalledJobWatcher(import_routes.deps_of(services), services.import_tasks)
         stalled.start()
+        # Everything made at start (modules, models, the app) lives as long as the process: move it out of the
+        # collector's reach, so the full collections that pause every request in flight have less to walk.
         gc.collect()
         gc.freeze()
         try:
