@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,21 @@ def verify_once(base: str, token: str, answers: list[httpx.Response | Exception]
         answers.append(exc)
 
 
+async def until_audited(engine: AsyncEngine, since: datetime, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        async with AsyncSession(engine) as session:
+            done = await session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "credential.verified", AuditEvent.occurred_at >= since)
+            )
+        if done is not None and done >= count:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail("the requests never reached the server")
+
+
 async def test_sigterm_finishes_the_requests_in_flight_with_their_audit_events(
     engine: AsyncEngine, settings: Settings, tmp_path: Path
 ) -> None:
@@ -201,9 +217,11 @@ async def test_sigterm_finishes_the_requests_in_flight_with_their_audit_events(
         token = fetch_token(base, "test-admin", TEST_SECRET, "verify")
         answers: list[httpx.Response | Exception] = []
         clients = [threading.Thread(target=verify_once, args=(base, token, answers)) for _ in range(8)]
+        since = datetime.now(UTC)
         for thread in clients:
             thread.start()
-        await asyncio.sleep(0.4)
+        # Each request's event committed: all of them are now waiting out the floor, in flight.
+        await until_audited(engine, since, len(clients))
         stopped_at = time.monotonic()
         process.send_signal(signal.SIGTERM)
         for thread in clients:
