@@ -138,7 +138,7 @@ async def refs_audited(engine: AsyncEngine, receipts: list[str]) -> tuple[set[st
                 )
             ).all()
         )
-    return refs, {ref.removeprefix("ref:") for ref in found}
+    return refs, {ref.removeprefix("ref:") for ref in found if ref is not None}
 
 
 async def test_a_killed_worker_loses_no_audit_event_and_the_others_keep_serving(
