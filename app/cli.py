@@ -139,6 +139,7 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=False,
         server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

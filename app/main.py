@@ -40,6 +40,7 @@ from app.health import HealthServices
 from app.hot_routes import HotRoutes
 from app.imports import routes as import_routes
 from app.imports.routes import ImportServices
+from app.imports.stalled import StalledJobWatcher
 from app.keys import KeyStore
 from app.metrics import MetricsMiddleware, RequestMetrics
 from app.people import admin_routes as staff_admin
@@ -124,6 +125,9 @@ class Services:
 
     async def close(self, *, dispose_engine: bool) -> None:
         """Stop what start-up started, in reverse."""
+        # First the audit events still queued: uvicorn has let the requests in flight finish (or given up on
+        # them after its grace period); what they queued is committed while the engine is still open.
+        await self.verifier.audit.flush()
         if self.mirror is not None:
             await self.mirror.stop()
         if self.peer_client is not None:
@@ -313,6 +317,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         )
         if services.mirror is not None:
             services.mirror.start()  # copies of the peers' keys and status lists, kept fresh
+        # Import jobs whose worker died (SIGKILL, out of memory) are found and run again by a live one.
+        stalled = StalledJobWatcher(import_routes.deps_of(services), services.import_tasks)
+        stalled.start()
         # Everything made at start (modules, models, the app) lives as long as the process: move it out of the
         # collector's reach, so the full collections that pause every request in flight have less to walk.
         gc.collect()
@@ -320,6 +327,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         try:
             yield
         finally:
+            await stalled.stop()
             await services.close(dispose_engine=engine is None)
 
     metrics = RequestMetrics()

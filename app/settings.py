@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     import_stream_max_bytes: int = Field(default=256 * 1024**2, ge=0)
     # A running job whose worker has not written a heartbeat for this long is taken for dead.
     import_stale_seconds: int = Field(default=60, ge=5)
+    # On SIGTERM a worker stops accepting, lets the requests in flight finish for up to this long, then
+    # writes the audit events still queued and exits (uvicorn's timeout_graceful_shutdown).
+    shutdown_grace_seconds: int = Field(default=20, ge=1)
     # A receipt is kept as proof of an answer: its signature stays checkable (old keys stay in the JWKS) for
     # this long.
     receipt_ttl_days: int = Field(default=3650, ge=1)

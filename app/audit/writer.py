@@ -57,6 +57,14 @@ class AuditWriter:
             self.task = asyncio.create_task(self.drain())
         await asyncio.shield(future)
 
+    async def flush(self) -> None:
+        """Write everything still queued and wait for it (shutdown): events of requests cancelled mid-wait
+        (their client gone, or the grace period over) are still committed before the process exits."""
+        if self.queue and (self.task is None or self.task.done()):
+            self.task = asyncio.create_task(self.drain())
+        if self.task is not None:
+            await self.task
+
     async def drain(self) -> None:
         while self.queue:
             batch: list[tuple[Sequence[PendingEvent], asyncio.Future[None]]] = []

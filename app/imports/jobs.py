@@ -16,6 +16,8 @@ leaves nothing of the job, and running the job again is safe (the upserts are id
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import PersonFields, append_pending_events, person_fields, record_event
@@ -43,6 +45,8 @@ from app.imports.validation_pass import ProgressHook, ValidationPass
 from app.models import ImportJob, ImportRowError
 from app.privacy import PersonalDataVault
 from app.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 # Batches of clean rows per COPY chunk on PostgreSQL (a progress step); a COPY per batch costs round trips.
 COPY_CHUNK_BATCHES = 10
@@ -209,12 +213,58 @@ async def open_job(
     return job, True
 
 
-async def set_job_fields(deps: ImportDeps, job_id: str, **values: Any) -> None:
+async def set_job_fields(deps: ImportDeps, job_id: str, run: int | None = None, **values: Any) -> None:
+    """Write the job's fields; with `run`, only while that run (its `attempts` number) still owns the job:
+    a run that another worker has taken over from, taking it for dead, no longer writes the job's record."""
+    statement = update(ImportJob).where(ImportJob.id == job_id)
+    if run is not None:
+        statement = statement.where(ImportJob.attempts == run)
     async with deps.transactions() as conn:
-        await conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+        await conn.execute(statement.values(**values))
 
 
-def progress_writer(deps: ImportDeps, job_id: str, on_progress: ProgressHook | None) -> ProgressHook:
+async def claim_job(deps: ImportDeps, job: ImportJob) -> int | None:
+    """Take the job for a run of this process: its `attempts` goes up by one, only if nobody else's run took
+    it since `job` was read (two workers finding the same stalled job: one of them runs it). The run's
+    number, or None when another run has it."""
+    now = datetime.now(UTC)
+    run = job.attempts + 1
+    async with deps.transactions() as conn:
+        claimed = await conn.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job.id, ImportJob.attempts == job.attempts)
+            .values(
+                status="running",
+                phase="validate",
+                started_at=now,
+                heartbeat_at=now,
+                attempts=run,
+                processed_rows=0,
+                problem=None,
+            )
+        )
+    return run if claimed.rowcount == 1 else None
+
+
+# Jobs running in this process: the stalled-job watcher never takes over one of its own process's runs.
+RUNNING_HERE: set[str] = set()
+
+
+async def beat(deps: ImportDeps, job_id: str, run: int) -> None:
+    """The run's heartbeat, whatever its phase: a long commit statement writes no progress for a while, and
+    must not be taken for a dead worker's."""
+    every = max(1.0, deps.stale_after.total_seconds() / 4)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await set_job_fields(deps, job_id, run, heartbeat_at=datetime.now(UTC))
+        except (SQLAlchemyError, OSError) as exc:  # the next beat tries again; the run goes on
+            logger.warning("import %s: heartbeat not written: %s", job_id, exc)
+
+
+def progress_writer(
+    deps: ImportDeps, job_id: str, run: int, on_progress: ProgressHook | None
+) -> ProgressHook:
     """The job's progress hook: the caller's (a progress bar) at every step, the job record at most every
     PROGRESS_SECONDS per phase."""
     written: dict[str, float] = {}  # phase -> when its progress was last written
@@ -230,7 +280,9 @@ def progress_writer(deps: ImportDeps, job_id: str, on_progress: ProgressHook | N
         if now - written.get(phase, -PROGRESS_SECONDS) < PROGRESS_SECONDS:
             return
         written[phase] = now
-        await set_job_fields(deps, job_id, phase=phase, processed_rows=rows, heartbeat_at=datetime.now(UTC))
+        await set_job_fields(
+            deps, job_id, run, phase=phase, processed_rows=rows, heartbeat_at=datetime.now(UTC)
+        )
 
     return progress
 
@@ -242,19 +294,25 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         if job is None:
             raise NotFound("no such import")
         session.expunge(job)
-    now = datetime.now(UTC)
-    await set_job_fields(
-        deps,
-        job_id,
-        status="running",
-        phase="validate",
-        started_at=now,
-        heartbeat_at=now,
-        attempts=job.attempts + 1,
-        processed_rows=0,
-        problem=None,
-    )
-    progress = progress_writer(deps, job_id, on_progress)
+    run = await claim_job(deps, job)
+    if run is None:  # another worker's run took it first
+        return job
+    RUNNING_HERE.add(job_id)
+    # Not on a test's single connection, which the heartbeat's side transactions would interleave with.
+    heartbeat = asyncio.create_task(beat(deps, job_id, run)) if deps.own_connections else None
+    try:
+        return await run_claimed(deps, job, run, on_progress)
+    finally:
+        RUNNING_HERE.discard(job_id)
+        if heartbeat is not None:
+            heartbeat.cancel()
+
+
+async def run_claimed(
+    deps: ImportDeps, job: ImportJob, run: int, on_progress: ProgressHook | None
+) -> ImportJob:
+    job_id = job.id
+    progress = progress_writer(deps, job_id, run, on_progress)
     scan: ValidationPass | CataloguePass
     if job.kind == "catalogue":
         scan = CataloguePass(job, Path(job.file_path), deps.sessionmaker, deps.max_rows, progress)
@@ -310,6 +368,7 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
     await set_job_fields(
         deps,
         job_id,
+        run,
         status=status,
         phase=None,
         problem=problem,

@@ -87,7 +87,11 @@ class FileProblem(AppError):
 
 
 def import_deps(request: Request) -> jobs.ImportDeps:
-    state = services(request)
+    return deps_of(services(request))
+
+
+def deps_of(state: ImportServices) -> jobs.ImportDeps:
+    """What a job run by this worker needs (a request's, or the stalled-job watcher's)."""
     return jobs.ImportDeps.build(
         state.settings,
         sessionmaker=state.sessionmaker,
