@@ -4,18 +4,18 @@ against the code tables (edition, title series, region), each problem naming its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalogue.schemas import Urgency
 from app.domain.errors import DomainError
 from app.models import CatalogueEdition, Region, TitleSeries
 from app.problems import describe_validation_errors
 from app.registry.schemas import Input, OccupationCode, RegionCode, Text100, Text200
 
-Urgency = Literal["severe", "moderate", "mild"]
 # The catalogue grades posts 重度 / 中度 / 轻度; files may use those words or the API's names.
 URGENCY_WORDS: dict[str, Urgency] = {"重度": "severe", "中度": "moderate", "轻度": "mild"}
 URGENCY_ZH: dict[str, str] = {name: word for word, name in URGENCY_WORDS.items()}

@@ -25,6 +25,7 @@ from app.security import require_scope
 from app.services import services_of
 from app.verification.rules import RuleBook
 from app.verification.rules_preview import RulePreview, preview_rule
+from app.verification.schemas import AreaCode
 
 
 class RulesServices(Protocol):
@@ -55,9 +56,8 @@ class RuleIn(BaseModel):
     kind: Kind
     source_region: str = Field(pattern=r"^[A-Z]{2}$")
     target_region: str = Field(pattern=r"^[A-Z]{2}$")
-    target_area: str | None = Field(
+    target_area: AreaCode | None = Field(
         default=None,
-        pattern=r"^[a-z][a-z0-9-]{0,31}$",
         description="an area code (GET /v1/reference/areas): the rule applies only to verifications naming "
         "this area; without it, everywhere in the target region",
     )
