@@ -76,10 +76,8 @@ def run_oidc_provider(
 
 
 def wait_for_discovery(
-    issuer: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 90.0
+    issuer: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30.0
 ) -> None:
-    # 90 s, not 30: once in a full CI run on two busy cores (browser, servers and pytest at once) the provider
-    # had not listened after 30 s, though it starts in well under a second on a quiet machine.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
