@@ -128,6 +128,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--targets", default="postgresql,sqlite")
+    parser.add_argument("--dsn", default=DSN, help="PostgreSQL database to drop, create and import into")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "out")
     parser.add_argument(
         "--stream-max-mb",
@@ -150,10 +151,10 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for target in args.targets.split(","):
         if target == "postgresql":
-            asyncio.run(recreate(DSN))
-            copy_seconds = [asyncio.run(raw_copy(DSN, file)) for _ in range(3)]
+            asyncio.run(recreate(args.dsn))
+            copy_seconds = [asyncio.run(raw_copy(args.dsn, file)) for _ in range(3)]
             results["postgresql_raw_copy"] = {"seconds": statistics.median(copy_seconds)}
-            url = DSN.replace("postgresql://", "postgresql+asyncpg://")
+            url = args.dsn.replace("postgresql://", "postgresql+asyncpg://")
         else:
             database = work / "import-bench.db"
             for suffix in ("", "-wal", "-shm"):
