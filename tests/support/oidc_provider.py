@@ -52,10 +52,9 @@ def find_node() -> str:
 def run_oidc_provider(
     *, client_id: str, client_secret: str, redirect_uri: str, groups_in_id_token: bool = False
 ) -> Iterator[str]:
-    """Run the provider on a free port of 127.0.0.1 until the block ends; yields its issuer URL once its
-    discovery document answers."""
+    """Run the provider on a port of 127.0.0.1 it picks itself until the block ends; yields its issuer URL
+    once its discovery document answers."""
     node = find_node()
-    port = free_port()
     env = {
         **os.environ,
         "OIDC_CLIENT_ID": client_id,
@@ -63,33 +62,55 @@ def run_oidc_provider(
         "OIDC_REDIRECT_URI": redirect_uri,
         "OIDC_GROUPS_IN_ID_TOKEN": "1" if groups_in_id_token else "0",
     }
-    with tempfile.NamedTemporaryFile("w+", prefix="oidc-provider-", suffix=".log") as log:
-        process = subprocess.Popen(
-            [node, str(PROVIDER_SCRIPT), str(port)], env=env, stdout=log, stderr=log, cwd=PROVIDER_DIR
-        )
-        issuer = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_discovery(issuer, process, Path(log.name))
-            yield issuer
-        finally:
-            stop_process(process, timeout=10)
+    with start_provider(node, env) as issuer:
+        yield issuer
 
 
-def wait_for_discovery(
-    issuer: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30.0
-) -> None:
+@contextmanager
+def start_provider(node: str, env: dict[str, str], attempts: int = 2) -> Iterator[str]:
+    """The provider process, started again once if a start hangs. In about one full suite run in three a
+    start never printed its ready line (the cause is not known; it never happened twice in a row): a second
+    start is the remedy, and the first one's log goes to the test's output."""
+    for attempt in range(1, attempts + 1):
+        with tempfile.NamedTemporaryFile("w+", prefix="oidc-provider-", suffix=".log") as log:
+            # Port 0: the provider binds a free port itself and names it in its ready line, so no other
+            # process can take a port chosen here before the provider binds it.
+            process = subprocess.Popen(
+                [node, str(PROVIDER_SCRIPT), "0"], env=env, stdout=log, stderr=log, cwd=PROVIDER_DIR
+            )
+            try:
+                try:
+                    issuer = wait_for_discovery(process, Path(log.name))
+                except ProviderFailed as failed:
+                    if attempt == attempts or process.poll() is not None:
+                        raise
+                    print(f"OpenID provider start {attempt} hung, starting it again: {failed}")
+                    continue
+                yield issuer
+                return
+            finally:
+                stop_process(process, timeout=10)
+
+
+def wait_for_discovery(process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30.0) -> str:
+    """The issuer, once the provider printed it and its discovery document answers."""
     deadline = time.monotonic() + timeout
+    last = "no ready line"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ProviderFailed(f"the OpenID provider exited: {log_path.read_text()[-2000:]}")
-        if READY_LINE in log_path.read_text():
+        output = log_path.read_text()
+        if READY_LINE in output:
+            issuer = output.split(READY_LINE, 1)[1].split()[0]
             try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
+                answer = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=2)
+                if answer.status_code == 200:
+                    return issuer
+                last = f"discovery answered {answer.status_code}"
+            except httpx.TransportError as exc:
+                last = f"discovery failed: {exc!r}"
         time.sleep(0.1)
-    raise ProviderFailed(f"the OpenID provider did not answer: {log_path.read_text()[-2000:]}")
+    raise ProviderFailed(f"the OpenID provider did not answer ({last}): {log_path.read_text()[-2000:]}")
 
 
 class FormReader(HTMLParser):
