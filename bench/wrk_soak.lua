@@ -1,5 +1,9 @@
 -- wrk script of bench/soak.py: a fixed mix of requests at a held rate, and the answers counted by status.
---   wrk -t1 ... -s bench/wrk_soak.lua URL -- <requests file> <verify token> <writer token> <delay ms> <seed>
+--   wrk -t1 ... -s bench/wrk_soak.lua URL -- <requests file> <verify token> <writer token> <rate> <seed>
+-- <rate> is the requests a second to hold (0: as fast as the answers come). Each connection's next request
+-- takes the next free slot of one schedule, 1/rate apart, read off the monotonic clock: the rate stays the
+-- same when the server answers faster or slower (a fixed pause between requests would not). Use -t1: the
+-- schedule is the thread's.
 -- The requests file has one request a line, tab-separated: group, method, path, token (`verify` or
 -- `writer`), body. Lines of group `status` are sent in file order, round and round (soak.py writes every
 -- credential's suspension, then every reinstatement); the others are drawn at random, so the file's line
@@ -14,7 +18,21 @@ function setup(thread)
   all_threads[#all_threads + 1] = thread
 end
 
-local random_requests, status_requests, pause
+local ffi = require("ffi")
+ffi.cdef([[
+  typedef struct { long tv_sec; long tv_nsec; } soak_timespec;
+  int clock_gettime(int clock_id, soak_timespec *tp);
+]])
+local CLOCK_MONOTONIC = 1
+local timespec = ffi.new("soak_timespec")
+
+local function now_ms()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
+  return tonumber(timespec.tv_sec) * 1000 + tonumber(timespec.tv_nsec) / 1e6
+end
+
+local random_requests, status_requests, interval
+local next_slot = nil
 local next_status = 0
 answers_2xx, answers_4xx, answers_409, answers_429, answers_5xx, answers_other = 0, 0, 0, 0, 0, 0
 
@@ -28,7 +46,8 @@ end
 
 function init(args)
   local tokens = { verify = args[2], writer = args[3] }
-  pause = tonumber(args[4]) or 0
+  local rate = tonumber(args[4]) or 0
+  interval = rate > 0 and 1000 / rate or 0
   math.randomseed((tonumber(args[5]) or os.time()) * 1000 + (thread_index or 1))
   random_requests, status_requests = {}, {}
   for line in io.lines(args[1]) do
@@ -62,7 +81,17 @@ function request()
 end
 
 function delay()
-  return pause
+  if interval == 0 then
+    return 0
+  end
+  local now = now_ms()
+  -- A slot missed by more than a second is dropped rather than sent in a burst to catch up.
+  if next_slot == nil or next_slot < now - 1000 then
+    next_slot = now
+  end
+  local slot = next_slot
+  next_slot = next_slot + interval
+  return math.max(0, math.floor(slot - now))
 end
 
 function response(status, headers, body)
