@@ -199,6 +199,11 @@ def unavailable_itself(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionError | asyncpg.exceptions.InterfaceError):
         # Refused, reset, or asyncpg's "connection is closed" on a connection PostgreSQL dropped.
         return True
+    if isinstance(exc, TimeoutError):
+        # asyncpg's connect time-out (HUREN_DB_CONNECT_TIMEOUT_SECONDS): a server that accepts and then says
+        # nothing (frozen, or its host overloaded). SQLAlchemy passes it on unwrapped. Nothing else of the
+        # service lets a bare TimeoutError out: peers and Redis raise their own types.
+        return True
     sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
     if isinstance(sqlstate, str) and sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES:
         return True

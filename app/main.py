@@ -54,7 +54,12 @@ from app.people.session_changes import SessionChanges
 from app.people.sessions import Clock, StaffSessions, cookie_name_for, utc_now
 from app.people.sso import SsoServices
 from app.privacy import PersonalDataVault, decode_key
-from app.problems import install_error_handlers, problem_responses, register_problem_schema
+from app.problems import (
+    DatabaseOutageGuard,
+    install_error_handlers,
+    problem_responses,
+    register_problem_schema,
+)
 from app.ratelimit import Counter, DatabaseCounter, RateLimiter, RateLimitServices, RedisCounter
 from app.registry import bulk_routes, card_systems_admin, reference_routes
 from app.registry import routes as registry_routes
@@ -385,5 +390,6 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/v1/imports": settings.import_max_bytes}
     )
+    app.add_middleware(DatabaseOutageGuard, retry_after_seconds=settings.db_retry_after_seconds)
     app.add_middleware(RequestIdMiddleware)
     return app

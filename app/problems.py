@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import is_database_unavailable
 from app.domain.kinds import KINDS
@@ -224,7 +225,42 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     sqlite3.Error,
     ConnectionError,
+    TimeoutError,  # asyncpg's connect time-out, unwrapped (app.db.unavailable_itself)
 )
+
+
+class DatabaseOutageGuard:
+    """An outage that escapes a middleware (outside the routes' handlers) answered 503, like one inside.
+
+    Starlette's outermost handler would answer it through `on_unexpected` too, but then re-raises, and the
+    server logs a traceback for a database that was merely restarting. Here it ends with the one warning
+    line the routes log. Any other exception passes on untouched.
+    """
+
+    def __init__(self, app: ASGIApp, retry_after_seconds: int = 2) -> None:
+        self.app, self.retry_after_seconds = app, retry_after_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started or not is_database_unavailable(exc):
+                raise
+            log.warning(
+                "database unavailable (%s) on %s %s", type(exc).__name__, scope["method"], scope["path"]
+            )
+            response = problem_for(database_unavailable(self.retry_after_seconds), scope["path"])
+            await response(scope, receive, send)
 
 
 def database_unavailable(retry_after_seconds: int) -> DatabaseUnavailable:

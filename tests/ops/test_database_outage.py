@@ -279,3 +279,11 @@ async def test_readyz_and_verify_answer_503_while_the_database_refuses_then_200_
         assert time.monotonic() < deadline, "the node should be ready again without a restart"
         await asyncio.sleep(0.1)
     assert (await wait_for_200(http, node, question, verifier)).status == 200
+
+
+def test_the_server_log_tells_each_outage_in_a_line_without_a_traceback(node: Node) -> None:
+    """After the outages above, the log names them ("database unavailable") and holds no traceback: an
+    outage is an event an operator reads in one line, not a fault of the code."""
+    log = node.log.read_text(errors="replace")
+    assert "database unavailable" in log
+    assert "Traceback" not in log, log[log.index("Traceback") - 500 :][:3000]
