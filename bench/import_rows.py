@@ -22,6 +22,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -75,6 +76,50 @@ def write_csv(path: Path, rows: int, run: str) -> None:
             )
 
 
+class BackendCpu:
+    """The CPU time of the PostgreSQL backends serving one database, sampled from /proc while the import runs
+    (the server runs on this machine): the database's side of the overlap, beside the import process's own."""
+
+    def __init__(self, database: str | None) -> None:
+        self.marker = f" {database} ".encode() if database else None
+        self.ticks: dict[int, int] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self) -> None:
+        while not self.done.wait(0.5):
+            self.read()
+        self.read()
+
+    def read(self) -> None:
+        assert self.marker is not None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if self.marker not in (entry / "cmdline").read_bytes().replace(b"\0", b" ") + b" ":
+                    continue
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            self.ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+
+    def __enter__(self) -> BackendCpu:
+        if self.marker is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.marker is not None:
+            self.done.set()
+            self.thread.join()
+
+    @property
+    def seconds(self) -> float:
+        # Every backend of the database was opened by the import (the database is made for the run).
+        return sum(self.ticks.values()) / os.sysconf("SC_CLK_TCK")
+
+
 def run_import(
     database_url: str, file: Path, import_dir: Path, stream_max_mb: int | None = None
 ) -> dict[str, float]:
@@ -83,19 +128,27 @@ def run_import(
     if stream_max_mb is not None:
         env["HUREN_IMPORT_STREAM_MAX_BYTES"] = str(stream_max_mb * 1024**2)
     huren = str(Path(sys.executable).with_name("huren"))
+    database = database_url.rsplit("/", 1)[1] if database_url.startswith("postgresql") else None
     started = time.perf_counter()
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", huren, "import", str(file), "--kind", "title"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with BackendCpu(database) as backends:
+        done = subprocess.run(
+            ["/usr/bin/time", "-v", huren, "import", str(file), "--kind", "title"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"import failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     figures = {"seconds": seconds, "peak_rss_mb": int(rss[1]) / 1024 if rss else float("nan")}
+    cpu = re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr)
+    figures["import_cpu_s"] = sum(float(value) for value in cpu)
+    if database:
+        # Both sides' CPU over the wall time: 2.0 would be both cores busy the whole run (this machine's two).
+        figures["postgres_cpu_s"] = backends.seconds
+        figures["cores_busy"] = (figures["import_cpu_s"] + backends.seconds) / seconds
     for phase, rate in re.findall(r"^\s*(validate|commit)\b.*?([\d,]+) rows/s", done.stdout, re.MULTILINE):
         figures[f"{phase}_rows_per_s"] = float(rate.replace(",", ""))
     return figures
@@ -192,9 +245,12 @@ def main() -> None:
             for phase in ("validate", "commit")
             if f"{phase}_rows_per_s" in figures
         )
+        cpu = f"CPU: import {figures['import_cpu_s']:.1f} s"
+        if "postgres_cpu_s" in figures:
+            cpu += f", PostgreSQL {figures['postgres_cpu_s']:.1f} s, {figures['cores_busy']:.2f} cores busy"
         print(
             f"{target}: {args.rows / figures['seconds']:,.0f} rows/s end to end, "
-            f"peak RSS {figures['peak_rss_mb']:.0f} MB; {phases}",
+            f"peak RSS {figures['peak_rss_mb']:.0f} MB; {phases}; {cpu}",
             flush=True,
         )
     for figures in results.values():
