@@ -119,6 +119,11 @@ class BackendCpu:
         # Every backend of the database was opened by the import (the database is made for the run).
         return sum(self.ticks.values()) / os.sysconf("SC_CLK_TCK")
 
+    @property
+    def busiest_seconds(self) -> float:
+        """The backend that did the most: the commit's (the others answer validation's look-ups)."""
+        return max(self.ticks.values(), default=0) / os.sysconf("SC_CLK_TCK")
+
 
 def run_import(
     database_url: str, file: Path, import_dir: Path, stream_max_mb: int | None = None
@@ -148,6 +153,9 @@ def run_import(
     if database:
         # Both sides' CPU over the wall time: 2.0 would be both cores busy the whole run (this machine's two).
         figures["postgres_cpu_s"] = backends.seconds
+        # The commit's backend busy over the wall time: below 1 it waited (for rows, or for this process to
+        # read its answer and send the next chunk).
+        figures["commit_backend_busy"] = backends.busiest_seconds / seconds
         figures["cores_busy"] = (figures["import_cpu_s"] + backends.seconds) / seconds
     for phase, rate in re.findall(r"^\s*(validate|commit)\b.*?([\d,]+) rows/s", done.stdout, re.MULTILINE):
         figures[f"{phase}_rows_per_s"] = float(rate.replace(",", ""))
@@ -247,7 +255,10 @@ def main() -> None:
         )
         cpu = f"CPU: import {figures['import_cpu_s']:.1f} s"
         if "postgres_cpu_s" in figures:
-            cpu += f", PostgreSQL {figures['postgres_cpu_s']:.1f} s, {figures['cores_busy']:.2f} cores busy"
+            cpu += (
+                f", PostgreSQL {figures['postgres_cpu_s']:.1f} s, {figures['cores_busy']:.2f} cores busy, "
+                f"commit backend {figures['commit_backend_busy']:.0%} busy"
+            )
         print(
             f"{target}: {args.rows / figures['seconds']:,.0f} rows/s end to end, "
             f"peak RSS {figures['peak_rss_mb']:.0f} MB; {phases}; {cpu}",
