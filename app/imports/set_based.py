@@ -2,12 +2,12 @@
 
 Two committers (app.imports.committer) run them. The two-pass commit (`TwoPassUpsert`) loads the whole
 scratch file once validation is over. The streamed commit (`StreamedUpsert`, all-or-nothing imports only)
-feeds the same statements chunk by chunk while validation is still going: PostgreSQL's work (six indexes,
-eight foreign-key checks and the holders insert, ~40 µs a row) then runs on the other core while this process
-validates the next rows, instead of after them. Everything still happens in one transaction: a rejected row
-anywhere, or a dead worker, leaves nothing. With on_error=skip a row can be rejected after it was fed (its
-duplicate comes later in the file), so those imports keep the two passes. Neither commits: the job runner
-(app.imports.jobs) does.
+feeds the same statements chunk by chunk while validation is still going: PostgreSQL's work (the code check,
+the holders insert, seven index entries and two foreign-key checks a row) then runs on the other core while
+this process validates the next rows, instead of after them. Everything still happens in one transaction: a
+rejected row anywhere, or a dead worker, leaves nothing. With on_error=skip a row can be rejected after it was
+fed (its duplicate comes later in the file), so those imports keep the two passes. Neither commits: the job
+runner (app.imports.jobs) does.
 """
 
 from __future__ import annotations
