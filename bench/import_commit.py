@@ -121,6 +121,9 @@ async def import_lines(
                 if len(block) == 2000:
                     await committer.write("".join(block).encode(), len(block))
                     block = []
+                    # Yield as validation does between its batches: the writer task reads PostgreSQL's
+                    # answers and sends the next chunk only when this loop lets it run.
+                    await asyncio.sleep(0)
             if block:
                 await committer.write("".join(block).encode(), len(block))
             fed = time.perf_counter() - started
