@@ -13,12 +13,12 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -101,7 +101,9 @@ class Credential(Base):
 
     __tablename__ = "credentials"
     __table_args__ = (
-        UniqueConstraint("kind", "region_code", "number"),
+        # Number first: the key also serves the console's search by number alone (no index of its own); an
+        # ON CONFLICT or look-up naming all three columns does not care about the order.
+        UniqueConstraint("number", "kind", "region_code"),
         CheckConstraint(in_list("kind", KINDS), name="kind"),
         CheckConstraint(in_list("status", STATUSES), name="status"),
         CheckConstraint("kind != 'title' OR title_code IS NOT NULL", name="title_fields"),
@@ -120,11 +122,6 @@ class Credential(Base):
         CheckConstraint(
             "valid_until IS NULL OR valid_from IS NULL OR valid_until >= valid_from", name="window"
         ),
-        ForeignKeyConstraint(
-            ["card_system", "card_class"],
-            ["card_classes.system_code", "card_classes.code"],
-            name="fk_credentials_card_class_card_classes",
-        ),
         # Keyset pagination walks (kind, region, status) filters in id order. On PostgreSQL the index also
         # carries what a rule preview groups by and what a bulk preview counts by (status, validity), so
         # those aggregates over a kind and region are index-only scans, not a read of every row's page.
@@ -140,13 +137,21 @@ class Credential(Base):
         # with those two columns in the index (PostgreSQL) the count never reads the table.
         Index("ix_credentials_issuer_id", "issuer_id", postgresql_include=["status", "valid_until"]),
         Index("ix_credentials_issued_on", "issued_on", postgresql_include=["status", "valid_until"]),
-        # The console finds a credential by its number alone (kind and region unknown).
-        Index("ix_credentials_number", "number"),
+        # Only versions that replaced another have one: the index holds just those (a successor's look-up).
+        Index(
+            "ix_credentials_supersedes_id",
+            "supersedes_id",
+            postgresql_where=text("supersedes_id IS NOT NULL"),
+            sqlite_where=text("supersedes_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
-    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    # The code columns (region, title code, level, card system and class, permit class) are no foreign keys:
+    # code tables are never deleted from (migration 0016's triggers), and every writer checks its codes in
+    # its own transaction (docs/architecture.md, "Integrity of codes").
+    region_code: Mapped[str] = mapped_column(String(8))
     number: Mapped[str] = mapped_column(String(64))
     holder_id: Mapped[int] = mapped_column(ForeignKey("holders.id"), index=True)
     issuer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
@@ -157,14 +162,14 @@ class Credential(Base):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id"), index=True)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id"))
     # The import job that last inserted or changed this credential (null when written one by one): an
     # admin acts on "that batch" (a bulk status change by import job). Not a foreign key: jobs may be purged.
     import_job_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     # title
-    title_code: Mapped[str | None] = mapped_column(ForeignKey("title_codes.code"))
+    title_code: Mapped[str | None] = mapped_column(String(4))
     specialty: Mapped[str | None] = mapped_column(String(100))
     obtained_on: Mapped[date | None] = mapped_column(Date)
     approval_no: Mapped[str | None] = mapped_column(String(100))
@@ -172,15 +177,15 @@ class Credential(Base):
     # skill
     occupation_code: Mapped[str | None] = mapped_column(String(16))
     occupation_name: Mapped[str | None] = mapped_column(String(100))
-    skill_level: Mapped[int | None] = mapped_column(ForeignKey("skill_levels.level"))
+    skill_level: Mapped[int | None] = mapped_column(Integer)
     work_type: Mapped[str | None] = mapped_column(String(100))
     number_format: Mapped[str | None] = mapped_column(String(32))
     # card
-    card_system: Mapped[str | None] = mapped_column(ForeignKey("card_systems.code"))
+    card_system: Mapped[str | None] = mapped_column(String(32))
     card_class: Mapped[str | None] = mapped_column(String(16))
     entitlements: Mapped[list[str] | None] = mapped_column(Json)
     # permit (the employer is named as printed, not registered as an organisation: it issues nothing)
-    permit_class: Mapped[str | None] = mapped_column(ForeignKey("permit_classes.code"))
+    permit_class: Mapped[str | None] = mapped_column(String(4))
     employer_name: Mapped[str | None] = mapped_column(String(200))
     employer_usci: Mapped[str | None] = mapped_column(String(18))
 
