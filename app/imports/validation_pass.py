@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, cast
 
+import polars as pl
 from sqlalchemy import Select, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,11 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.domain.calendar import china_today
 from app.imports.clean_rows import CleanRow
 from app.imports.code_tables import CodeTables, load_code_tables
-from app.imports.parsing import ImportFormat, iter_rows
+from app.imports.column_checks import check_chunk, clean_rows_of, frame_of
+from app.imports.column_chunks import RowChunk, iter_chunks
+from app.imports.formats import ImportFormat
 from app.imports.permit_numbers import find_number_conflicts
 from app.imports.scratch import scratch_path
 from app.imports.seen import InFileKeys, Repeat
-from app.imports.staging import encode_line, encrypt_numbers, staging_values
+from app.imports.staging import encrypt_documents
+from app.imports.staging_frames import staging_block
 from app.imports.validation import RowError, validate_row
 from app.models import Holder, ImportJob
 from app.privacy import PersonalDataVault
@@ -114,38 +118,58 @@ class ValidationPass:
     async def check_rows(
         self, keys: InFileKeys, tables: CodeTables, today: date, sink: BlockSink | None, phase: str
     ) -> None:
-        pending: list[tuple[CleanRow, str]] = []
         file_format = cast(ImportFormat, self.job.file_format)
-        with self.path.open("rb") as source, self.scratch_path().open("w", encoding="utf-8") as scratch:
+        with self.scratch_path().open("wb") as scratch:
             os.chmod(self.scratch_path(), 0o600)
-            rows = iter_rows(
-                source,
+            chunks = iter_chunks(
+                self.path,
                 file_format,
                 self.job.kind,
                 charset=self.job.charset,
                 default_region=self.job.default_region,
                 max_rows=self.max_rows,
             )
-            for raw in rows:
-                self.tally.total += 1
-                clean, found = validate_row(self.job.kind, raw, tables, today)
-                if clean is not None:
-                    id_hash = self.vault.hash_document(clean.id_type, clean.id_number)
-                    number = f"{clean.region}\x1f{clean.number}"
-                    keys.add(clean.row, number, holder_key(id_hash), clean.holder_name)
-                    if clean.kind == "permit":
-                        keys.add_permit(clean.row, clean.number, holder_key(id_hash))
-                if found:
-                    self.reject(found)
-                else:
-                    assert clean is not None
-                    pending.append((clean, id_hash))
-                if len(pending) >= self.batch_rows:
-                    await self.flush_clean(pending, scratch, sink)
-                if self.tally.total % self.batch_rows == 0:
-                    await self.progress(phase, self.tally.total)
-            await self.flush_clean(pending, scratch, sink)
+            for chunk in chunks:
+                self.tally.total += chunk.count
+                clean = self.check_chunk(chunk, tables, today)
+                await self.store_clean(clean, keys, scratch, sink)
+                await self.progress(phase, self.tally.total)
         await self.progress(phase, self.tally.total)
+
+    def check_chunk(self, chunk: RowChunk, tables: CodeTables, today: date) -> pl.DataFrame:
+        """The chunk's clean rows (CLEAN_SCHEMA, in file order). The columnar checks accept what they can
+        vouch for; every other row goes through validate_row, which names its errors as the models do."""
+        kind = self.job.kind
+        accepted, unsure = check_chunk(kind, chunk.frame, tables, today)
+        others = sorted([*chunk.others, *chunk.raw_rows(unsure)], key=lambda raw: raw.row)
+        cleans: list[CleanRow] = []
+        for raw in others:
+            clean, found = validate_row(kind, raw, tables, today)
+            if found:
+                self.reject(found)
+            elif clean is not None:
+                cleans.append(clean)
+        if cleans:
+            accepted = pl.concat([accepted, frame_of(cleans)]).sort("row")
+        return accepted
+
+    async def store_clean(
+        self, clean: pl.DataFrame, keys: InFileKeys, scratch: IO[bytes], sink: BlockSink | None
+    ) -> None:
+        """The clean rows' in-file keys, then, a batch at a time, the holders checked and the rows written."""
+        if clean.height == 0:
+            return
+        hashes = self.vault.hash_documents(clean["id_type"].to_list(), clean["id_number"].to_list())
+        holder_keys = [holder_key(id_hash) for id_hash in hashes]
+        rows = clean["row"].to_list()
+        numbers = clean.select(pl.concat_str("region", pl.lit("\x1f"), "number"))
+        keys.add_many(rows, numbers.to_series().to_list(), holder_keys, clean["holder_name"].to_list())
+        if self.job.kind == "permit":
+            for row, number, key in zip(rows, clean["number"].to_list(), holder_keys, strict=True):
+                keys.add_permit(row, number, key)
+        for start in range(0, clean.height, self.batch_rows):
+            end = start + self.batch_rows
+            await self.flush_clean(clean.slice(start, self.batch_rows), hashes[start:end], scratch, sink)
 
     def reject_repeats(self, repeats: Sequence[Repeat], column: str, code: str, template: str) -> None:
         """Both rows of every repeat, each with the message naming the two."""
@@ -156,34 +180,30 @@ class ValidationPass:
             )
 
     async def flush_clean(
-        self, pending: list[tuple[CleanRow, str]], scratch: IO[str], sink: BlockSink | None
+        self, part: pl.DataFrame, hashes: list[str], scratch: IO[bytes], sink: BlockSink | None
     ) -> None:
         """Rows whose holder is already registered under another name are rejected; the rest are written."""
-        if not pending:
-            return
-        hashes = sorted({h for _, h in pending})
+        permits = list(zip(clean_rows_of(part), hashes, strict=True)) if self.job.kind == "permit" else []
         async with self.sessionmaker() as session:
             dialect = (await session.connection()).dialect.name
-            found = await session.execute(select_registered(dialect), {"hashes": hashes})
+            found = await session.execute(select_registered(dialect), {"hashes": sorted(set(hashes))})
             registered = {id_hash: name for id_hash, name in found}
-            permits = [(clean, id_hash) for clean, id_hash in pending if clean.kind == "permit"]
             conflicts = await find_number_conflicts(session, permits)
         self.reject(conflicts)
         refused = {error.row for error in conflicts}
-        accepted: list[tuple[CleanRow, str]] = []
-        for clean, id_hash in pending:
+        kept: list[int] = []
+        rows, names = part["row"].to_list(), part["holder_name"].to_list()
+        for index, (row, id_hash, name) in enumerate(zip(rows, hashes, names, strict=True)):
             known = registered.get(id_hash)
-            if known is not None and known != clean.holder_name:
-                self.reject([registered_elsewhere(clean.row)])
-            elif clean.row not in refused:
-                accepted.append((clean, id_hash))
-        ciphers = encrypt_numbers(self.vault, [clean for clean, _ in accepted])
-        lines = [
-            encode_line(staging_values(clean, id_hash, cipher))
-            for (clean, id_hash), cipher in zip(accepted, ciphers, strict=True)
-        ]
-        pending.clear()
+            if known is not None and known != name:
+                self.reject([registered_elsewhere(row)])
+            elif row not in refused:
+                kept.append(index)
+        if len(kept) < part.height:
+            part, hashes = part[kept], [hashes[index] for index in kept]
+        ciphers = encrypt_documents(self.vault, part["id_type"].to_list(), part["id_number"].to_list())
+        block = staging_block(part, hashes, ciphers)
         if sink is not None:
-            await sink("".join(lines).encode(), len(lines))
+            await sink(block, part.height)
         else:
-            scratch.writelines(lines)
+            scratch.write(block)
