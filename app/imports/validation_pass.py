@@ -23,17 +23,16 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.calendar import china_today
-from app.imports.clean_rows import CleanRow
 from app.imports.code_tables import CodeTables, load_code_tables
-from app.imports.column_checks import check_chunk, clean_rows_of, frame_of
-from app.imports.column_chunks import RowChunk, iter_chunks
+from app.imports.column_checks import clean_rows_of
+from app.imports.column_chunks import iter_chunks
 from app.imports.formats import ImportFormat
 from app.imports.permit_numbers import find_number_conflicts
 from app.imports.scratch import scratch_path
 from app.imports.seen import InFileKeys, Repeat
 from app.imports.staging import encrypt_documents
 from app.imports.staging_frames import staging_block
-from app.imports.validation import RowError, validate_row
+from app.imports.validation import RowError, validate_chunk
 from app.models import Holder, ImportJob
 from app.privacy import PersonalDataVault
 
@@ -131,27 +130,11 @@ class ValidationPass:
             )
             for chunk in chunks:
                 self.tally.total += chunk.count
-                clean = self.check_chunk(chunk, tables, today)
+                clean, found = validate_chunk(self.job.kind, chunk, tables, today)
+                self.reject(found)
                 await self.store_clean(clean, keys, scratch, sink)
                 await self.progress(phase, self.tally.total)
         await self.progress(phase, self.tally.total)
-
-    def check_chunk(self, chunk: RowChunk, tables: CodeTables, today: date) -> pl.DataFrame:
-        """The chunk's clean rows (CLEAN_SCHEMA, in file order). The columnar checks accept what they can
-        vouch for; every other row goes through validate_row, which names its errors as the models do."""
-        kind = self.job.kind
-        accepted, unsure = check_chunk(kind, chunk.frame, tables, today)
-        others = sorted([*chunk.others, *chunk.raw_rows(unsure)], key=lambda raw: raw.row)
-        cleans: list[CleanRow] = []
-        for raw in others:
-            clean, found = validate_row(kind, raw, tables, today)
-            if found:
-                self.reject(found)
-            elif clean is not None:
-                cleans.append(clean)
-        if cleans:
-            accepted = pl.concat([accepted, frame_of(cleans)]).sort("row")
-        return accepted
 
     async def store_clean(
         self, clean: pl.DataFrame, keys: InFileKeys, scratch: IO[bytes], sink: BlockSink | None
