@@ -23,7 +23,7 @@ from app.imports.staging import encode_line, staging_values
 from app.imports.staging_frames import staging_block
 from app.imports.validation import validate_chunk, validate_row_with_models
 from app.registry.schemas import normalize_text
-from tests.imports.test_rows import CLOSED_CQ, HELD_SC, TABLES, TODAY, mutated_rows, valid_row
+from tests.imports.test_rows import CLOSED_CQ, HELD_SC, TABLES, TODAY, id_numbers, mutated_rows, valid_row
 
 KINDS = ["title", "skill", "card", "permit"]
 
@@ -104,6 +104,39 @@ def test_chunks_agree_with_the_models_on_a_node_of_one_region(data: st.DataObjec
 @given(rows=chunks("card"))
 def test_card_chunks_agree_when_a_system_stopped_issuing(rows: list[dict[str, str | None]]) -> None:
     assert_chunk_agrees("card", rows, CLOSED_CQ)
+
+
+@hypothesis_settings(max_examples=300)
+@given(
+    numbers=st.lists(id_numbers(), min_size=1, max_size=8),
+    id_type=st.sampled_from([None, "resident_id", "passport", "hmt_permit"]),
+)
+def test_document_numbers_checked_on_the_column_agree_with_the_models(
+    numbers: list[str], id_type: str | None
+) -> None:
+    # Resident IDs one character off (check character, birth date, province, shape), cut, or born too late.
+    rows = [
+        valid_row("title") | {"holder_id_number": number, "holder_id_type": id_type} for number in numbers
+    ]
+    assert_chunk_agrees("title", rows)
+
+
+NAMES = st.lists(
+    st.sampled_from(["张", "A", "1", " ", "·", ".", "\u3000", "Ａ", "\u200b", "a\u0301", "字" * 50, "\\"]),
+    max_size=8,
+).map("".join)
+
+
+@hypothesis_settings(max_examples=300)
+@given(names=st.lists(NAMES, min_size=1, max_size=6), numbers=st.lists(NAMES, min_size=6, max_size=6))
+def test_names_and_numbers_of_any_spelling_agree_with_the_models(
+    names: list[str], numbers: list[str]
+) -> None:
+    rows = [
+        valid_row("title") | {"holder_name": name.strip() or None, "number": number.strip() or None}
+        for name, number in zip(names, numbers, strict=False)
+    ]
+    assert_chunk_agrees("title", rows)
 
 
 def test_the_clean_schema_is_clean_rows_shape() -> None:
