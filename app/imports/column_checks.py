@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import polars as pl
 
@@ -44,37 +44,37 @@ from app.imports.code_tables import CodeTables
 # A CleanRow as polars columns, in CleanRow's order (a test checks the names against CleanRow's).
 CLEAN_SCHEMA: Final = pl.Schema(
     {
-        "row": pl.Int64,
-        "kind": pl.String,
-        "region": pl.String,
-        "number": pl.String,
-        "holder_name": pl.String,
-        "id_type": pl.String,
-        "id_number": pl.String,
-        "issuer_name": pl.String,
-        "issuer_usci": pl.String,
-        "issuer_level": pl.String,
-        "issued_on": pl.Date,
-        "valid_from": pl.Date,
-        "valid_until": pl.Date,
-        "title_code": pl.String,
-        "specialty": pl.String,
-        "obtained_on": pl.Date,
-        "approval_no": pl.String,
-        "review_body": pl.String,
-        "occupation_code": pl.String,
-        "occupation_name": pl.String,
-        "skill_level": pl.Int64,
-        "work_type": pl.String,
-        "number_format": pl.String,
-        "card_system": pl.String,
-        "card_class": pl.String,
-        "entitlements": pl.List(pl.String),
-        "permit_class": pl.String,
-        "employer_name": pl.String,
-        "employer_usci": pl.String,
-        "birth_date": pl.Date,
-        "sex": pl.String,
+        "row": pl.Int64(),
+        "kind": pl.String(),
+        "region": pl.String(),
+        "number": pl.String(),
+        "holder_name": pl.String(),
+        "id_type": pl.String(),
+        "id_number": pl.String(),
+        "issuer_name": pl.String(),
+        "issuer_usci": pl.String(),
+        "issuer_level": pl.String(),
+        "issued_on": pl.Date(),
+        "valid_from": pl.Date(),
+        "valid_until": pl.Date(),
+        "title_code": pl.String(),
+        "specialty": pl.String(),
+        "obtained_on": pl.Date(),
+        "approval_no": pl.String(),
+        "review_body": pl.String(),
+        "occupation_code": pl.String(),
+        "occupation_name": pl.String(),
+        "skill_level": pl.Int64(),
+        "work_type": pl.String(),
+        "number_format": pl.String(),
+        "card_system": pl.String(),
+        "card_class": pl.String(),
+        "entitlements": pl.List(pl.String()),
+        "permit_class": pl.String(),
+        "employer_name": pl.String(),
+        "employer_usci": pl.String(),
+        "birth_date": pl.Date(),
+        "sex": pl.String(),
     }
 )
 # Spellings that every normalisation of the models leaves as they are (NFKC, strip, printable, a person
@@ -83,6 +83,7 @@ CLEAN_SCHEMA: Final = pl.Schema(
 PLAIN_TEXT: Final = "^[0-9A-Za-z\u4e00-\u9fef]+$"
 CANONICAL_RESIDENT_ID: Final = "^[0-9]{17}[0-9X]$"
 _OK: Final = "__ok"
+T = TypeVar("T")
 _NUMBER_LEN: Final = model_rules.max_length("number")
 _HOLDER_NAME_LEN: Final = model_rules.max_length("holder_name")
 _ID_NUMBER_LEN: Final = model_rules.max_length("holder_id_number")
@@ -123,7 +124,7 @@ def check_chunk(
             pl.col(name) if name in accepted.columns else pl.lit(None, dtype).alias(name)
             for name, dtype in CLEAN_SCHEMA.items()
         ]
-    ).cast(dict(CLEAN_SCHEMA)), unsure
+    ).cast(CLEAN_SCHEMA), unsure
 
 
 def check_common(raw: pl.DataFrame, tables: CodeTables, today: date) -> pl.DataFrame:
@@ -191,7 +192,7 @@ def check_skill(raw: pl.DataFrame, common: pl.DataFrame, tables: CodeTables, tod
     number = by_distinct(
         pairs,
         ["number", "level"],
-        lambda n, lv: checks.skill_number(checks.required(n), checks.required(lv)),
+        lambda n, lv: checks.skill_number(present(n), present(lv)),
         {"skill_number": pl.String, "number_format": pl.String},
     )
     return pl.concat(
@@ -227,10 +228,10 @@ def check_card(raw: pl.DataFrame, common: pl.DataFrame, tables: CodeTables, toda
         }
     )
 
-    def card(system: str | None, card_class: str | None, rights: str | None, region: Any, day: Any) -> Any:
-        return checks.card_fields(
-            system, card_class, rights, checks.required(region), checks.required(day), tables
-        )
+    def card(
+        system: str | None, card_class: str | None, rights: str | None, region: str | None, day: date | None
+    ) -> tuple[str, str, tuple[str, ...]]:
+        return checks.card_fields(system, card_class, rights, present(region), present(day), tables)
 
     return by_distinct(
         cells,
@@ -325,6 +326,13 @@ def by_distinct(
     return joined.select(
         [pl.col(f"__value{index}").alias(name) for index, name in enumerate(schema)] + [pl.col(ok)]
     )
+
+
+def present(value: T | None) -> T:
+    """A value a check needs, from a column an earlier check left null where it could not vouch."""
+    if value is None:
+        raise ValueError("not vouched for")
+    return value
 
 
 def transpose(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -429,11 +437,9 @@ def clean_rows_of(frame: pl.DataFrame) -> list[CleanRow]:
 
 def frame_of(rows: Iterable[CleanRow]) -> pl.DataFrame:
     """CleanRows as a frame in CLEAN_SCHEMA (the rows the row path accepted join the columnar ones)."""
-    return pl.DataFrame(
-        [
-            row._replace(entitlements=list(row.entitlements)) if row.entitlements is not None else row
-            for row in rows
-        ],
-        schema=CLEAN_SCHEMA,
-        orient="row",
-    )
+    at = CleanRow._fields.index("entitlements")
+    listed = [
+        (*row[:at], list(row.entitlements), *row[at + 1 :]) if row.entitlements is not None else tuple(row)
+        for row in rows
+    ]
+    return pl.DataFrame(listed, schema=CLEAN_SCHEMA, orient="row")

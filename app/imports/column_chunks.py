@@ -16,7 +16,7 @@ import csv
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Any, Final
 
 import polars as pl
 
@@ -111,7 +111,7 @@ def chunk_of(batch: list[RawRow], kind: str) -> RowChunk:
 
 
 def columns_of(rows: list[RawRow], kind: str) -> pl.DataFrame:
-    data = {"row": [raw.row for raw in rows]}
+    data: dict[str, list[Any]] = {"row": [raw.row for raw in rows]}
     data |= {column: [raw.values[column] for raw in rows] for column in COLUMNS[kind]}
     return pl.DataFrame(data, schema=frame_schema(kind))
 
