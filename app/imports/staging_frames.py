@@ -23,6 +23,7 @@ _SPECIAL: Final = frozenset({"id_hash", "id_cipher", "id_masked", "entitlements"
 # COPY text format: backslash first, so that the escapes' own backslashes are not escaped again (one pass).
 _ESCAPED: Final = ["\\", "\t", "\n", "\r"]
 _ESCAPES: Final = ["\\\\", "\\t", "\\n", "\\r"]
+_NEEDS_ESCAPE: Final = r"[\\\t\n\r]"
 
 
 def staging_block(frame: pl.DataFrame, id_hashes: Sequence[str], ciphers: Sequence[str]) -> bytes:
@@ -36,13 +37,24 @@ def staging_block(frame: pl.DataFrame, id_hashes: Sequence[str], ciphers: Sequen
         "id_masked": masked_numbers(frame),
         "entitlements": entitlements_json(frame["entitlements"]),
     }
-    fields = []
-    for name in STAGING_COLUMNS:
-        value = pl.lit(special[name]) if name in _SPECIAL else pl.col(_SOURCES.get(name, name))
-        text = value.cast(pl.String).str.replace_many(_ESCAPED, _ESCAPES)
-        fields.append(text.fill_null(pl.lit(NULL)))
-    lines = frame.select(pl.concat_str(fields, separator="\t").alias("line"))["line"]
-    return ("\n".join(lines.to_list()) + "\n").encode()
+    fields = frame.select(
+        [
+            (pl.lit(special[name]) if name in _SPECIAL else pl.col(_SOURCES.get(name, name)))
+            .cast(pl.String)
+            .alias(name)
+            for name in STAGING_COLUMNS
+        ]
+    )
+    # Validated text is printable, so escaping is rarely needed: only the columns that hold a character
+    # COPY escapes are rewritten (in one pass each, backslash first).
+    found = fields.select(pl.all().str.contains(_NEEDS_ESCAPE).any()).row(0)
+    dirty = [name for name, needs in zip(fields.columns, found, strict=True) if needs]
+    if dirty:
+        fields = fields.with_columns(pl.col(dirty).str.replace_many(_ESCAPED, _ESCAPES))
+    # Tab-separated, never quoted, NULL as \N, "\n" after each line: COPY's text format once escaped.
+    return fields.write_csv(
+        None, separator="\t", quote_style="never", include_header=False, null_value=NULL
+    ).encode()
 
 
 def masked_numbers(frame: pl.DataFrame) -> pl.Series:

@@ -22,6 +22,7 @@ from app.imports.parsing import COLUMNS, RawRow
 from app.imports.staging import encode_line, staging_values
 from app.imports.staging_frames import staging_block
 from app.imports.validation import validate_chunk, validate_row_with_models
+from app.privacy import PersonalDataVault
 from app.registry.schemas import normalize_text
 from tests.imports.test_rows import CLOSED_CQ, HELD_SC, TABLES, TODAY, id_numbers, mutated_rows, valid_row
 
@@ -196,3 +197,21 @@ def test_a_row_of_another_region_is_refused_on_a_node_of_one_region() -> None:
     )
     assert clean["row"].to_list() == [2]
     assert [(e.row, e.column, e.code) for e in errors] == [(1, "region", "region.not_held")]
+
+
+def test_the_batched_keyed_hash_is_the_vaults() -> None:
+    vault = PersonalDataVault(lookup_key=b"k" * 32, data_key=b"d" * 32)
+    documents = [("resident_id", "510104198201130014"), ("passport", "E12345678"), ("passport", "字")]
+    hashes = vault.hash_documents([t for t, _ in documents], [n for _, n in documents])
+    assert hashes == [vault.hash_document(t, n) for t, n in documents]
+
+
+@pytest.mark.parametrize("odd", ["tab\tinside", "line\nbreak\r", "back\\slash\\N", "\\N", "x"])
+def test_staging_lines_escape_as_the_row_path_does(odd: str) -> None:
+    # Validated text never holds a tab or a line break; the lines would still be the row path's if it did.
+    clean, _ = validate_chunk(
+        "title", chunk_of("title", [valid_row("title") for _ in range(3)]), TABLES, TODAY
+    )
+    rows = [row._replace(specialty=odd, approval_no=None) for row in clean_rows_of(clean)]
+    expected = "".join(encode_line(staging_values(row, "h", "v1:c")) for row in rows)
+    assert staging_block(frame_of(rows), ["h"] * 3, ["v1:c"] * 3) == expected.encode()
