@@ -26,27 +26,26 @@ from typing import Final
 FLUSH_ROWS: Final = 5000
 CACHE_KIB: Final = 32 * 1024
 SCHEMA: Final = """
-CREATE TABLE numbers (key BLOB NOT NULL, row INTEGER NOT NULL);
-CREATE TABLE holders (key BLOB NOT NULL, name BLOB NOT NULL, row INTEGER NOT NULL);
+CREATE TABLE row_keys (number BLOB NOT NULL, holder BLOB NOT NULL, name BLOB NOT NULL, row INTEGER NOT NULL);
 CREATE TABLE permits (number BLOB NOT NULL, holder BLOB NOT NULL, row INTEGER NOT NULL);
 """
 # Built once all rows are in: one sort each, instead of keeping a b-tree ordered through every insert.
 INDEXES: Final = """
-CREATE INDEX numbers_key ON numbers (key, row);
-CREATE INDEX holders_key ON holders (key, row, name);
+CREATE INDEX numbers_key ON row_keys (number, row);
+CREATE INDEX holders_key ON row_keys (holder, row, name);
 CREATE INDEX permits_number ON permits (number, row, holder);
 CREATE INDEX permits_holder ON permits (holder, row, number);
 """
 # Rows of keys seen more than once, each key's rows in file order.
 REPEATED_NUMBERS: Final = """
-SELECT key, row FROM numbers
-WHERE key IN (SELECT key FROM numbers GROUP BY key HAVING count(*) > 1)
-ORDER BY key, row
+SELECT number, row FROM row_keys
+WHERE number IN (SELECT number FROM row_keys GROUP BY number HAVING count(*) > 1)
+ORDER BY number, row
 """
 RENAMED_HOLDERS: Final = """
-SELECT key, row, name FROM holders
-WHERE key IN (SELECT key FROM holders GROUP BY key HAVING min(name) <> max(name))
-ORDER BY key, row
+SELECT holder, row, name FROM row_keys
+WHERE holder IN (SELECT holder FROM row_keys GROUP BY holder HAVING min(name) <> max(name))
+ORDER BY holder, row
 """
 
 # Work permits (one number per person for life): a number under two holders, a holder under two numbers.
@@ -85,16 +84,15 @@ class InFileKeys:
         except BaseException:
             self.close()
             raise
-        self.numbers: list[tuple[bytes, int]] = []
-        self.holders: list[tuple[bytes, bytes, int]] = []
+        # One row of keys per clean row (its number, its holder, the holder's name): one insert, not two.
+        self.keys: list[tuple[bytes, bytes, bytes, int]] = []
         self.permits: list[tuple[bytes, bytes, int]] = []
 
     def add(self, row: int, number: str, holder_key: bytes, name: str) -> None:
         """A clean row: its credential number (with whatever else makes it unique), its holder's 16-byte key
         and the holder's name."""
-        self.numbers.append((self.digest(number), row))
-        self.holders.append((holder_key, self.digest(name), row))
-        if len(self.numbers) >= FLUSH_ROWS:
+        self.keys.append((self.digest(number), holder_key, self.digest(name), row))
+        if len(self.keys) >= FLUSH_ROWS:
             self.flush()
 
     def add_many(
@@ -102,9 +100,8 @@ class InFileKeys:
     ) -> None:
         """`add` for a chunk of clean rows, the four sequences in step."""
         digest = self.digest
-        self.numbers.extend(zip(map(digest, numbers), rows, strict=True))
-        self.holders.extend(zip(holder_keys, map(digest, names), rows, strict=True))
-        if len(self.numbers) >= FLUSH_ROWS:
+        self.keys.extend(zip(map(digest, numbers), holder_keys, map(digest, names), rows, strict=True))
+        if len(self.keys) >= FLUSH_ROWS:
             self.flush()
 
     def add_permit(self, row: int, number: str, holder_key: bytes) -> None:
@@ -117,11 +114,9 @@ class InFileKeys:
         ).digest()
 
     def flush(self) -> None:
-        self.db.executemany("INSERT INTO numbers VALUES (?, ?)", self.numbers)
-        self.db.executemany("INSERT INTO holders VALUES (?, ?, ?)", self.holders)
+        self.db.executemany("INSERT INTO row_keys VALUES (?, ?, ?, ?)", self.keys)
         self.db.executemany("INSERT INTO permits VALUES (?, ?, ?)", self.permits)
-        self.numbers.clear()
-        self.holders.clear()
+        self.keys.clear()
         self.permits.clear()
 
     def find_repeats(self) -> tuple[list[Repeat], list[Repeat]]:

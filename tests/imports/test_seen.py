@@ -37,8 +37,18 @@ def test_in_file_keys_find_what_a_row_by_row_check_finds(
 ) -> None:
     keys = InFileKeys(tmp_path / "seen.sqlite")
     try:
-        for row, (number, holder, name) in enumerate(rows, start=1):
+        # The first rows one by one, the others as chunks of a few rows (the columnar validation's way).
+        half = len(rows) // 2
+        for row, (number, holder, name) in enumerate(rows[:half], start=1):
             keys.add(row, f"SC\x1f{number}", digest(holder), f"name {name}")
+        for start in range(half, len(rows), 7):
+            part = list(enumerate(rows[start : start + 7], start=start + 1))
+            keys.add_many(
+                [row for row, _ in part],
+                [f"SC\x1f{number}" for _, (number, _, _) in part],
+                [digest(holder) for _, (_, holder, _) in part],
+                [f"name {name}" for _, (_, _, name) in part],
+            )
         assert keys.find_repeats() == model(rows)
     finally:
         keys.close()
