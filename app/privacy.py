@@ -41,11 +41,16 @@ class PersonalDataVault:
         return self.keyed_hash(id_type, number)
 
     def hash_documents(self, id_types: Sequence[str], numbers: Sequence[str]) -> list[str]:
-        """hash_document of many documents: hmac.digest is OpenSSL's one-shot HMAC, without the hmac object
-        that hmac.new builds per call (a third of the cost, which counts in a bulk import)."""
+        """hash_document of many documents."""
+        return [digest.hex() for digest in self.document_digests(id_types, numbers)]
+
+    def document_digests(self, id_types: Sequence[str], numbers: Sequence[str]) -> list[bytes]:
+        """The raw digests of hash_document (hex-encoded they are its result). hmac.digest is OpenSSL's
+        one-shot HMAC, without the hmac object that hmac.new builds per call: a third of the cost, which
+        counts in a bulk import."""
         key = self.lookup_key
         return [
-            hmac.digest(key, f"{id_type}\x1f{number}".encode(), "sha256").hex()
+            hmac.digest(key, f"{id_type}\x1f{number}".encode(), "sha256")
             for id_type, number in zip(id_types, numbers, strict=True)
         ]
 

@@ -67,11 +67,6 @@ def select_registered(dialect: str) -> Select[str, str]:
     return query.where(Holder.id_hash.in_(bindparam("hashes", expanding=True)))
 
 
-def holder_key(id_hash: str) -> bytes:
-    # The keyed hash (HMAC-SHA256) cut to 128 bits: no ID number kept in memory, and no second hash per row.
-    return bytes.fromhex(id_hash[:32])
-
-
 @dataclass
 class ValidationPass:
     """Pass 1 over one job's stored file: the rows' tally and errors, and the scratch file of clean rows."""
@@ -145,8 +140,10 @@ class ValidationPass:
         """The clean rows' in-file keys, then, a batch at a time, the holders checked and the rows written."""
         if clean.height == 0:
             return
-        hashes = self.vault.hash_documents(clean["id_type"].to_list(), clean["id_number"].to_list())
-        holder_keys = [holder_key(id_hash) for id_hash in hashes]
+        digests = self.vault.document_digests(clean["id_type"].to_list(), clean["id_number"].to_list())
+        hashes = [digest.hex() for digest in digests]
+        # The keyed hash cut to 128 bits is the holder's in-file key: no ID number kept, and no second hash.
+        holder_keys = [digest[:16] for digest in digests]
         rows = clean["row"].to_list()
         numbers = clean.select(pl.concat_str("region", pl.lit("\x1f"), "number"))
         keys.add_many(rows, numbers.to_series().to_list(), holder_keys, clean["holder_name"].to_list())
