@@ -71,43 +71,43 @@ def test_valid_rows_are_accepted_by_the_columnar_checks(kind: str) -> None:
     ]
 
 
-@hypothesis_settings(max_examples=300)
+@hypothesis_settings(max_examples=200, deadline=None)
 @given(rows=chunks("title"))
 def test_title_chunks_agree_with_the_models(rows: list[dict[str, str | None]]) -> None:
     assert_chunk_agrees("title", rows)
 
 
-@hypothesis_settings(max_examples=300)
+@hypothesis_settings(max_examples=200, deadline=None)
 @given(rows=chunks("skill"))
 def test_skill_chunks_agree_with_the_models(rows: list[dict[str, str | None]]) -> None:
     assert_chunk_agrees("skill", rows)
 
 
-@hypothesis_settings(max_examples=300)
+@hypothesis_settings(max_examples=200, deadline=None)
 @given(rows=chunks("card"))
 def test_card_chunks_agree_with_the_models(rows: list[dict[str, str | None]]) -> None:
     assert_chunk_agrees("card", rows)
 
 
-@hypothesis_settings(max_examples=300)
+@hypothesis_settings(max_examples=200, deadline=None)
 @given(rows=chunks("permit"))
 def test_permit_chunks_agree_with_the_models(rows: list[dict[str, str | None]]) -> None:
     assert_chunk_agrees("permit", rows)
 
 
-@hypothesis_settings(max_examples=150)
+@hypothesis_settings(max_examples=100, deadline=None)
 @given(data=st.data(), kind=st.sampled_from(KINDS))
 def test_chunks_agree_with_the_models_on_a_node_of_one_region(data: st.DataObject, kind: str) -> None:
     assert_chunk_agrees(kind, data.draw(chunks(kind)), HELD_SC)
 
 
-@hypothesis_settings(max_examples=150)
+@hypothesis_settings(max_examples=100, deadline=None)
 @given(rows=chunks("card"))
 def test_card_chunks_agree_when_a_system_stopped_issuing(rows: list[dict[str, str | None]]) -> None:
     assert_chunk_agrees("card", rows, CLOSED_CQ)
 
 
-@hypothesis_settings(max_examples=300)
+@hypothesis_settings(max_examples=300, deadline=None)
 @given(
     numbers=st.lists(id_numbers(), min_size=1, max_size=8),
     id_type=st.sampled_from([None, "resident_id", "passport", "hmt_permit"]),
@@ -128,7 +128,7 @@ NAMES = st.lists(
 ).map("".join)
 
 
-@hypothesis_settings(max_examples=300)
+@hypothesis_settings(max_examples=200, deadline=None)
 @given(names=st.lists(NAMES, min_size=1, max_size=6), numbers=st.lists(NAMES, min_size=6, max_size=6))
 def test_names_and_numbers_of_any_spelling_agree_with_the_models(
     names: list[str], numbers: list[str]
@@ -156,7 +156,7 @@ def test_plain_text_is_left_alone_by_every_normaliser() -> None:
         assert normalize_person_name(character) == character
 
 
-@hypothesis_settings(max_examples=300)
+@hypothesis_settings(max_examples=200, deadline=None)
 @given(text=st.from_regex(PLAIN_TEXT, fullmatch=True))
 def test_plain_strings_are_left_alone_by_every_normaliser(text: str) -> None:
     assert normalize_text(text) == text
