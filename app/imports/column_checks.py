@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from functools import cache
 from typing import Any, Final, TypeVar
 
 import polars as pl
@@ -178,9 +177,9 @@ def check_title(raw: pl.DataFrame, common: pl.DataFrame, tables: CodeTables, tod
             by_distinct(
                 raw, ["title_code"], lambda v: (checks.title_code(v, tables),), {"title_code": pl.String}
             ),
-            optional_texts(raw, {"specialty": _SPECIALTY_LEN}),
-            optional_texts(raw, {"approval_no": _APPROVAL_NO_LEN}),
-            optional_texts(raw, {"review_body": _REVIEW_BODY_LEN}),
+            optional_text(raw, "specialty", _SPECIALTY_LEN),
+            optional_text(raw, "approval_no", _APPROVAL_NO_LEN),
+            optional_text(raw, "review_body", _REVIEW_BODY_LEN),
         ],
         how="horizontal",
     )
@@ -211,7 +210,7 @@ def check_skill(raw: pl.DataFrame, common: pl.DataFrame, tables: CodeTables, tod
                 lambda v: (checks.text(v, _OCCUPATION_NAME_LEN),),
                 {"occupation_name": pl.String},
             ),
-            optional_texts(raw, {"work_type": _WORK_TYPE_LEN}),
+            optional_text(raw, "work_type", _WORK_TYPE_LEN),
         ],
         how="horizontal",
     )
@@ -365,14 +364,8 @@ def plain_or_distinct(
     )
 
 
-def optional_texts(raw: pl.DataFrame, bounds: dict[str, int]) -> pl.DataFrame:
-    ((column, bound),) = bounds.items()
+def optional_text(raw: pl.DataFrame, column: str, bound: int) -> pl.DataFrame:
     return by_distinct(raw, [column], lambda v: (checks.optional_text(v, bound),), {column: pl.String})
-
-
-@cache
-def _check_characters() -> pl.Series:
-    return pl.Series(list(RESIDENT_ID_CHECK_MAP))
 
 
 def holder_documents(raw: pl.DataFrame, today: date) -> pl.DataFrame:
