@@ -28,7 +28,9 @@ from app.imports.raw_rows import ImportFileError, RawRow, raise_too_many_rows
 from app.imports.tabular import check_header, map_cells
 from app.imports.text_lines import UTF8_BOM, resolve_charset
 
-BLOCK_BYTES: Final = 2 * 1024 * 1024  # ~10,000 rows: bigger blocks raise the peak RSS (8 MiB: +120 MB), not the speed
+BLOCK_BYTES: Final = (
+    2 * 1024 * 1024
+)  # ~10,000 rows: bigger blocks raise the peak RSS (8 MiB: +120 MB), not the speed
 CHUNK_ROWS: Final = 50_000
 # A cell starting or ending with one of these may be changed by str.strip(): Python's whitespace is
 # Unicode's White_Space plus the information separators U+001C-U+001F (tests check every character).
@@ -191,11 +193,17 @@ def plain_csv_chunks(
             cut = data.rfind(b"\n") + 1
             data, carry = data[:cut], data[cut:]
         if data:
-            lines = data.decode("utf-8").replace("\r\n", "\n").split("\n")
-            if lines[-1] == "":
-                lines.pop()
-            chunk = chunk_of_lines(lines, row, kind, positions, names, template, default_region)
-            row += len(lines)
+            read = chunk_of_block(data, row, kind, names, default_region) if names else None
+            if read is None:
+                lines = data.decode("utf-8").replace("\r\n", "\n").split("\n")
+                if lines[-1] == "":
+                    lines.pop()
+                read = (
+                    chunk_of_lines(lines, row, kind, positions, names, template, default_region),
+                    len(lines),
+                )
+            chunk, line_count = read
+            row += line_count
             over = count + chunk.count - max_rows
             if over > 0:
                 # The rows before the first one over the cap are still checked, as the row readers do.
@@ -244,19 +252,47 @@ def chunk_of_lines(
             others.append(RawRow(before + 1 + index, values, problems))
     cells = text.filter(simple).str.split_exact(",", width - 1).struct.unnest() if names else None
     if cells is None or cells.width == 0:
-        frame = pl.DataFrame(schema=frame_schema(kind))
-    else:
-        cells.columns = names
-        frame = pl.concat([numbers.filter(simple).to_frame(), cells], how="horizontal")
-        frame = frame.with_columns([stripped(frame[name]) for name in names])
-        missing = [column for column in COLUMNS[kind] if column not in names]
-        frame = frame.with_columns([pl.lit(None, pl.String).alias(column) for column in missing])
-        # Blank rows keep their number but are no data row.
-        frame = frame.filter(pl.any_horizontal(pl.col(COLUMNS[kind]).is_not_null()))
-        if default_region is not None:
-            frame = frame.with_columns(pl.col("region").fill_null(pl.lit(default_region)))
-        frame = frame.select(list(frame_schema(kind)))
-    return RowChunk(frame, others)
+        return RowChunk(pl.DataFrame(schema=frame_schema(kind)), others)
+    cells.columns = names
+    return RowChunk(frame_of_cells(cells, numbers.filter(simple), kind, default_region), others)
+
+
+def chunk_of_block(
+    data: bytes, before: int, kind: str, names: list[str], default_region: str | None
+) -> tuple[RowChunk, int] | None:
+    """(the rows, the number of lines) of a block of whole lines, split by polars' CSV reader (no quoting);
+    None when a line is wider than the header or the reader does not give one record per line."""
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    try:
+        cells = pl.read_csv(
+            data,
+            has_header=False,
+            schema=dict.fromkeys(names, pl.String),
+            quote_char=None,
+            truncate_ragged_lines=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    if cells.height != lines:
+        return None
+    numbers = pl.int_range(before + 1, before + 1 + lines, dtype=pl.Int64, eager=True).alias("row")
+    return RowChunk(frame_of_cells(cells, numbers, kind, default_region)), lines
+
+
+def frame_of_cells(
+    cells: pl.DataFrame, numbers: pl.Series, kind: str, default_region: str | None
+) -> pl.DataFrame:
+    """The RowChunk frame of lines' cells (a column each, named) and their row numbers: cells stripped, empty
+    ones None, blank rows dropped (their numbers are not reused), the default region filled in."""
+    names = cells.columns
+    frame = pl.concat([numbers.to_frame(), cells], how="horizontal")
+    frame = frame.with_columns([stripped(frame[name]) for name in names])
+    missing = [column for column in COLUMNS[kind] if column not in names]
+    frame = frame.with_columns([pl.lit(None, pl.String).alias(column) for column in missing])
+    frame = frame.filter(pl.any_horizontal(pl.col(COLUMNS[kind]).is_not_null()))
+    if default_region is not None:
+        frame = frame.with_columns(pl.col("region").fill_null(pl.lit(default_region)))
+    return frame.select(list(frame_schema(kind)))
 
 
 def stripped(column: pl.Series) -> pl.Series:
