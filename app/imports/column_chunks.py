@@ -105,10 +105,10 @@ def chunk_of(batch: list[RawRow], kind: str) -> RowChunk:
     except UnicodeEncodeError:
         # A lone surrogate (JSON's "\ud800") has no UTF-8 form, so no place in polars: such rows take the row
         # path (where the models refuse them), the others stay columnar.
-        encodable = [raw for raw in plain if all(utf8_encodable(value) for value in raw.values.values())]
-        others += [raw for raw in plain if raw not in encodable]
+        fits = [all(utf8_encodable(value) for value in raw.values.values()) for raw in plain]
+        others += [raw for raw, fit in zip(plain, fits, strict=True) if not fit]
         others.sort(key=lambda raw: raw.row)
-        frame = columns_of(encodable, kind)
+        frame = columns_of([raw for raw, fit in zip(plain, fits, strict=True) if fit], kind)
     return RowChunk(frame, others)
 
 
