@@ -119,8 +119,10 @@ def columns_of(rows: list[RawRow], kind: str) -> pl.DataFrame:
 
 
 def utf8_encodable(value: str | None) -> bool:
+    if value is None:
+        return True
     try:
-        value is None or value.encode()
+        value.encode()
     except UnicodeEncodeError:
         return False
     return True
