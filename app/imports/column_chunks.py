@@ -1,8 +1,9 @@
 """An upload's rows in chunks of columns (polars frames) for the columnar checks (app.imports.column_checks).
 
 Two ways in, giving the same rows, numbers and values:
-- a plain CSV file (UTF-8, no quote character, no bare CR, no NUL, no blank line, no line over the bound,
-  a header naming every column: what bulk exports look like) is split into lines and cells by polars;
+- a plain CSV file (UTF-8, no quote character, no bare CR, no NUL, no blank line, no line over the bound:
+  what bulk exports look like) is split into lines and cells by polars' CSV reader (without quoting), or,
+  for a block it cannot take (a line wider than the header), by a split on commas;
 - any other file (XLSX, JSON Lines, CSV with quotes or another charset) is read row by row by its reader
   (app.imports.parsing.iter_rows) and its rows gathered into chunks.
 A file is checked for being plain before its first row is read (one more read of the file, at memory speed),
@@ -28,10 +29,11 @@ from app.imports.raw_rows import ImportFileError, RawRow, raise_too_many_rows
 from app.imports.tabular import check_header, map_cells
 from app.imports.text_lines import UTF8_BOM, resolve_charset
 
-BLOCK_BYTES: Final = (
-    2 * 1024 * 1024
-)  # ~10,000 rows: bigger blocks raise the peak RSS (8 MiB: +120 MB), not the speed
-CHUNK_ROWS: Final = 50_000
+# A block of a plain CSV file is a chunk: ~10,000 rows of 200 bytes. Bigger blocks raised the peak RSS
+# (8 MiB: +110 MB) more than the speed.
+BLOCK_BYTES: Final = 2 * 1024 * 1024
+# Rows gathered from the row readers into one chunk.
+CHUNK_ROWS: Final = 20_000
 # A cell starting or ending with one of these may be changed by str.strip(): Python's whitespace is
 # Unicode's White_Space plus the information separators U+001C-U+001F (tests check every character).
 # Such cells are stripped by Python itself.
