@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from app.imports.clean_rows import CleanRow, clean_from_model
 from app.imports.code_tables import CodeTables, check_codes
 from app.imports.column_checks import check_chunk, frame_of
-from app.imports.column_chunks import RowChunk
+from app.imports.row_chunks import RowChunk
 from app.imports.fast_checks import check_row_fast
 from app.imports.raw_rows import RawRow
 from app.problems import describe_validation_errors
