@@ -145,7 +145,7 @@ class ValidationPass:
     async def store_clean(
         self, clean: pl.DataFrame, keys: InFileKeys, scratch: IO[bytes], sink: BlockSink | None
     ) -> None:
-        """The clean rows' in-file keys, then, a batch at a time, the holders checked and the rows written."""
+        """The clean rows' in-file keys; their holders checked a batch at a time; the rows kept written."""
         if clean.height == 0:
             return
         digests = self.vault.document_digests(clean["id_type"].to_list(), clean["id_number"].to_list())
@@ -158,9 +158,21 @@ class ValidationPass:
         if self.job.kind == "permit":
             for row, number, key in zip(rows, clean["number"].to_list(), holder_keys, strict=True):
                 keys.add_permit(row, number, key)
+        kept: list[int] = []
         for start in range(0, clean.height, self.batch_rows):
-            end = start + self.batch_rows
-            await self.flush_clean(clean.slice(start, self.batch_rows), hashes[start:end], scratch, sink)
+            part, part_hashes = clean.slice(start, self.batch_rows), hashes[start : start + self.batch_rows]
+            kept += [start + index for index in await self.check_holders(part, part_hashes)]
+        if not kept:
+            return
+        if len(kept) < clean.height:
+            clean, hashes = clean[kept], [hashes[index] for index in kept]
+        # Written once per chunk, not per batch: each staging_block and write has a cost of its own.
+        ciphers = encrypt_documents(self.vault, clean["id_type"].to_list(), clean["id_number"].to_list())
+        block = staging_block(clean, hashes, ciphers)
+        if sink is not None:
+            await sink(block, clean.height)
+        else:
+            scratch.write(block)
 
     def reject_repeats(self, repeats: Sequence[Repeat], column: str, code: str, template: str) -> None:
         """Both rows of every repeat, each with the message naming the two."""
@@ -170,10 +182,9 @@ class ValidationPass:
                 [RowError(repeat.row, column, code, message), RowError(repeat.first, column, code, message)]
             )
 
-    async def flush_clean(
-        self, part: pl.DataFrame, hashes: list[str], scratch: IO[bytes], sink: BlockSink | None
-    ) -> None:
-        """Rows whose holder is already registered under another name are rejected; the rest are written."""
+    async def check_holders(self, part: pl.DataFrame, hashes: list[str]) -> list[int]:
+        """The positions in `part` of the rows kept: those whose holder is registered under another name, or
+        whose permit number is another holder's, are rejected."""
         permits = list(zip(clean_rows_of(part), hashes, strict=True)) if self.job.kind == "permit" else []
         async with self.sessionmaker() as session:
             dialect = (await session.connection()).dialect.name
@@ -191,13 +202,4 @@ class ValidationPass:
                 self.reject([registered_elsewhere(row)])
             elif row not in refused:
                 kept.append(index)
-        if not kept:
-            return
-        if len(kept) < part.height:
-            part, hashes = part[kept], [hashes[index] for index in kept]
-        ciphers = encrypt_documents(self.vault, part["id_type"].to_list(), part["id_number"].to_list())
-        block = staging_block(part, hashes, ciphers)
-        if sink is not None:
-            await sink(block, part.height)
-        else:
-            scratch.write(block)
+        return kept
