@@ -160,6 +160,8 @@ def chunk_of_block(
 ) -> tuple[RowChunk, int] | None:
     """(the rows, the number of lines) of a block of whole lines, split by polars' CSV reader (no quoting);
     None when a line is wider than the header or the reader does not give one record per line."""
+    if data.startswith(UTF8_BOM):
+        return None  # a line starting with U+FEFF keeps it (the reader's cell), which a CSV reader may drop
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     try:
         cells = pl.read_csv(
