@@ -116,6 +116,14 @@ def test_only_plain_files_are_split_by_polars(content: bytes, plain: bool, tmp_p
     assert is_plain_csv(path) is plain
 
 
+@pytest.mark.parametrize("block", [16, 1 << 20])
+def test_a_line_starting_with_a_byte_order_mark_keeps_it(block: int, tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b"region,number\n\xef\xbb\xbfSC,1\nSC,\xef\xbb\xbf2\n")
+    assert is_plain_csv(path)
+    assert read_chunks(path, "csv", 10, None, block) == read_rows(path, "csv", 10, None)
+
+
 @pytest.mark.parametrize(
     "content",
     [
