@@ -20,7 +20,7 @@ from app.imports.csv_chunks import BLOCK_BYTES, is_plain_csv, plain_csv_chunks
 from app.imports.formats import ImportFormat
 from app.imports.jsonl_chunks import is_plain_jsonl, plain_jsonl_chunks
 from app.imports.parsing import iter_rows
-from app.imports.raw_rows import RawRow
+from app.imports.raw_rows import ImportFileError, RawRow
 from app.imports.row_chunks import RowChunk, frame_schema
 from app.imports.text_lines import resolve_charset
 
@@ -57,11 +57,17 @@ def iter_chunks(
 
 def gathered_chunks(rows: Iterator[RawRow], kind: str, chunk_rows: int) -> Iterator[RowChunk]:
     batch: list[RawRow] = []
-    for raw in rows:
-        batch.append(raw)
-        if len(batch) >= chunk_rows:
+    try:
+        for raw in rows:
+            batch.append(raw)
+            if len(batch) >= chunk_rows:
+                yield chunk_of(batch, kind)
+                batch = []
+    except ImportFileError:
+        # The reader stopped the file: the rows it gave before are still checked, as they were row by row.
+        if batch:
             yield chunk_of(batch, kind)
-            batch = []
+        raise
     if batch:
         yield chunk_of(batch, kind)
 

@@ -15,9 +15,9 @@ from pydantic import TypeAdapter, ValidationError
 from app.imports.clean_rows import CleanRow, clean_from_model
 from app.imports.code_tables import CodeTables, check_codes
 from app.imports.column_checks import check_chunk, frame_of
-from app.imports.row_chunks import RowChunk
 from app.imports.fast_checks import check_row_fast
 from app.imports.raw_rows import RawRow
+from app.imports.row_chunks import RowChunk
 from app.problems import describe_validation_errors
 from app.registry.schemas import AnyCredentialIn, CredentialCreate
 

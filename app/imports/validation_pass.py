@@ -66,7 +66,9 @@ def select_registered(dialect: str) -> Select[str, str]:
         # before, most of it binding and compiling the parameters).
         return query.where(Holder.id_hash == any_(bindparam("hashes", type_=ARRAY(String))))
     # SQLite has no arrays: the batch goes as one JSON array, unpacked by json_each, for the same reason.
-    batch = select(literal_column("value")).select_from(func.json_each(bindparam("hashes", type_=String)))
+    batch: Select[str] = select(literal_column("value", String)).select_from(
+        func.json_each(bindparam("hashes", type_=String))
+    )
     return query.where(Holder.id_hash.in_(batch))
 
 

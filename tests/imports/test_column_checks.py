@@ -18,8 +18,8 @@ from app.domain.masking import normalize_person_name
 from app.imports.clean_rows import CleanRow
 from app.imports.column_checks import CLEAN_SCHEMA, PLAIN_TEXT, check_chunk, clean_rows_of, frame_of
 from app.imports.column_chunks import columns_of
-from app.imports.row_chunks import RowChunk
 from app.imports.parsing import COLUMNS, RawRow
+from app.imports.row_chunks import RowChunk
 from app.imports.staging import encode_line, staging_values
 from app.imports.staging_frames import staging_block
 from app.imports.validation import validate_chunk, validate_row_with_models
