@@ -108,7 +108,7 @@ class ValidationPass:
             tables = await load_code_tables(session, self.held_regions)
         # Dates are compared with the UTC day, ID birth dates with the local one: the earlier serves both.
         today = china_today()
-        keys = InFileKeys(self.path.with_suffix(self.path.suffix + ".seen.sqlite"))
+        keys = InFileKeys(self.path.with_suffix(self.path.suffix + ".seen"))
         try:
             await self.check_rows(keys, tables, today, sink, phase)
             numbers, renamed = keys.find_repeats()
