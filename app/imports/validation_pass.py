@@ -168,13 +168,18 @@ class ValidationPass:
             return
         if len(kept) < clean.height:
             clean, hashes = clean[kept], [hashes[index] for index in kept]
-        # Written once per chunk, not per batch: each staging_block and write has a cost of its own.
+        # Made once per chunk, not per batch: each staging_block has a cost of its own.
         ciphers = encrypt_documents(self.vault, clean["id_type"].to_list(), clean["id_number"].to_list())
         block = staging_block(clean, hashes, ciphers)
-        if sink is not None:
-            await sink(block, clean.height)
-        else:
+        if sink is None:
             scratch.write(block)
+            return
+        # A streamed commit still gets a batch at a time: its chunks are cut at batch boundaries, and a chunk
+        # must not take in more rows than it would row by row (a repeated number within one fails its upsert).
+        lines = block.split(b"\n")[:-1]  # each line ends with one; escaped fields hold none
+        for start in range(0, len(lines), self.batch_rows):
+            batch = lines[start : start + self.batch_rows]
+            await sink(b"\n".join(batch) + b"\n", len(batch))
 
     def reject_repeats(self, repeats: Sequence[Repeat], column: str, code: str, template: str) -> None:
         """Both rows of every repeat, each with the message naming the two."""
