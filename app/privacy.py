@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -38,6 +39,20 @@ class PersonalDataVault:
         """HMAC-SHA256 over type and normalised number: a stolen table cannot be reversed by enumeration
         of the (small) ID-number space without the key."""
         return self.keyed_hash(id_type, number)
+
+    def hash_documents(self, id_types: Sequence[str], numbers: Sequence[str]) -> list[str]:
+        """hash_document of many documents."""
+        return [digest.hex() for digest in self.document_digests(id_types, numbers)]
+
+    def document_digests(self, id_types: Sequence[str], numbers: Sequence[str]) -> list[bytes]:
+        """The raw digests of hash_document (hex-encoded they are its result). hmac.digest is OpenSSL's
+        one-shot HMAC, without the hmac object that hmac.new builds per call: a third of the cost, which
+        counts in a bulk import."""
+        key = self.lookup_key
+        return [
+            hmac.digest(key, f"{id_type}\x1f{number}".encode(), "sha256")
+            for id_type, number in zip(id_types, numbers, strict=True)
+        ]
 
     def keyed_hash(self, purpose: str, text: str) -> str:
         message = f"{purpose}\x1f{text}".encode()

@@ -1,7 +1,8 @@
 """The import directory running out of space: recognised wherever it surfaces, and named one way.
 
-A full disk shows as OSError ENOSPC (or EDQUOT, a quota) when the upload or the scratch file is written, and
-as SQLite's SQLITE_FULL when the in-file duplicate index (app.imports.seen) grows. Either way the job fails
+A full disk shows as OSError ENOSPC (or EDQUOT, a quota) when the upload, the scratch file or the in-file
+duplicate keys (app.imports.seen) are written, and as SQLite's SQLITE_FULL when a SQLite database on the same
+disk grows. Either way the job fails
 with `import.disk_full`, its files are removed, and nothing of it is stored: the commit is one transaction.
 """
 

@@ -41,6 +41,11 @@ class _Unsure(Exception):
     """The fast path cannot vouch for this row; the models decide (and describe what is wrong)."""
 
 
+# What a check below raises when it cannot vouch for a value: the columnar checks
+# (app.imports.column_checks) call the same checks once per distinct value and catch the same.
+UNSURE: Final = (_Unsure, DomainError, ValueError)
+
+
 _ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Bounds and patterns as the models declare them. One constant each, not a look-up per row: a row is checked
 # millions of times.
@@ -86,7 +91,7 @@ def check_row_fast(kind: str, row: int, values: Values, tables: CodeTables, toda
     """
     try:
         return _KIND_CHECKS[kind](check_common(kind, row, values, tables, today), values, tables, today)
-    except (_Unsure, DomainError, ValueError):
+    except UNSURE:
         return None
 
 
@@ -106,11 +111,7 @@ _NO_PERMIT: Final = (None,) * 3
 
 def check_common(kind: str, row: int, values: Values, tables: CodeTables, today: date) -> _Common:
     """The fields every kind has, with the window check of CredentialIn."""
-    region = required(values["region"])
-    if not _REGION.fullmatch(region) or region not in tables.regions:
-        raise _Unsure
-    if tables.held is not None and region not in tables.held:
-        raise _Unsure  # refused by check_codes, with the reason
+    region = region_code(values["region"], tables)
     issued_on = past_date(values["issued_on"], today)
     valid_from = optional_date(values["valid_from"])
     valid_until = optional_date(values["valid_until"])
@@ -128,7 +129,7 @@ def check_common(kind: str, row: int, values: Values, tables: CodeTables, today:
         id_type,
         id_number,
         text(values["issuer_name"], _ISSUER_NAME_LEN),
-        _usci(bounded(values["issuer_usci"], _USCI_LEN)),
+        usci(values["issuer_usci"], _USCI_LEN),
         issuer_level(values["issuer_level"]),
         issued_on,
         valid_from,
@@ -142,11 +143,8 @@ def check_title(common: _Common, values: Values, tables: CodeTables, today: date
     obtained_on = past_date(values["obtained_on"], today)
     if obtained_on > common.head[_ISSUED_ON]:
         raise _Unsure
-    title_code = _title_code(bounded(values["title_code"], _TITLE_CODE_LEN))
-    if title_code not in tables.title_codes:
-        raise _Unsure
     title = (
-        title_code,
+        title_code(values["title_code"], tables),
         optional_text(values["specialty"], _SPECIALTY_LEN),
         obtained_on,
         optional_text(values["approval_no"], _APPROVAL_NO_LEN),
@@ -159,35 +157,27 @@ def check_title(common: _Common, values: Values, tables: CodeTables, today: date
 
 def check_skill(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
     level = skill_level(values["level"], tables)
-    parsed = validate_skill_number(common.head[_NUMBER], level, SKILL_NUMBER_FORMATS)
-    head = (*common.head[:_NUMBER], parsed.number, *common.head[_NUMBER + 1 :])
+    number, format_name = skill_number(common.head[_NUMBER], level)
+    head = (*common.head[:_NUMBER], number, *common.head[_NUMBER + 1 :])
     skill = (
-        _occupation_code(bounded(values["occupation_code"], _OCCUPATION_CODE_LEN)),
+        occupation_code(values["occupation_code"]),
         text(values["occupation_name"], _OCCUPATION_NAME_LEN),
         level,
         optional_text(values["work_type"], _WORK_TYPE_LEN),
-        parsed.format_name,
+        format_name,
     )
     return CleanRow._make((*head, *_NO_TITLE, *skill, *_NO_CARD, *_NO_PERMIT, common.birth_date, common.sex))
 
 
 def check_card(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
-    system, card_class = required(values["card_system"]), required(values["card_class"])
-    if not _CARD_SYSTEM.fullmatch(system) or not _CARD_CLASS.fullmatch(card_class):
-        raise _Unsure
-    if (
-        tables.card_system_regions.get(system) != common.head[_REGION_AT]
-        or (system, card_class) not in tables.card_classes
-        or not issuing_on(tables, system, common.head[_ISSUED_ON])
-    ):
-        raise _Unsure
-    entitlements = split_list(values["entitlements"])
-    known = tables.card_services.get(system, frozenset())
-    if len(entitlements) > _MAX_ENTITLEMENTS or not all(
-        _ENTITLEMENT.fullmatch(e) and e in known for e in entitlements
-    ):
-        raise _Unsure
-    card = (system, card_class, entitlements)
+    card = card_fields(
+        values["card_system"],
+        values["card_class"],
+        values["entitlements"],
+        common.head[_REGION_AT],
+        common.head[_ISSUED_ON],
+        tables,
+    )
     return CleanRow._make(
         (*common.head, *_NO_TITLE, *_NO_SKILL, *card, *_NO_PERMIT, common.birth_date, common.sex)
     )
@@ -196,18 +186,13 @@ def check_card(common: _Common, values: Values, tables: CodeTables, today: date)
 def check_permit(common: _Common, values: Values, tables: CodeTables, today: date) -> CleanRow:
     # PermitIn's number is not Text64: bounded on the raw cell, then normalised as a document number (which
     # also drops what normalize_text stripped, so check_common's spelling gives the same result).
-    if len(required(values["number"])) > _PERMIT_NUMBER_LEN:
-        raise _Unsure
-    number = validate_permit_number(common.head[_NUMBER])
-    check_permit_holder(IdType(common.head[_ID_TYPE]))
-    permit_class = required(values["permit_class"])
-    if not _PERMIT_CLASS.fullmatch(permit_class) or permit_class not in tables.permit_classes:
-        raise _Unsure
+    number = permit_number(values["number"], common.head[_NUMBER])
+    permit_holder(common.head[_ID_TYPE])
     head = (*common.head[:_NUMBER], number, *common.head[_NUMBER + 1 :])
     permit = (
-        permit_class,
+        permit_class(values["permit_class"], tables),
         text(values["employer_name"], _EMPLOYER_NAME_LEN),
-        _usci(bounded(values["employer_usci"], _EMPLOYER_USCI_LEN)),
+        usci(values["employer_usci"], _EMPLOYER_USCI_LEN),
     )
     return CleanRow._make((*head, *_NO_TITLE, *_NO_SKILL, *_NO_CARD, *permit, common.birth_date, common.sex))
 
@@ -306,3 +291,81 @@ def split_list(value: str | None) -> tuple[str, ...]:
     if value is None:
         return ()
     return tuple(item for part in value.split(";") if (item := part.strip()))
+
+
+# The checks of single cells (and of the card columns, which go together), shared with the columnar checks
+# (app.imports.column_checks), which call them once per distinct value.
+def region_code(value: str | None, tables: CodeTables) -> str:
+    region = required(value)
+    if not _REGION.fullmatch(region) or region not in tables.regions:
+        raise _Unsure
+    if tables.held is not None and region not in tables.held:
+        raise _Unsure  # refused by check_codes, with the reason
+    return region
+
+
+def usci(value: str | None, max_length: int) -> str:
+    return _usci(bounded(value, max_length))
+
+
+def title_code(value: str | None, tables: CodeTables) -> str:
+    code = _title_code(bounded(value, _TITLE_CODE_LEN))
+    if code not in tables.title_codes:
+        raise _Unsure
+    return code
+
+
+def occupation_code(value: str | None) -> str:
+    return _occupation_code(bounded(value, _OCCUPATION_CODE_LEN))
+
+
+def skill_number(number: str, level: int) -> tuple[str, str]:
+    """(number, format name) of a number already normalised as Text64, for a level of the table."""
+    parsed = validate_skill_number(number, level, SKILL_NUMBER_FORMATS)
+    return parsed.number, parsed.format_name
+
+
+def permit_number(raw: str | None, number: str) -> str:
+    """PermitIn's number is not Text64: bounded on the raw cell, then normalised as a document number (which
+    also drops what normalize_text stripped, so the Text64 spelling `number` gives the same result)."""
+    if len(required(raw)) > _PERMIT_NUMBER_LEN:
+        raise _Unsure
+    return validate_permit_number(number)
+
+
+def permit_holder(id_type: str) -> None:
+    check_permit_holder(IdType(id_type))
+
+
+def permit_class(value: str | None, tables: CodeTables) -> str:
+    code = required(value)
+    if not _PERMIT_CLASS.fullmatch(code) or code not in tables.permit_classes:
+        raise _Unsure
+    return code
+
+
+def card_fields(
+    system_value: str | None,
+    class_value: str | None,
+    entitlements_value: str | None,
+    region: str,
+    issued_on: date,
+    tables: CodeTables,
+) -> tuple[str, str, tuple[str, ...]]:
+    """(card system, card class, entitlements) of a card row of that region issued on that day."""
+    system, card_class = required(system_value), required(class_value)
+    if not _CARD_SYSTEM.fullmatch(system) or not _CARD_CLASS.fullmatch(card_class):
+        raise _Unsure
+    if (
+        tables.card_system_regions.get(system) != region
+        or (system, card_class) not in tables.card_classes
+        or not issuing_on(tables, system, issued_on)
+    ):
+        raise _Unsure
+    entitlements = split_list(entitlements_value)
+    known = tables.card_services.get(system, frozenset())
+    if len(entitlements) > _MAX_ENTITLEMENTS or not all(
+        _ENTITLEMENT.fullmatch(e) and e in known for e in entitlements
+    ):
+        raise _Unsure
+    return system, card_class, entitlements

@@ -76,12 +76,20 @@ _UNESCAPES: Final = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 
 def encrypt_numbers(vault: PersonalDataVault, rows: Sequence[CleanRow]) -> list[str]:
     """AES-GCM ciphers of the rows' ID numbers, as PersonalDataVault.encrypt_document writes them."""
+    return encrypt_documents(vault, [row.id_type for row in rows], [row.id_number for row in rows])
+
+
+def encrypt_documents(vault: PersonalDataVault, id_types: Sequence[str], numbers: Sequence[str]) -> list[str]:
+    """AES-GCM ciphers of ID numbers (with their types as authenticated data), as encrypt_document writes
+    them."""
     cipher = AESGCM(vault.data_key)
-    nonces = os.urandom(12 * len(rows))  # one system call for the batch; each nonce is still fresh randomness
+    nonces = os.urandom(
+        12 * len(numbers)
+    )  # one system call for the batch; each nonce is still fresh randomness
     sealed = []
-    for index, row in enumerate(rows):
+    for index, (id_type, number) in enumerate(zip(id_types, numbers, strict=True)):
         nonce = nonces[12 * index : 12 * index + 12]
-        payload = cipher.encrypt(nonce, row.id_number.encode(), row.id_type.encode())
+        payload = cipher.encrypt(nonce, number.encode(), id_type.encode())
         sealed.append(f"{CIPHER_VERSION}:{base64.urlsafe_b64encode(nonce + payload).decode()}")
     return sealed
 

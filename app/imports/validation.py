@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import polars as pl
 from pydantic import TypeAdapter, ValidationError
 
 from app.imports.clean_rows import CleanRow, clean_from_model
 from app.imports.code_tables import CodeTables, check_codes
+from app.imports.column_checks import check_chunk, frame_of
 from app.imports.fast_checks import check_row_fast
 from app.imports.raw_rows import RawRow
+from app.imports.row_chunks import RowChunk
 from app.problems import describe_validation_errors
 from app.registry.schemas import AnyCredentialIn, CredentialCreate
 
@@ -103,3 +106,23 @@ def validate_row_with_models(
         RowError(raw.row, column, code, message) for column, code, message in check_codes(clean, tables)
     ]
     return (None if errors else clean), errors
+
+
+def validate_chunk(
+    kind: str, chunk: RowChunk, tables: CodeTables, today: date
+) -> tuple[pl.DataFrame, list[RowError]]:
+    """A chunk's clean rows (column_checks.CLEAN_SCHEMA, in file order) and the errors of the others. The
+    columnar checks accept the rows they can vouch for; every other row goes through validate_row, which
+    names its errors as the models do."""
+    accepted, unsure = check_chunk(kind, chunk.frame, tables, today)
+    others = sorted([*chunk.others, *chunk.raw_rows(unsure)], key=lambda raw: raw.row)
+    cleans: list[CleanRow] = []
+    errors: list[RowError] = []
+    for raw in others:
+        clean, found = validate_row(kind, raw, tables, today)
+        errors += found
+        if clean is not None:
+            cleans.append(clean)
+    if cleans:
+        accepted = pl.concat([accepted, frame_of(cleans)]).sort("row")
+    return accepted, errors

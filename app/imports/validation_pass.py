@@ -1,14 +1,18 @@
 """Pass 1 of an import: every row of the stored file validated as the registry endpoints validate it.
 
-Domain rules and code tables (app.imports.validation), duplicates within the file (a scratch SQLite index,
-app.imports.seen, so nothing is held per row in memory) and holders registered under another name. Clean
-rows are written, already in the staging table's shape, to the scratch file, or handed to a streamed
-committer as they come. This pass writes nothing to the database: its reads run in short transactions of
-their own (on SQLite a long one would hold the writer lock that the job's progress updates need).
+The file is read in chunks of columns (app.imports.column_chunks); domain rules and code tables are checked
+on whole columns where the columnar checks can vouch for a row, by the row path otherwise
+(app.imports.validation.validate_chunk, which names every error as the models do); then duplicates within
+the file (a scratch SQLite index, app.imports.seen, so nothing is held per row in memory) and holders
+registered under another name. Clean rows are written, already in the staging table's shape
+(app.imports.staging_frames), to the scratch file, or handed to a streamed committer as they come. This pass
+writes nothing to the database: its reads run in short transactions of their own (on SQLite a long one would
+hold the writer lock that the job's progress updates need).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,19 +21,22 @@ from functools import cache
 from pathlib import Path
 from typing import IO, cast
 
-from sqlalchemy import Select, String, any_, bindparam, select
+import polars as pl
+from sqlalchemy import Select, String, any_, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.calendar import china_today
-from app.imports.clean_rows import CleanRow
 from app.imports.code_tables import CodeTables, load_code_tables
-from app.imports.parsing import ImportFormat, iter_rows
+from app.imports.column_checks import clean_rows_of
+from app.imports.column_chunks import iter_chunks
+from app.imports.formats import ImportFormat
 from app.imports.permit_numbers import find_number_conflicts
 from app.imports.scratch import scratch_path
 from app.imports.seen import InFileKeys, Repeat
-from app.imports.staging import encode_line, encrypt_numbers, staging_values
-from app.imports.validation import RowError, validate_row
+from app.imports.staging import encrypt_documents
+from app.imports.staging_frames import staging_block
+from app.imports.validation import RowError, validate_chunk
 from app.models import Holder, ImportJob
 from app.privacy import PersonalDataVault
 
@@ -58,12 +65,16 @@ def select_registered(dialect: str) -> Select[str, str]:
         # One array parameter rather than one per hash: a third of the time for a batch of 2,000 (7.7 µs a row
         # before, most of it binding and compiling the parameters).
         return query.where(Holder.id_hash == any_(bindparam("hashes", type_=ARRAY(String))))
-    return query.where(Holder.id_hash.in_(bindparam("hashes", expanding=True)))
+    # SQLite has no arrays: the batch goes as one JSON array, unpacked by json_each, for the same reason.
+    batch: Select[str] = select(literal_column("value", String)).select_from(
+        func.json_each(bindparam("hashes", type_=String))
+    )
+    return query.where(Holder.id_hash.in_(batch))
 
 
-def holder_key(id_hash: str) -> bytes:
-    # The keyed hash (HMAC-SHA256) cut to 128 bits: no ID number kept in memory, and no second hash per row.
-    return bytes.fromhex(id_hash[:32])
+def registered_parameters(dialect: str, hashes: list[str]) -> dict[str, object]:
+    """select_registered's parameters: the hashes as an array (PostgreSQL) or a JSON array (SQLite)."""
+    return {"hashes": hashes if dialect == "postgresql" else json.dumps(hashes)}
 
 
 @dataclass
@@ -97,7 +108,7 @@ class ValidationPass:
             tables = await load_code_tables(session, self.held_regions)
         # Dates are compared with the UTC day, ID birth dates with the local one: the earlier serves both.
         today = china_today()
-        keys = InFileKeys(self.path.with_suffix(self.path.suffix + ".seen.sqlite"))
+        keys = InFileKeys(self.path.with_suffix(self.path.suffix + ".seen"))
         try:
             await self.check_rows(keys, tables, today, sink, phase)
             numbers, renamed = keys.find_repeats()
@@ -114,38 +125,61 @@ class ValidationPass:
     async def check_rows(
         self, keys: InFileKeys, tables: CodeTables, today: date, sink: BlockSink | None, phase: str
     ) -> None:
-        pending: list[tuple[CleanRow, str]] = []
         file_format = cast(ImportFormat, self.job.file_format)
-        with self.path.open("rb") as source, self.scratch_path().open("w", encoding="utf-8") as scratch:
+        with self.scratch_path().open("wb") as scratch:
             os.chmod(self.scratch_path(), 0o600)
-            rows = iter_rows(
-                source,
+            chunks = iter_chunks(
+                self.path,
                 file_format,
                 self.job.kind,
                 charset=self.job.charset,
                 default_region=self.job.default_region,
                 max_rows=self.max_rows,
             )
-            for raw in rows:
-                self.tally.total += 1
-                clean, found = validate_row(self.job.kind, raw, tables, today)
-                if clean is not None:
-                    id_hash = self.vault.hash_document(clean.id_type, clean.id_number)
-                    number = f"{clean.region}\x1f{clean.number}"
-                    keys.add(clean.row, number, holder_key(id_hash), clean.holder_name)
-                    if clean.kind == "permit":
-                        keys.add_permit(clean.row, clean.number, holder_key(id_hash))
-                if found:
-                    self.reject(found)
-                else:
-                    assert clean is not None
-                    pending.append((clean, id_hash))
-                if len(pending) >= self.batch_rows:
-                    await self.flush_clean(pending, scratch, sink)
-                if self.tally.total % self.batch_rows == 0:
-                    await self.progress(phase, self.tally.total)
-            await self.flush_clean(pending, scratch, sink)
+            for chunk in chunks:
+                self.tally.total += chunk.count
+                clean, found = validate_chunk(self.job.kind, chunk, tables, today)
+                self.reject(found)
+                await self.store_clean(clean, keys, scratch, sink)
+                await self.progress(phase, self.tally.total)
         await self.progress(phase, self.tally.total)
+
+    async def store_clean(
+        self, clean: pl.DataFrame, keys: InFileKeys, scratch: IO[bytes], sink: BlockSink | None
+    ) -> None:
+        """The clean rows' in-file keys; their holders checked a batch at a time; the rows kept written."""
+        if clean.height == 0:
+            return
+        digests = self.vault.document_digests(clean["id_type"].to_list(), clean["id_number"].to_list())
+        hashes = [digest.hex() for digest in digests]
+        # The keyed hash cut to 128 bits is the holder's in-file key: no ID number kept, and no second hash.
+        holder_keys = [digest[:16] for digest in digests]
+        rows = clean["row"].to_list()
+        numbers = clean.select(pl.concat_str("region", pl.lit("\x1f"), "number"))
+        keys.add_many(rows, numbers.to_series().to_list(), holder_keys, clean["holder_name"].to_list())
+        if self.job.kind == "permit":
+            for row, number, key in zip(rows, clean["number"].to_list(), holder_keys, strict=True):
+                keys.add_permit(row, number, key)
+        kept: list[int] = []
+        for start in range(0, clean.height, self.batch_rows):
+            part, part_hashes = clean.slice(start, self.batch_rows), hashes[start : start + self.batch_rows]
+            kept += [start + index for index in await self.check_holders(part, part_hashes)]
+        if not kept:
+            return
+        if len(kept) < clean.height:
+            clean, hashes = clean[kept], [hashes[index] for index in kept]
+        # Made once per chunk, not per batch: each staging_block has a cost of its own.
+        ciphers = encrypt_documents(self.vault, clean["id_type"].to_list(), clean["id_number"].to_list())
+        block = staging_block(clean, hashes, ciphers)
+        if sink is None:
+            scratch.write(block)
+            return
+        # A streamed commit still gets a batch at a time: its chunks are cut at batch boundaries, and a chunk
+        # must not take in more rows than it would row by row (a repeated number within one fails its upsert).
+        lines = block.split(b"\n")[:-1]  # each line ends with one; escaped fields hold none
+        for start in range(0, len(lines), self.batch_rows):
+            batch = lines[start : start + self.batch_rows]
+            await sink(b"\n".join(batch) + b"\n", len(batch))
 
     def reject_repeats(self, repeats: Sequence[Repeat], column: str, code: str, template: str) -> None:
         """Both rows of every repeat, each with the message naming the two."""
@@ -155,35 +189,24 @@ class ValidationPass:
                 [RowError(repeat.row, column, code, message), RowError(repeat.first, column, code, message)]
             )
 
-    async def flush_clean(
-        self, pending: list[tuple[CleanRow, str]], scratch: IO[str], sink: BlockSink | None
-    ) -> None:
-        """Rows whose holder is already registered under another name are rejected; the rest are written."""
-        if not pending:
-            return
-        hashes = sorted({h for _, h in pending})
+    async def check_holders(self, part: pl.DataFrame, hashes: list[str]) -> list[int]:
+        """The positions in `part` of the rows kept: those whose holder is registered under another name, or
+        whose permit number is another holder's, are rejected."""
+        permits = list(zip(clean_rows_of(part), hashes, strict=True)) if self.job.kind == "permit" else []
         async with self.sessionmaker() as session:
             dialect = (await session.connection()).dialect.name
-            found = await session.execute(select_registered(dialect), {"hashes": hashes})
+            batch = registered_parameters(dialect, sorted(set(hashes)))
+            found = await session.execute(select_registered(dialect), batch)
             registered = {id_hash: name for id_hash, name in found}
-            permits = [(clean, id_hash) for clean, id_hash in pending if clean.kind == "permit"]
             conflicts = await find_number_conflicts(session, permits)
         self.reject(conflicts)
         refused = {error.row for error in conflicts}
-        accepted: list[tuple[CleanRow, str]] = []
-        for clean, id_hash in pending:
+        kept: list[int] = []
+        rows, names = part["row"].to_list(), part["holder_name"].to_list()
+        for index, (row, id_hash, name) in enumerate(zip(rows, hashes, names, strict=True)):
             known = registered.get(id_hash)
-            if known is not None and known != clean.holder_name:
-                self.reject([registered_elsewhere(clean.row)])
-            elif clean.row not in refused:
-                accepted.append((clean, id_hash))
-        ciphers = encrypt_numbers(self.vault, [clean for clean, _ in accepted])
-        lines = [
-            encode_line(staging_values(clean, id_hash, cipher))
-            for (clean, id_hash), cipher in zip(accepted, ciphers, strict=True)
-        ]
-        pending.clear()
-        if sink is not None:
-            await sink("".join(lines).encode(), len(lines))
-        else:
-            scratch.writelines(lines)
+            if known is not None and known != name:
+                self.reject([registered_elsewhere(row)])
+            elif row not in refused:
+                kept.append(index)
+        return kept

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.imports.seen import InFileKeys, Repeat
+from app.imports.seen import FLUSH_ROWS, InFileKeys, Repeat
 
 
 def digest(value: int) -> bytes:
@@ -35,38 +35,64 @@ def model(rows: list[tuple[int, int, int]]) -> tuple[list[Repeat], list[Repeat]]
 def test_in_file_keys_find_what_a_row_by_row_check_finds(
     tmp_path: Path, rows: list[tuple[int, int, int]]
 ) -> None:
-    keys = InFileKeys(tmp_path / "seen.sqlite")
+    keys = InFileKeys(tmp_path / "seen")
     try:
-        for row, (number, holder, name) in enumerate(rows, start=1):
+        # The first rows one by one, the others as chunks of a few rows (the columnar validation's way).
+        half = len(rows) // 2
+        for row, (number, holder, name) in enumerate(rows[:half], start=1):
             keys.add(row, f"SC\x1f{number}", digest(holder), f"name {name}")
+        for start in range(half, len(rows), 7):
+            part = list(enumerate(rows[start : start + 7], start=start + 1))
+            keys.add_many(
+                [row for row, _ in part],
+                [f"SC\x1f{number}" for _, (number, _, _) in part],
+                [digest(holder) for _, (_, holder, _) in part],
+                [f"name {name}" for _, (_, _, name) in part],
+            )
         assert keys.find_repeats() == model(rows)
     finally:
         keys.close()
-    assert not (tmp_path / "seen.sqlite").exists()
+    assert not (tmp_path / "seen").exists()
 
 
 def test_keys_are_flushed_in_batches_and_the_file_is_private(tmp_path: Path) -> None:
-    keys = InFileKeys(tmp_path / "seen.sqlite")
+    keys = InFileKeys(tmp_path / "seen")
     try:
-        assert (tmp_path / "seen.sqlite").stat().st_mode & 0o077 == 0
-        for row in range(1, 12_001):  # more than two flushes
-            keys.add(row, str(row % 10_000), digest(row), "张三")
+        assert (tmp_path / "seen").stat().st_mode & 0o077 == 0
+        span = 2 * FLUSH_ROWS
+        for row in range(1, span + 2001):  # more than two flushes
+            keys.add(row, str(row % span), digest(row), "张三")
         numbers, renamed = keys.find_repeats()
     finally:
         keys.close()
-    assert numbers == [Repeat(row - 10_000, row) for row in range(10_001, 12_001)]
+    assert numbers == [Repeat(row - span, row) for row in range(span + 1, span + 2001)]
     assert renamed == []
 
 
 def test_names_and_numbers_cannot_be_found_again_by_hashing_guesses(tmp_path: Path) -> None:
-    keys = InFileKeys(tmp_path / "seen.sqlite")
+    keys = InFileKeys(tmp_path / "seen")
     try:
         keys.add(1, "SC\x1fT-0001", digest(1), "张三")
+        keys.add_permit(1, "T-0001", digest(1))
         keys.flush()
-        keys.db.commit()
-        stored = (tmp_path / "seen.sqlite").read_bytes()
+        for handle in keys.files.values():
+            handle.flush()
+        stored = b"".join(part.read_bytes() for part in (tmp_path / "seen").iterdir())
     finally:
         keys.close()
-    for text in ("张三", "SC\x1fT-0001"):
+    assert stored
+    for text in ("张三", "SC\x1fT-0001", "T-0001"):
+        unkeyed = hashlib.blake2b(text.encode(), digest_size=16).digest()
         assert text.encode() not in stored
-        assert hashlib.blake2b(text.encode(), digest_size=16).digest() not in stored
+        assert unkeyed not in stored
+        assert unkeyed.hex().encode() not in stored
+
+
+def test_the_digest_is_the_keyed_blake2b_of_the_text(tmp_path: Path) -> None:
+    keys = InFileKeys(tmp_path / "seen")
+    try:
+        for text in ("张三", "SC\x1fT-0001", "", "\ud800"):
+            expected = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16, key=keys.secret)
+            assert keys.digest(text) == expected.digest()
+    finally:
+        keys.close()
