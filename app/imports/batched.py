@@ -1,186 +1,242 @@
-"""SQLite commit of an import: the scratch file's rows in batches, through the driver's executemany.
+"""SQLite commit of an import: the scratch file in blocks, each through a TEMP staging table and set-based
+statements, run on the session's own sqlite3 connection in one call per block.
 
-SQLAlchemy Core spent most of this pass turning ~30 values per row into SQLite's storage forms; the scratch
-file already holds them (dates as YYYY-MM-DD, JSON as text), so rows go to the driver as they are and only
-the timestamps are made once per batch, by the column type itself. What is stored is what the ORM and Core
-store (tests compare the two paths). `BatchedUpsert` is the SQLite committer (app.imports.committer): it
-writes in the caller's transaction and never commits.
+Per block: the lines go into `temp.import_staging` with one `executemany` (the only per-row Python work: a
+`str.split`; NULL markers become NULL in SQL, and fields are unescaped in Python only in the rare block that
+holds an escape), then, each as ONE statement that SQLite runs without coming back to Python:
+1. issuers seen for the first time (first row wins, level city by default, as the API registers them);
+2. holders seen for the first time, in `id_hash` order so that its unique index is filled in sequence;
+3. the stored credentials that differ from their row, gathered in `temp.import_changed`, then updated with
+   a new version;
+4. the new credentials, in (kind, region_code, number) order, the unique key's.
+What is stored is what the ORM stores (tests/imports/test_commit.py compares the two paths); the counts come
+from the statements' change counts. Everything happens in the caller's transaction (`BatchedUpsert` is the
+SQLite committer of app.imports.committer): nothing is committed here, a killed process leaves nothing.
+
+Why one call per block on the raw connection: through SQLAlchemy and aiosqlite every statement is a hop to
+aiosqlite's thread and back; here a block's ~10 statements are one hop, and the set-based statements run in
+SQLite's C code with the GIL released.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Final
+from functools import partial
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.imports.committer import Counts
 from app.imports.staging import COMPARED_FIELDS, NULL, STAGING_COLUMNS, unescape
-from app.models import Credential, Organisation
+from app.models import Credential
 
-# SQLite's page cache, in KiB when negative. The commit inserts into unique indexes in random key order (ID
-# hashes), so a cache that holds their hot pages saves most page reads (default: 2 MiB; restored after).
+T = TypeVar("T")
+
+# SQLite's page cache for the commit, in KiB when negative (default 2 MiB; restored after). The indexes the
+# commit fills outgrow the default at a few thousand rows; beyond that each insert read pages back from disk.
 COMMIT_CACHE_SIZE: Final = -65536
-# Keys per IN list: far below SQLite's limit on bound parameters whatever HUREN_IMPORT_BATCH_ROWS says.
-MAX_KEYS: Final = 5000
-_INDEX: Final = {name: index for index, name in enumerate(STAGING_COLUMNS)}
-_HOLDER_FIELDS: Final = ("id_type", "id_hash", "id_cipher", "id_masked", "holder_name", "birth_date", "sex")
-_STAGED_FIELDS: Final = COMPARED_FIELDS[2:]  # the compared fields bar holder_id and issuer_id
-_STAGED_POSITIONS: Final = tuple(_INDEX[name] for name in _STAGED_FIELDS)
-_ENTITLEMENTS: Final = _STAGED_FIELDS.index("entitlements")
-_SKILL_LEVEL: Final = _STAGED_FIELDS.index("skill_level")
+# The TEMP tables' own page cache: a block's staging rows (~300 bytes each) stay in memory, never spilled to
+# a temporary file.
+STAGING_CACHE_SIZE: Final = -32768
 
-# Every name in these statements comes from STAGING_COLUMNS and COMPARED_FIELDS: no input reaches them.
-INSERT_HOLDER: Final = (
+_STAGED: Final = COMPARED_FIELDS[2:]  # the credential's own compared columns (not holder_id, issuer_id)
+_INTEGER_COLUMNS: Final = frozenset({"row_no", "skill_level"})
+_ESCAPE: Final = NULL[0]  # the backslash: NULL markers and escapes both start with it
+
+# Every name below comes from STAGING_COLUMNS and COMPARED_FIELDS: no input reaches these statements.
+# Staging columns have the affinity of the column they feed: TEXT, and INTEGER for the skill level and row, so
+# what is compared and copied is already in its stored form.
+CREATE_STAGING: Final = (
+    "CREATE TEMP TABLE import_staging ("
+    + ", ".join(f"{name} {'INTEGER' if name in _INTEGER_COLUMNS else 'TEXT'}" for name in STAGING_COLUMNS)
+    + ")"
+)
+CREATE_CHANGED: Final = (
+    "CREATE TEMP TABLE import_changed (id INTEGER PRIMARY KEY, holder_id INTEGER, issuer_id INTEGER, "
+    + ", ".join(f"{name} {'INTEGER' if name in _INTEGER_COLUMNS else 'TEXT'}" for name in _STAGED)
+    + ")"
+)
+DROP_TEMP: Final = ("DROP TABLE IF EXISTS temp.import_staging", "DROP TABLE IF EXISTS temp.import_changed")
+# Lines without escapes: the fields as split, NULL markers turned to NULL by SQLite.
+STAGE_SPLIT: Final = (
+    "INSERT INTO temp.import_staging VALUES ("  # noqa: S608
+    + ", ".join(f"nullif(?, '{NULL}')" for _ in STAGING_COLUMNS)
+    + ")"
+)
+# Lines of a block holding an escape: fields unescaped in Python, NULLs already None.
+STAGE_EXACT: Final = f"INSERT INTO temp.import_staging VALUES ({', '.join('?' for _ in STAGING_COLUMNS)})"  # noqa: S608
+# The ORM's Organisation defaults: the first row naming an issuer registers it, level city when none given.
+INSERT_ISSUERS: Final = (
+    "INSERT INTO organisations (usci, name, region_code, level, created_at) "
+    "SELECT issuer_usci, issuer_name, region_code, coalesce(nullif(issuer_level, ''), 'city'), :now "
+    "FROM temp.import_staging WHERE true ORDER BY row_no "
+    "ON CONFLICT (usci) DO NOTHING"
+)
+# A holder already registered keeps its record; a new one takes its first row's values.
+INSERT_HOLDERS: Final = (
     "INSERT INTO holders (id_type, id_hash, id_cipher, id_masked, name, birth_date, sex, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "SELECT id_type, id_hash, id_cipher, id_masked, holder_name, birth_date, sex, :now "
+    "FROM temp.import_staging WHERE true ORDER BY id_hash, row_no "
+    "ON CONFLICT (id_hash) DO NOTHING"
 )
-INSERT_CREDENTIAL: Final = (
+# The JSON type stores an absent list as 'null'; JSON is compared as JSON (SQL NULL and 'null' alike).
+_STAGED_VALUES: Final = ", ".join(
+    "coalesce(s.entitlements, 'null')" if name == "entitlements" else f"s.{name}" for name in _STAGED
+)
+_DIFFERS: Final = " OR ".join(
+    [
+        "c.holder_id IS NOT h.id",
+        "c.issuer_id IS NOT o.id",
+        *(
+            "json(coalesce(c.entitlements, 'null')) IS NOT json(coalesce(s.entitlements, 'null'))"
+            if name == "entitlements"
+            else f"c.{name} IS NOT s.{name}"
+            for name in _STAGED
+        ),
+    ]
+)
+# CROSS JOIN fixes SQLite's join order: staged rows first, each probing the unique key.
+FIND_CHANGED: Final = (
+    f"INSERT INTO temp.import_changed (id, holder_id, issuer_id, {', '.join(_STAGED)}) "  # noqa: S608
+    f"SELECT c.id, h.id, o.id, {_STAGED_VALUES} "
+    "FROM temp.import_staging AS s CROSS JOIN credentials AS c CROSS JOIN holders AS h "
+    "CROSS JOIN organisations AS o "
+    "WHERE c.kind = s.kind AND c.region_code = s.region_code AND c.number = s.number "
+    f"AND h.id_hash = s.id_hash AND o.usci = s.issuer_usci AND ({_DIFFERS})"
+)
+UPDATE_CHANGED: Final = (
+    "UPDATE credentials SET holder_id = x.holder_id, issuer_id = x.issuer_id, "  # noqa: S608
+    f"{', '.join(f'{name} = x.{name}' for name in _STAGED)}, "
+    "version = credentials.version + 1, updated_at = :now, import_job_id = :job "
+    "FROM temp.import_changed AS x WHERE credentials.id = x.id"
+)
+INSERT_NEW: Final = (
     "INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "  # noqa: S608
-    f"import_job_id, holder_id, issuer_id, {', '.join(_STAGED_FIELDS)}) "
-    f"VALUES (?, ?, ?, 'active', 1, ?, ?, ?, ?, ?, {', '.join('?' for _ in _STAGED_FIELDS)})"
+    f"import_job_id, holder_id, issuer_id, {', '.join(_STAGED)}) "
+    f"SELECT s.kind, s.region_code, s.number, 'active', 1, :now, :now, :job, h.id, o.id, {_STAGED_VALUES} "
+    "FROM temp.import_staging AS s JOIN holders AS h ON h.id_hash = s.id_hash "
+    "JOIN organisations AS o ON o.usci = s.issuer_usci "
+    "WHERE true ORDER BY s.kind, s.region_code, s.number "
+    "ON CONFLICT (kind, region_code, number) DO NOTHING"
 )
-UPDATE_CREDENTIAL: Final = (
-    "UPDATE credentials SET holder_id = ?, issuer_id = ?, "  # noqa: S608
-    f"{', '.join(f'{f} = ?' for f in _STAGED_FIELDS)}, "
-    "version = version + 1, updated_at = ?, import_job_id = ? WHERE id = ?"
-)
-SELECT_EXISTING: Final = (
-    f"SELECT id, number, holder_id, issuer_id, {', '.join(_STAGED_FIELDS)} FROM credentials "  # noqa: S608
-    "WHERE kind = ? AND region_code = ? AND number IN ({marks})"
-)
+CLEAR_BLOCK: Final = ("DELETE FROM temp.import_staging", "DELETE FROM temp.import_changed")
 
 
 class BatchedUpsert:
-    """SQLite after validation: the scratch file's rows in batches of `batch_rows` through the driver's
-    executemany, compared with the stored rows in Python."""
+    """SQLite after validation: the scratch file's rows in blocks of `block_rows`, each block written by
+    set-based statements from a TEMP staging table (module docstring)."""
 
     streams = False
 
-    def __init__(self, batch_rows: int, job_id: str | None = None) -> None:
+    def __init__(self, block_rows: int, job_id: str | None = None) -> None:
         self.job_id = job_id  # stored on every credential the import inserts or changes
-        # Read back a batch at a time: a larger block only held more line strings at once (+25 MB peak RSS
-        # at 500,000 rows with ten batches a block).
-        self.batch_rows = self.block_rows = batch_rows
-        self.session: AsyncSession | None = None
+        self.block_rows = block_rows
         self.connection: AsyncConnection | None = None
-        self.previous_cache_size: int | None = None
-        self.issuers: dict[str, int] = {}
+        self.writer: BlockWriter | None = None
         self.counts = Counts()
-        self.pending: list[str] = []
 
     async def begin(self, session: AsyncSession) -> None:
-        self.session = session
         self.connection = await session.connection()
-        cache_size = await self.connection.exec_driver_sql("PRAGMA cache_size")
-        self.previous_cache_size = int(cache_size.scalar_one())
-        await self.connection.exec_driver_sql(f"PRAGMA cache_size = {COMMIT_CACHE_SIZE}")
+        self.writer = BlockWriter(stored_timestamp(self.connection), self.job_id)
+        await run_on_connection(self.connection, self.writer.begin)
 
     async def write(self, block: bytes, rows: int) -> None:
-        # Split on line feeds only: str.splitlines would also cut at characters a field may hold (U+2028, …).
-        lines = block.decode().split("\n")
-        lines.pop()  # the empty string after the block's last line feed
-        self.pending += lines
-        while len(self.pending) >= self.batch_rows:
-            await self.upsert_pending(self.batch_rows)
+        assert self.connection is not None
+        assert self.writer is not None
+        inserted, updated = await run_on_connection(self.connection, partial(self.writer.write, block))
+        self.counts.inserted += inserted
+        self.counts.updated += updated
+        self.counts.unchanged += rows - inserted - updated
 
     async def finish(self) -> Counts:
-        while self.pending:
-            await self.upsert_pending(self.batch_rows)
-        await self.restore_cache_size()
+        await self.end()
         return self.counts
 
     async def abandon(self, *, wait: bool) -> None:
-        await self.restore_cache_size()
+        # Queued behind any block in flight on the connection's thread, so it runs once that block ends.
+        await self.end()
 
-    async def upsert_pending(self, size: int) -> None:
-        assert self.session is not None
-        batch, self.pending = self.pending[:size], self.pending[size:]
-        await upsert_batch(self.session, batch, self.issuers, self.counts, self.job_id)
-
-    async def restore_cache_size(self) -> None:
-        # The connection goes back to the pool with the page cache it had.
-        if self.connection is not None and self.previous_cache_size is not None:
-            await self.connection.exec_driver_sql(f"PRAGMA cache_size = {self.previous_cache_size}")
-            self.previous_cache_size = None
+    async def end(self) -> None:
+        if self.connection is not None and self.writer is not None:
+            await run_on_connection(self.connection, self.writer.end)
+            self.writer = None
 
 
-def split_line(line: str) -> list[str | None]:
-    """A scratch line as stored text values (NULL as None); dates stay YYYY-MM-DD, as SQLite keeps them."""
-    fields: list[str | None] = []
-    for field in line.rstrip("\n").split("\t"):
-        if field == NULL:
-            fields.append(None)
+class BlockWriter:
+    """The commit's work on the raw sqlite3 connection, one method call per block (module docstring)."""
+
+    def __init__(self, now: Any, job_id: str | None) -> None:
+        self.params = {"now": now, "job": job_id}
+        self.previous: dict[str, int] = {}
+
+    def begin(self, db: sqlite3.Connection) -> None:
+        # The connection goes back to the pool with the settings it had (restored in `end`).
+        for pragma, value in (("cache_size", COMMIT_CACHE_SIZE), ("temp.cache_size", STAGING_CACHE_SIZE)):
+            self.previous[pragma] = int(db.execute(f"PRAGMA {pragma}").fetchone()[0])
+            db.execute(f"PRAGMA {pragma} = {value}")
+        for statement in (*DROP_TEMP, CREATE_STAGING, CREATE_CHANGED):
+            db.execute(statement)
+
+    def write(self, block: bytes, db: sqlite3.Connection) -> tuple[int, int]:
+        """The block's rows written: (inserted, updated)."""
+        text = block.decode()
+        # Split on line feeds only: str.splitlines would also cut at characters a field may hold (U+2028, …).
+        lines = text.split("\n")
+        lines.pop()  # the empty string after the block's last line feed
+        if text.count(_ESCAPE) == text.count(NULL):
+            # Every backslash starts a NULL marker, so no field holds an escape: split, and let SQLite
+            # turn the markers into NULL.
+            db.executemany(STAGE_SPLIT, split_fields(lines))
         else:
-            fields.append(unescape(field) if "\\" in field else field)
-    return fields
+            db.executemany(STAGE_EXACT, map(exact_fields, lines))
+        db.execute(INSERT_ISSUERS, self.params)
+        db.execute(INSERT_HOLDERS, self.params)
+        db.execute(FIND_CHANGED)
+        updated = db.execute(UPDATE_CHANGED, self.params).rowcount
+        inserted = db.execute(INSERT_NEW, self.params).rowcount
+        for statement in CLEAR_BLOCK:
+            db.execute(statement)
+        return inserted, updated
+
+    def end(self, db: sqlite3.Connection) -> None:
+        for statement in DROP_TEMP:
+            db.execute(statement)
+        for pragma, value in self.previous.items():
+            db.execute(f"PRAGMA {pragma} = {value}")
+        self.previous.clear()
 
 
-def staged_values(fields: Sequence[str | None]) -> list[Any]:
-    """The compared fields of a staged row as SQLite stores them: skill level a number, JSON as text (the JSON
-    type writes an absent list as 'null')."""
-    values: list[Any] = [fields[position] for position in _STAGED_POSITIONS]
-    level = values[_SKILL_LEVEL]
-    values[_SKILL_LEVEL] = int(level) if level is not None else None
-    if values[_ENTITLEMENTS] is None:
-        values[_ENTITLEMENTS] = json.dumps(None)
-    return values
+def split_fields(lines: Iterable[str]) -> Iterator[list[str]]:
+    # A generator: executemany takes one row at a time, so a block's fields never exist all at once.
+    tab = "\t"
+    return (line.split(tab) for line in lines)
 
 
-def same_entitlements(stored: str | None, staged: str) -> bool:
-    # Compared as the ORM sees them: SQL NULL and JSON null are both "no list".
-    before: object = json.loads(stored) if stored is not None else None
-    after: object = json.loads(staged)
-    return before == after
+def exact_fields(line: str) -> list[str | None]:
+    """A scratch line as stored text values (NULL as None), escapes undone."""
+    return [
+        None if field == NULL else unescape(field) if _ESCAPE in field else field
+        for field in line.split("\t")
+    ]
 
 
-async def upsert_batch(
-    session: AsyncSession,
-    lines: Sequence[str],
-    issuers: dict[str, int],
-    counts: Counts,
-    job_id: str | None = None,
-) -> None:
-    """Register the batch's issuers and holders, insert new credentials, update changed ones (new version)."""
-    connection = await session.connection()
-    rows = [split_line(line) for line in lines]
-    now = stored_timestamp(connection)
-    await register_issuers(session, rows, issuers)
-    holder_ids = await register_holders(connection, rows, now)
-    existing = await find_existing(connection, rows)
-    fresh, changed = [], []
-    for fields in rows:
-        values = staged_values(fields)
-        holder_id = holder_ids[fields[_INDEX["id_hash"]]]
-        issuer_id = issuers[str(fields[_INDEX["issuer_usci"]])]
-        kind, region, number = (fields[_INDEX[name]] for name in ("kind", "region_code", "number"))
-        current = existing.get((kind, region, number))
-        if current is None:
-            fresh.append((kind, region, number, now, now, job_id, holder_id, issuer_id, *values))
-        elif is_unchanged(current, holder_id, issuer_id, values):
-            counts.unchanged += 1
-        else:
-            changed.append((holder_id, issuer_id, *values, now, job_id, current[0]))
-    if changed:
-        await connection.exec_driver_sql(UPDATE_CREDENTIAL, changed)
-        counts.updated += len(changed)
-    if fresh:
-        await connection.exec_driver_sql(INSERT_CREDENTIAL, fresh)
-        counts.inserted += len(fresh)
+async def run_on_connection(connection: AsyncConnection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work(db)` with the session's own sqlite3 connection, on the thread aiosqlite keeps for it, in the
+    session's transaction.
 
+    aiosqlite has no public call for this; SQLAlchemy's own aiosqlite adapter queues functions the same way
+    (its isolation_level setter). A sqlite3 connection may only be used on the thread that made it.
+    """
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection  # aiosqlite.Connection
 
-def is_unchanged(current: Sequence[Any], holder_id: int, issuer_id: int, values: Sequence[Any]) -> bool:
-    """`current` is (id, number, holder_id, issuer_id, *compared fields) as stored."""
-    if (current[2], current[3]) != (holder_id, issuer_id):
-        return False
-    stored = current[4:]
-    return all(
-        same_entitlements(stored[i], values[i]) if i == _ENTITLEMENTS else stored[i] == values[i]
-        for i in range(len(values))
-    )
+    def call() -> T:
+        return work(driver._conn)
+
+    result: T = await driver._execute(call)
+    return result
 
 
 def stored_timestamp(connection: AsyncConnection) -> Any:
@@ -189,83 +245,3 @@ def stored_timestamp(connection: AsyncConnection) -> Any:
     process = Credential.__table__.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
     now = datetime.now(UTC)
     return process(now) if process is not None else now
-
-
-async def register_issuers(
-    session: AsyncSession, rows: Sequence[Sequence[str | None]], issuers: dict[str, int]
-) -> None:
-    """Issuers are few: known ones are cached for the whole commit, a new one is added through the ORM."""
-    wanted: dict[str, Sequence[str | None]] = {}
-    for fields in rows:
-        usci = fields[_INDEX["issuer_usci"]]
-        assert usci is not None
-        if usci not in issuers:
-            wanted.setdefault(usci, fields)
-    if not wanted:
-        return
-    found = await session.execute(
-        select(Organisation.usci, Organisation.id).where(Organisation.usci.in_(wanted))
-    )
-    issuers.update(dict(found.all()))
-    for usci, fields in wanted.items():
-        if usci not in issuers:
-            # First sighting registers the issuer; its level defaults to city (API.md).
-            org = Organisation(
-                usci=usci,
-                name=fields[_INDEX["issuer_name"]],
-                region_code=fields[_INDEX["region_code"]],
-                level=fields[_INDEX["issuer_level"]] or "city",
-            )
-            session.add(org)
-            await session.flush()
-            issuers[usci] = org.id
-
-
-async def register_holders(
-    connection: AsyncConnection, rows: Sequence[Sequence[str | None]], now: Any
-) -> dict[str | None, int]:
-    """Ids of the batch's holders, registering those seen for the first time."""
-    hashes = list({fields[_INDEX["id_hash"]] for fields in rows})
-    query = "SELECT id_hash, id FROM holders WHERE id_hash IN ({marks})"
-    ids = await select_holder_ids(connection, query, hashes)
-    fresh: dict[str | None, tuple[Any, ...]] = {}
-    for fields in rows:
-        id_hash = fields[_INDEX["id_hash"]]
-        if id_hash not in ids and id_hash not in fresh:
-            fresh[id_hash] = (*(fields[_INDEX[name]] for name in _HOLDER_FIELDS), now)
-    if fresh:
-        await connection.exec_driver_sql(INSERT_HOLDER, list(fresh.values()))
-        query = "SELECT id_hash, id FROM holders WHERE id_hash IN ({marks})"
-        ids.update(await select_holder_ids(connection, query, list(fresh)))
-    return ids
-
-
-async def select_holder_ids(
-    connection: AsyncConnection, query: str, keys: Sequence[str | None]
-) -> dict[str | None, int]:
-    pairs: dict[str | None, int] = {}
-    for start in range(0, len(keys), MAX_KEYS):
-        part = keys[start : start + MAX_KEYS]
-        found = await connection.exec_driver_sql(
-            query.format(marks=", ".join("?" for _ in part)), tuple(part)
-        )
-        pairs.update((row.id_hash, row.id) for row in found)
-    return pairs
-
-
-async def find_existing(
-    connection: AsyncConnection, rows: Iterable[Sequence[str | None]]
-) -> dict[tuple[str | None, ...], tuple[Any, ...]]:
-    """The batch's stored credentials, one query per (kind, region) so that the unique index serves it."""
-    groups: dict[tuple[str | None, str | None], list[str | None]] = {}
-    for fields in rows:
-        key = (fields[_INDEX["kind"]], fields[_INDEX["region_code"]])
-        groups.setdefault(key, []).append(fields[_INDEX["number"]])
-    found: dict[tuple[str | None, ...], tuple[Any, ...]] = {}
-    for (kind, region), numbers in groups.items():
-        for start in range(0, len(numbers), MAX_KEYS):
-            part = numbers[start : start + MAX_KEYS]
-            query = SELECT_EXISTING.format(marks=", ".join("?" for _ in part))
-            result = await connection.exec_driver_sql(query, (kind, region, *part))
-            found.update({(kind, region, row.number): tuple(row) for row in result})
-    return found

@@ -4,7 +4,7 @@ interface (app.imports.committer).
 - PostgreSQL, all-or-nothing, file up to HUREN_IMPORT_STREAM_MAX_BYTES, a slot free: `StreamedUpsert`
   (app.imports.set_based), fed while validation goes on.
 - PostgreSQL otherwise: `TwoPassUpsert` (app.imports.set_based), the scratch file after validation.
-- SQLite: `BatchedUpsert` (app.imports.batched), the scratch file after validation.
+- SQLite: `BatchedUpsert` (app.imports.batched), the scratch file after validation, in blocks of `chunk_rows`.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def choose_committer(
 ) -> Iterator[Committer]:
     """The strategy for one commit, held for as long as the commit runs."""
     if dialect != "postgresql":
-        yield BatchedUpsert(batch_rows, job_id)
+        yield BatchedUpsert(chunk_rows, job_id)
         return
     streamed = (
         # With on_error=skip a row can be rejected after it was fed (its duplicate comes later in the file).
