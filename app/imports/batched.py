@@ -106,19 +106,21 @@ FIND_CHANGED: Final = (
     "WHERE c.kind = s.kind AND c.region_code = s.region_code AND c.number = s.number "
     f"AND h.id_hash = s.id_hash AND o.usci = s.issuer_usci AND ({_DIFFERS})"
 )
+# Row values from the changed rows' table; `id IN (…)` makes SQLite visit those rows by id (a FROM clause
+# had it scan every credential).
 UPDATE_CHANGED: Final = (
-    "UPDATE credentials SET holder_id = x.holder_id, issuer_id = x.issuer_id, "  # noqa: S608
-    f"{', '.join(f'{name} = x.{name}' for name in _STAGED)}, "
-    "version = credentials.version + 1, updated_at = :now, import_job_id = :job "
-    "FROM temp.import_changed AS x WHERE credentials.id = x.id"
+    f"UPDATE credentials SET (holder_id, issuer_id, {', '.join(_STAGED)}) = "  # noqa: S608
+    f"(SELECT holder_id, issuer_id, {', '.join(_STAGED)} FROM temp.import_changed AS x "
+    "WHERE x.id = credentials.id), "
+    "version = version + 1, updated_at = :now, import_job_id = :job "
+    "WHERE id IN (SELECT id FROM temp.import_changed)"
 )
 INSERT_NEW: Final = (
     "INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "  # noqa: S608
     f"import_job_id, holder_id, issuer_id, {', '.join(_STAGED)}) "
     f"SELECT s.kind, s.region_code, s.number, 'active', 1, :now, :now, :job, h.id, o.id, {_STAGED_VALUES} "
-    "FROM temp.import_staging AS s JOIN holders AS h ON h.id_hash = s.id_hash "
-    "JOIN organisations AS o ON o.usci = s.issuer_usci "
-    "WHERE true ORDER BY s.kind, s.region_code, s.number "
+    "FROM temp.import_staging AS s CROSS JOIN holders AS h CROSS JOIN organisations AS o "
+    "WHERE h.id_hash = s.id_hash AND o.usci = s.issuer_usci ORDER BY s.kind, s.region_code, s.number "
     "ON CONFLICT (kind, region_code, number) DO NOTHING"
 )
 CLEAR_BLOCK: Final = ("DELETE FROM temp.import_staging", "DELETE FROM temp.import_changed")
@@ -193,8 +195,9 @@ class BlockWriter:
             db.executemany(STAGE_EXACT, map(exact_fields, lines))
         db.execute(INSERT_ISSUERS, self.params)
         db.execute(INSERT_HOLDERS, self.params)
-        db.execute(FIND_CHANGED)
-        updated = db.execute(UPDATE_CHANGED, self.params).rowcount
+        updated = 0
+        if db.execute(FIND_CHANGED).rowcount:
+            updated = db.execute(UPDATE_CHANGED, self.params).rowcount
         inserted = db.execute(INSERT_NEW, self.params).rowcount
         for statement in CLEAR_BLOCK:
             db.execute(statement)
