@@ -20,6 +20,8 @@ SQLite's C code with the GIL released.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -127,17 +129,26 @@ CLEAR_BLOCK: Final = ("DELETE FROM temp.import_staging", "DELETE FROM temp.impor
 
 
 class BatchedUpsert:
-    """SQLite after validation: the scratch file's rows in blocks of `block_rows`, each block written by
-    set-based statements from a TEMP staging table (module docstring)."""
+    """SQLite's committer: blocks of about `block_rows` rows, each written by set-based statements from a
+    TEMP staging table (module docstring).
 
-    streams = False
+    `streams`: fed by validation as it goes (app.imports.jobs.stream_rows). A block's statements then run on
+    the connection's thread while validation goes on with the next rows: they run in SQLite's C code with
+    the GIL released, so the two use both cores. Only the staging `executemany` makes validation wait: it
+    takes the GIL back for every row, and beside running Python each take would wait for the GIL's switch
+    interval (bench/sqlite_overlap.py). Otherwise the scratch file after validation, a block at a time.
+    """
 
-    def __init__(self, block_rows: int, job_id: str | None = None) -> None:
+    def __init__(self, block_rows: int, job_id: str | None = None, *, streams: bool = False) -> None:
         self.job_id = job_id  # stored on every credential the import inserts or changes
         self.block_rows = block_rows
+        self.streams = streams
         self.connection: AsyncConnection | None = None
         self.writer: BlockWriter | None = None
         self.counts = Counts()
+        self.pending: list[bytes] = []
+        self.pending_rows = 0
+        self.in_flight: asyncio.Task[None] | None = None
 
     async def begin(self, session: AsyncSession) -> None:
         self.connection = await session.connection()
@@ -145,29 +156,62 @@ class BatchedUpsert:
         await run_on_connection(self.connection, self.writer.begin)
 
     async def write(self, block: bytes, rows: int) -> None:
+        self.pending.append(block)
+        self.pending_rows += rows
+        if self.pending_rows >= self.block_rows:
+            await self.send_pending()
+
+    async def send_pending(self) -> None:
         assert self.connection is not None
         assert self.writer is not None
-        inserted, updated = await run_on_connection(self.connection, partial(self.writer.write, block))
+        block, rows = b"".join(self.pending), self.pending_rows
+        self.pending, self.pending_rows = [], 0
+        await self.collect()  # the previous block's statements have ended (or raise their error here)
+        await run_on_connection(self.connection, partial(self.writer.stage, block))
+        self.in_flight = asyncio.create_task(self.apply(rows))
+        if not self.streams:
+            await self.collect()
+
+    async def apply(self, rows: int) -> None:
+        assert self.connection is not None
+        assert self.writer is not None
+        inserted, updated = await run_on_connection(self.connection, self.writer.apply)
         self.counts.inserted += inserted
         self.counts.updated += updated
         self.counts.unchanged += rows - inserted - updated
 
+    async def collect(self) -> None:
+        if self.in_flight is not None:
+            task, self.in_flight = self.in_flight, None
+            await task
+
     async def finish(self) -> Counts:
+        if self.pending:
+            await self.send_pending()
+        await self.collect()
         await self.end()
         return self.counts
 
     async def abandon(self, *, wait: bool) -> None:
-        # Queued behind any block in flight on the connection's thread, so it runs once that block ends.
+        task, self.in_flight = self.in_flight, None
+        if task is not None:
+            if wait:
+                with contextlib.suppress(Exception):  # the owner rolls back whatever it was
+                    await task
+            else:
+                task.cancel()
+                task.add_done_callback(retrieve_error)
+        # Queued behind any statement in flight on the connection's thread, so it runs once that ends.
         await self.end()
 
     async def end(self) -> None:
         if self.connection is not None and self.writer is not None:
-            await run_on_connection(self.connection, self.writer.end)
-            self.writer = None
+            writer, self.writer = self.writer, None
+            await run_on_connection(self.connection, writer.end)
 
 
 class BlockWriter:
-    """The commit's work on the raw sqlite3 connection, one method call per block (module docstring)."""
+    """The commit's work on the raw sqlite3 connection, run on the connection's thread (module docstring)."""
 
     def __init__(self, now: Any, job_id: str | None) -> None:
         self.params = {"now": now, "job": job_id}
@@ -181,8 +225,8 @@ class BlockWriter:
         for statement in (*DROP_TEMP, CREATE_STAGING, CREATE_CHANGED):
             db.execute(statement)
 
-    def write(self, block: bytes, db: sqlite3.Connection) -> tuple[int, int]:
-        """The block's rows written: (inserted, updated)."""
+    def stage(self, block: bytes, db: sqlite3.Connection) -> None:
+        """The block's lines into the staging table."""
         text = block.decode()
         # Split on line feeds only: str.splitlines would also cut at characters a field may hold (U+2028, …).
         lines = text.split("\n")
@@ -193,6 +237,9 @@ class BlockWriter:
             db.executemany(STAGE_SPLIT, split_fields(lines))
         else:
             db.executemany(STAGE_EXACT, map(exact_fields, lines))
+
+    def apply(self, db: sqlite3.Connection) -> tuple[int, int]:
+        """The staged rows written, each statement one call into SQLite: (inserted, updated)."""
         db.execute(INSERT_ISSUERS, self.params)
         db.execute(INSERT_HOLDERS, self.params)
         updated = 0
@@ -209,6 +256,12 @@ class BlockWriter:
         for pragma, value in self.previous.items():
             db.execute(f"PRAGMA {pragma} = {value}")
         self.previous.clear()
+
+
+def retrieve_error(task: asyncio.Task[None]) -> None:
+    # The owner is being cancelled and rolls back: an error of the abandoned block is no news.
+    if not task.cancelled():
+        task.exception()
 
 
 def split_fields(lines: Iterable[str]) -> Iterator[list[str]]:

@@ -28,10 +28,10 @@ from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.audit.service import PersonFields, append_pending_events, person_fields, record_event
-from app.db import Transactions
+from app.db import READ_ONLY, Transactions, create_sessionmaker
 from app.errors import AppError, NotFound
 from app.imports.catalogue_pass import CataloguePass
 from app.imports.commit_choice import choose_committer
@@ -404,6 +404,10 @@ async def validate_and_commit(deps: ImportDeps, scan: ValidationPass) -> Counts:
     ) as committer:
         async with deps.sessionmaker() as session:
             if committer.streams:
+                if deps.dialect == "sqlite":
+                    # The commit's transaction holds SQLite's write lock from the first row on: validation's
+                    # own reads must not ask for it, or they would wait for the commit that waits for them.
+                    scan.sessionmaker = read_only_sessions(deps.sessionmaker)
                 counts = await stream_rows(session, committer, scan)
             else:
                 counts = await load_rows(session, committer, scan)
@@ -412,6 +416,17 @@ async def validate_and_commit(deps: ImportDeps, scan: ValidationPass) -> Counts:
                 return Counts()
             await commit_rows(session, scan.job, counts)
             return counts
+
+
+def read_only_sessions(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of the same engine whose transactions begin deferred on SQLite (app.db.READ_ONLY): in WAL
+    mode they read the last committed state beside a writer, and take no write lock."""
+    bind = sessionmaker.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        return sessionmaker
+    return create_sessionmaker(bind.execution_options(**{READ_ONLY: True}))
 
 
 async def validate_and_store_catalogue(deps: ImportDeps, scan: CataloguePass) -> Counts:
