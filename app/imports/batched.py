@@ -6,15 +6,14 @@ Per block: the lines go into `temp.import_staging` with one `executemany` (the o
 holds an escape), then, each as ONE statement that SQLite runs without coming back to Python:
 1. issuers seen for the first time (first row wins, level city by default, as the API registers them);
 2. holders seen for the first time, in `id_hash` order so that its unique index is filled in sequence;
-3. the stored credentials that differ from their row, gathered in `temp.import_changed`, then updated with
-   a new version;
-4. the new credentials, in (kind, region_code, number) order, the unique key's.
+3. credentials, in (kind, region_code, number) order, the unique key's: new ones inserted, stored ones that
+   differ from their row updated to a new version (an upsert whose update has a WHERE).
 What is stored is what the ORM stores (tests/imports/test_commit.py compares the two paths); the counts come
-from the statements' change counts. Everything happens in the caller's transaction (`BatchedUpsert` is the
+from the upsert's change count and the ids above the largest before it. Everything happens in the caller's transaction (`BatchedUpsert` is the
 SQLite committer of app.imports.committer): nothing is committed here, a killed process leaves nothing.
 
 Why one call per block on the raw connection: through SQLAlchemy and aiosqlite every statement is a hop to
-aiosqlite's thread and back; here a block's ~10 statements are one hop, and the set-based statements run in
+aiosqlite's thread and back; here a block's few statements are two hops, and the set-based statements run in
 SQLite's C code with the GIL released.
 """
 
@@ -55,12 +54,7 @@ CREATE_STAGING: Final = (
     + ", ".join(f"{name} {'INTEGER' if name in _INTEGER_COLUMNS else 'TEXT'}" for name in STAGING_COLUMNS)
     + ")"
 )
-CREATE_CHANGED: Final = (
-    "CREATE TEMP TABLE import_changed (id INTEGER PRIMARY KEY, holder_id INTEGER, issuer_id INTEGER, "
-    + ", ".join(f"{name} {'INTEGER' if name in _INTEGER_COLUMNS else 'TEXT'}" for name in _STAGED)
-    + ")"
-)
-DROP_TEMP: Final = ("DROP TABLE IF EXISTS temp.import_staging", "DROP TABLE IF EXISTS temp.import_changed")
+DROP_TEMP: Final = "DROP TABLE IF EXISTS temp.import_staging"
 # Lines without escapes: the fields as split, NULL markers turned to NULL by SQLite.
 STAGE_SPLIT: Final = (
     "INSERT INTO temp.import_staging VALUES ("  # noqa: S608
@@ -87,45 +81,32 @@ INSERT_HOLDERS: Final = (
 _STAGED_VALUES: Final = ", ".join(
     "coalesce(s.entitlements, 'null')" if name == "entitlements" else f"s.{name}" for name in _STAGED
 )
+_COLUMNS: Final = ("holder_id", "issuer_id", *_STAGED)
 _DIFFERS: Final = " OR ".join(
-    [
-        "c.holder_id IS NOT h.id",
-        "c.issuer_id IS NOT o.id",
-        *(
-            "json(coalesce(c.entitlements, 'null')) IS NOT json(coalesce(s.entitlements, 'null'))"
-            if name == "entitlements"
-            else f"c.{name} IS NOT s.{name}"
-            for name in _STAGED
-        ),
-    ]
+    "json(coalesce(credentials.entitlements, 'null')) IS NOT json(excluded.entitlements)"
+    if name == "entitlements"
+    else f"credentials.{name} IS NOT excluded.{name}"
+    for name in _COLUMNS
 )
-# CROSS JOIN fixes SQLite's join order: staged rows first, each probing the unique key.
-FIND_CHANGED: Final = (
-    f"INSERT INTO temp.import_changed (id, holder_id, issuer_id, {', '.join(_STAGED)}) "  # noqa: S608
-    f"SELECT c.id, h.id, o.id, {_STAGED_VALUES} "
-    "FROM temp.import_staging AS s CROSS JOIN credentials AS c CROSS JOIN holders AS h "
-    "CROSS JOIN organisations AS o "
-    "WHERE c.kind = s.kind AND c.region_code = s.region_code AND c.number = s.number "
-    f"AND h.id_hash = s.id_hash AND o.usci = s.issuer_usci AND ({_DIFFERS})"
-)
-# Row values from the changed rows' table; `id IN (…)` makes SQLite visit those rows by id (a FROM clause
-# had it scan every credential).
-UPDATE_CHANGED: Final = (
-    f"UPDATE credentials SET (holder_id, issuer_id, {', '.join(_STAGED)}) = "  # noqa: S608
-    f"(SELECT holder_id, issuer_id, {', '.join(_STAGED)} FROM temp.import_changed AS x "
-    "WHERE x.id = credentials.id), "
-    "version = version + 1, updated_at = :now, import_job_id = :job "
-    "WHERE id IN (SELECT id FROM temp.import_changed)"
-)
-INSERT_NEW: Final = (
+# New credentials inserted, stored ones that differ from their row updated to a new version, in one pass over
+# the staged rows in the unique key's order (one probe of it a row). CROSS JOIN fixes SQLite's join order:
+# staged rows first, each probing the holders' and issuers' unique keys.
+UPSERT_CREDENTIALS: Final = (
     "INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "  # noqa: S608
-    f"import_job_id, holder_id, issuer_id, {', '.join(_STAGED)}) "
+    f"import_job_id, {', '.join(_COLUMNS)}) "
     f"SELECT s.kind, s.region_code, s.number, 'active', 1, :now, :now, :job, h.id, o.id, {_STAGED_VALUES} "
     "FROM temp.import_staging AS s CROSS JOIN holders AS h CROSS JOIN organisations AS o "
     "WHERE h.id_hash = s.id_hash AND o.usci = s.issuer_usci ORDER BY s.kind, s.region_code, s.number "
-    "ON CONFLICT (kind, region_code, number) DO NOTHING"
+    "ON CONFLICT (kind, region_code, number) DO UPDATE SET "
+    f"{', '.join(f'{name} = excluded.{name}' for name in _COLUMNS)}, "
+    "version = credentials.version + 1, updated_at = excluded.updated_at, "
+    f"import_job_id = excluded.import_job_id WHERE {_DIFFERS}"
 )
-CLEAR_BLOCK: Final = ("DELETE FROM temp.import_staging", "DELETE FROM temp.import_changed")
+# A new row's id is above every id before it (INTEGER PRIMARY KEY: the largest plus one), so the rows above
+# the largest id before the upsert are the ones it inserted.
+LAST_ID: Final = "SELECT coalesce(max(id), 0) FROM credentials"
+COUNT_AFTER: Final = "SELECT count(*) FROM credentials WHERE id > ?"
+CLEAR_BLOCK: Final = "DELETE FROM temp.import_staging"
 
 
 class BatchedUpsert:
@@ -222,8 +203,8 @@ class BlockWriter:
         for pragma, value in (("cache_size", COMMIT_CACHE_SIZE), ("temp.cache_size", STAGING_CACHE_SIZE)):
             self.previous[pragma] = int(db.execute(f"PRAGMA {pragma}").fetchone()[0])
             db.execute(f"PRAGMA {pragma} = {value}")
-        for statement in (*DROP_TEMP, CREATE_STAGING, CREATE_CHANGED):
-            db.execute(statement)
+        db.execute(DROP_TEMP)
+        db.execute(CREATE_STAGING)
 
     def stage(self, block: bytes, db: sqlite3.Connection) -> None:
         """The block's lines into the staging table."""
@@ -242,17 +223,14 @@ class BlockWriter:
         """The staged rows written, each statement one call into SQLite: (inserted, updated)."""
         db.execute(INSERT_ISSUERS, self.params)
         db.execute(INSERT_HOLDERS, self.params)
-        updated = 0
-        if db.execute(FIND_CHANGED).rowcount:
-            updated = db.execute(UPDATE_CHANGED, self.params).rowcount
-        inserted = db.execute(INSERT_NEW, self.params).rowcount
-        for statement in CLEAR_BLOCK:
-            db.execute(statement)
-        return inserted, updated
+        last_id = db.execute(LAST_ID).fetchone()[0]
+        written = db.execute(UPSERT_CREDENTIALS, self.params).rowcount
+        inserted = int(db.execute(COUNT_AFTER, (last_id,)).fetchone()[0])
+        db.execute(CLEAR_BLOCK)
+        return inserted, written - inserted
 
     def end(self, db: sqlite3.Connection) -> None:
-        for statement in DROP_TEMP:
-            db.execute(statement)
+        db.execute(DROP_TEMP)
         for pragma, value in self.previous.items():
             db.execute(f"PRAGMA {pragma} = {value}")
         self.previous.clear()
