@@ -272,8 +272,10 @@ def progress_writer(
     async def progress(phase: str, rows: int) -> None:
         if on_progress is not None:
             await on_progress(phase, rows)
-        # SQLite has one writer: while the commit transaction holds it, progress stays in memory.
-        if phase == "commit" and deps.dialect == "sqlite":
+        # SQLite has one writer: while the commit transaction holds it, progress stays in memory. Only the
+        # commit's first step is written, before its transaction begins (stream_rows, load_rows): the job
+        # then shows the phase it is in.
+        if phase == "commit" and deps.dialect == "sqlite" and phase in written:
             return
         # A write per batch was a transaction every 2,000 rows; a reader polling the job needs less.
         now = time.monotonic()
@@ -446,6 +448,7 @@ async def validate_and_store_catalogue(deps: ImportDeps, scan: CataloguePass) ->
 async def stream_rows(session: AsyncSession, committer: Committer, scan: ValidationPass) -> Counts | None:
     """Both passes as one: clean rows written while validation goes on. The job shows one phase, `commit`,
     counting the rows validated and fed. None when a row was rejected: then nothing may be stored."""
+    await scan.progress("commit", 0)
     await committer.begin(session)
     try:
         await scan.validate(sink=committer.write, phase="commit")
@@ -468,6 +471,7 @@ async def load_rows(session: AsyncSession, committer: Committer, scan: Validatio
     await scan.validate()
     if scan.tally.rejected_rows and scan.job.on_error != "skip":
         return None
+    await scan.progress("commit", 0)
     await committer.begin(session)
     block_bytes = committer.block_rows * 256  # scratch lines are ~250 bytes
     done = 0
