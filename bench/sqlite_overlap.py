@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 
@@ -102,9 +103,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for name, method in (("executemany", insert_rows), ("set-based", copy_rows)):
             alone = method(Path(scratch) / f"{name}-alone.sqlite", values)
-            beside, turns = beside_busy_thread(
-                lambda m=method, n=name: m(Path(scratch) / f"{n}.sqlite", values)
-            )
+            beside, turns = beside_busy_thread(partial(method, Path(scratch) / f"{name}.sqlite", values))
             share = turns / beside / (turns_alone(1.0) / 1.0)
             print(
                 f"{name}: {args.rows:,} rows {alone:.3f} s alone, {beside:.3f} s beside a busy Python thread "

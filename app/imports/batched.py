@@ -40,7 +40,7 @@ T = TypeVar("T")
 COMMIT_CACHE_SIZE: Final = -65536
 # The TEMP tables' own page cache: a block's staging rows (~300 bytes each) stay in memory, never spilled to
 # a temporary file.
-STAGING_CACHE_SIZE: Final = -32768
+STAGING_CACHE_SIZE: Final = -16384
 
 _STAGED: Final = COMPARED_FIELDS[2:]  # the credential's own compared columns (not holder_id, issuer_id)
 _INTEGER_COLUMNS: Final = frozenset({"row_no", "skill_level"})
