@@ -1,0 +1,47 @@
+"""SQLite's commit reads scratch lines into its staging table exactly: NULL markers as NULL, escaped text as
+the text, whichever of its two ways a block takes (split and NULL in SQL, or unescaped in Python)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from app.imports.batched import BlockWriter
+from app.imports.staging import STAGING_COLUMNS, encode_line, staging_values
+from tests.imports.test_staging import clean_title
+
+NAMES = ["holder_name", "specialty", "approval_no", "review_body"]
+
+
+def staged_rows(lines: list[str]) -> list[dict[str, object]]:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        writer = BlockWriter("2026-12-07 00:00:00.000000", None)
+        writer.begin(db)
+        writer.stage("".join(lines).encode(), db)
+        cursor = db.execute("SELECT * FROM temp.import_staging ORDER BY row_no")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+    finally:
+        db.close()
+
+
+@given(st.lists(st.one_of(st.none(), st.text(st.characters(exclude_categories=["Cs"]))), max_size=4))
+@example(["\\N", "a\tb\\n", "\r\n", None])
+@example([None, "plain", None, "\\"])
+@example(["N\\", "\\\\N", "\\t", "x"])
+def test_a_block_is_staged_as_written(texts: list[str | None]) -> None:
+    row = clean_title()
+    plain = list(staging_values(row, "h" * 64, "v1:c"))
+    plain[STAGING_COLUMNS.index("specialty")] = None  # a NULL marker in a line without escapes
+    odd = list(plain)
+    odd[0] = str(int(plain[0] or 0) + 1)
+    for name, value in zip(NAMES, texts, strict=False):
+        odd[STAGING_COLUMNS.index(name)] = value
+    staged = staged_rows([encode_line(plain), encode_line(odd)])
+    for values, stored in zip((plain, odd), staged, strict=True):
+        for name, value in zip(STAGING_COLUMNS, values, strict=True):
+            expected = int(value) if value is not None and name in ("row_no", "skill_level") else value
+            assert stored[name] == expected, name
