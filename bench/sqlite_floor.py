@@ -14,7 +14,9 @@
    holding ids assigned in Python, in the file's order. `floor-sorted`: the same with holders sorted by
    `id_hash` and credentials by (kind, region, number), the unique keys. No look-up, no comparison: what
    SQLite's own inserts into these tables and indexes cost.
-4. `app`: the app's SQLite committer (app.imports.commit_choice) over the same scratch file, read as the
+4. `app-parts`: the app's block writer called directly, as on the connection's thread: its staging
+   `executemany` and its set-based statements timed apart.
+5. `app`: the app's SQLite committer (app.imports.commit_choice) over the same scratch file, read as the
    job reads it, in one transaction committed at the end: the commit phase of `huren import` minus the
    progress bar.
 
@@ -40,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.bootstrap import prepare_database
 from app.db import create_engine, create_sessionmaker
 from app.imports import jobs, uploads
+from app.imports.batched import BlockWriter
 from app.imports.commit_choice import choose_committer
 from app.imports.scratch import read_blocks
 from app.imports.staging import COMPARED_FIELDS, NULL, STAGING_COLUMNS, unescape
@@ -64,7 +67,7 @@ INSERT_HOLDER = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_CREDENTIAL = (
-    "INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "  # noqa: S608
+    "INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "
     f"import_job_id, holder_id, issuer_id, {', '.join(_STAGED)}) "
     f"VALUES (?, ?, ?, 'active', 1, ?, ?, ?, ?, ?, {', '.join('?' for _ in _STAGED)})"
 )
@@ -76,9 +79,7 @@ def settings_for(database: Path, import_dir: Path) -> Settings:
 
 async def make_scratch(rows: int, work: Path) -> tuple[Path, Path, str]:
     """The bench CSV validated by the app's pass: (scratch file, template database, job id)."""
-    template = work / "template.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{template}{suffix}").unlink(missing_ok=True)
+    template = remove_database(work / "template.db")
     settings = settings_for(template, work / "uploads")
     await prepare_database(settings)
     csv_file = work / f"titles-{rows}.csv"
@@ -129,12 +130,22 @@ async def make_scratch(rows: int, work: Path) -> tuple[Path, Path, str]:
             raise SystemExit(f"{len(scan.tally.rejected_rows)} rows rejected: {scan.errors[:3]}")
         scratch = work / f"titles-{rows}.clean.tsv"
         shutil.move(scan.scratch_path(), scratch)
-        Path(job.file_path).unlink(missing_ok=True)
-        csv_file.unlink()
+        discard(Path(job.file_path), csv_file)
     finally:
         await engine.dispose()
     checkpoint(template)
     return scratch, template, job.id
+
+
+def remove_database(database: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    return database
+
+
+def discard(*files: Path) -> None:
+    for file in files:
+        file.unlink(missing_ok=True)
 
 
 def checkpoint(database: Path) -> None:
@@ -147,8 +158,7 @@ def checkpoint(database: Path) -> None:
 
 
 def fresh_copy(template: Path, target: Path) -> Path:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    remove_database(target)
     shutil.copyfile(template, target)
     return target
 
@@ -238,7 +248,31 @@ def floor_insert(
         db.close()
 
 
-async def app_commit(database: Path, scratch: Path, job_id: str) -> float:
+def app_parts(database: Path, scratch: Path, job_id: str) -> tuple[float, float, float]:
+    """The app's block writer (app.imports.batched.BlockWriter) called directly on a sqlite3 connection, as
+    on the connection's thread, in one transaction: (total, staging, statements) seconds."""
+    db = open_target(database)
+    try:
+        writer = BlockWriter(stored_now(), job_id)
+        staging = statements = 0.0
+        started = time.perf_counter()
+        db.execute("BEGIN IMMEDIATE")
+        writer.begin(db)
+        for block, _ in read_blocks(scratch, set(), BATCH_ROWS * jobs.COPY_CHUNK_BATCHES * 256):
+            mark = time.perf_counter()
+            writer.stage(block, db)
+            staging += time.perf_counter() - mark
+            mark = time.perf_counter()
+            writer.apply(db)
+            statements += time.perf_counter() - mark
+        writer.end(db)
+        db.execute("COMMIT")
+        return time.perf_counter() - started, staging, statements
+    finally:
+        db.close()
+
+
+async def app_commit(database: Path, scratch: Path, job_id: str, file_size: int) -> float:
     """Seconds for the app's SQLite committer over the scratch file, in one committed transaction."""
     settings = settings_for(database, database.parent / "uploads")
     engine = create_engine(settings)
@@ -247,7 +281,7 @@ async def app_commit(database: Path, scratch: Path, job_id: str) -> float:
         with choose_committer(
             dialect="sqlite",
             on_error="abort",
-            file_size=scratch.stat().st_size,
+            file_size=file_size,
             stream_max_bytes=0,
             pool_size=settings.db_pool_size,
             batch_rows=settings.import_batch_rows,
@@ -313,7 +347,14 @@ def main() -> None:
     for target in args.targets.split(","):
         database = fresh_copy(template, work / f"{target}.db")
         if target == "app":
-            seconds = asyncio.run(app_commit(database, scratch, job_id))
+            seconds = asyncio.run(app_commit(database, scratch, job_id, scratch.stat().st_size))
+        elif target == "app-parts":
+            seconds, staging, statements = app_parts(database, scratch, job_id)
+            figures["app-parts_staging_seconds"] = staging
+            figures["app-parts_statements_seconds"] = statements
+            print(
+                f"app-parts: staging {rows / staging:,.0f} rows/s, statements {rows / statements:,.0f} rows/s"
+            )
         else:
             started = time.perf_counter()
             parsed = split_lines(scratch)
@@ -325,8 +366,7 @@ def main() -> None:
         figures[f"{target}_seconds"] = seconds
         figures[f"{target}_rows_per_s"] = rows / seconds
         print(f"{target}: {rows:,} rows in {seconds:.1f} s, {rows / seconds:,.0f} rows/s", flush=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        remove_database(database)
     if "parse_seconds" in figures:
         print(f"parse (lines split, not in the floor): {rows / figures['parse_seconds']:,.0f} rows/s")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -9,8 +9,9 @@ holds an escape), then, each as ONE statement that SQLite runs without coming ba
 3. credentials, in (kind, region_code, number) order, the unique key's: new ones inserted, stored ones that
    differ from their row updated to a new version (an upsert whose update has a WHERE).
 What is stored is what the ORM stores (tests/imports/test_commit.py compares the two paths); the counts come
-from the upsert's change count and the ids above the largest before it. Everything happens in the caller's transaction (`BatchedUpsert` is the
-SQLite committer of app.imports.committer): nothing is committed here, a killed process leaves nothing.
+from the upsert's change count and the ids above the largest before it. Everything happens in the caller's
+transaction (`BatchedUpsert` is the SQLite committer of app.imports.committer): nothing is committed here, a
+killed process leaves nothing (tests/imports/test_jobs.py kills one).
 
 Why one call per block on the raw connection: through SQLAlchemy and aiosqlite every statement is a hop to
 aiosqlite's thread and back; here a block's few statements are two hops, and the set-based statements run in
