@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final, TypeVar
@@ -56,53 +57,83 @@ CREATE_STAGING: Final = (
     + ")"
 )
 DROP_TEMP: Final = "DROP TABLE IF EXISTS temp.import_staging"
-# Lines without escapes: the fields as split, NULL markers turned to NULL by SQLite.
-STAGE_SPLIT: Final = (
-    "INSERT INTO temp.import_staging VALUES ("  # noqa: S608
-    + ", ".join(f"nullif(?, '{NULL}')" for _ in STAGING_COLUMNS)
-    + ")"
-)
-# Lines of a block holding an escape: fields unescaped in Python, NULLs already None.
-STAGE_EXACT: Final = f"INSERT INTO temp.import_staging VALUES ({', '.join('?' for _ in STAGING_COLUMNS)})"  # noqa: S608
-# The ORM's Organisation defaults: the first row naming an issuer registers it, level city when none given.
-INSERT_ISSUERS: Final = (
-    "INSERT INTO organisations (usci, name, region_code, level, created_at) "
-    "SELECT issuer_usci, issuer_name, region_code, coalesce(nullif(issuer_level, ''), 'city'), :now "
-    "FROM temp.import_staging WHERE true ORDER BY row_no "
-    "ON CONFLICT (usci) DO NOTHING"
-)
-# A holder already registered keeps its record; a new one takes its first row's values.
-INSERT_HOLDERS: Final = (
-    "INSERT INTO holders (id_type, id_hash, id_cipher, id_masked, name, birth_date, sex, created_at) "
-    "SELECT id_type, id_hash, id_cipher, id_masked, holder_name, birth_date, sex, :now "
-    "FROM temp.import_staging WHERE true ORDER BY id_hash, row_no "
-    "ON CONFLICT (id_hash) DO NOTHING"
-)
-# The JSON type stores an absent list as 'null'; JSON is compared as JSON (SQL NULL and 'null' alike).
-_STAGED_VALUES: Final = ", ".join(
-    "coalesce(s.entitlements, 'null')" if name == "entitlements" else f"s.{name}" for name in _STAGED
-)
+# One statement for every block: a block's lines as split (NULL markers kept as the text `\\N`, turned to NULL
+# by the statements that read them) or, in a block holding an escape, unescaped in Python with NULL as None.
+STAGE_ROWS: Final = f"INSERT INTO temp.import_staging VALUES ({', '.join('?' for _ in STAGING_COLUMNS)})"  # noqa: S608
+# Staged columns never NULL: the keys the statements join and sort on (validation requires them).
+_NEVER_NULL: Final = frozenset({"row_no", "id_hash", "issuer_usci", "kind", "region_code", "number"})
 _COLUMNS: Final = ("holder_id", "issuer_id", *_STAGED)
-_DIFFERS: Final = " OR ".join(
-    "json(coalesce(credentials.entitlements, 'null')) IS NOT json(excluded.entitlements)"
-    if name == "entitlements"
-    else f"credentials.{name} IS NOT excluded.{name}"
-    for name in _COLUMNS
-)
-# New credentials inserted, stored ones that differ from their row updated to a new version, in one pass over
-# the staged rows in the unique key's order (one probe of it a row). CROSS JOIN fixes SQLite's join order:
-# staged rows first, each probing the holders' and issuers' unique keys.
-UPSERT_CREDENTIALS: Final = (
-    "INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "  # noqa: S608
-    f"import_job_id, {', '.join(_COLUMNS)}) "
-    f"SELECT s.kind, s.region_code, s.number, 'active', 1, :now, :now, :job, h.id, o.id, {_STAGED_VALUES} "
-    "FROM temp.import_staging AS s CROSS JOIN holders AS h CROSS JOIN organisations AS o "
-    "WHERE h.id_hash = s.id_hash AND o.usci = s.issuer_usci ORDER BY s.kind, s.region_code, s.number "
-    "ON CONFLICT (kind, region_code, number) DO UPDATE SET "
-    f"{', '.join(f'{name} = excluded.{name}' for name in _COLUMNS)}, "
-    "version = credentials.version + 1, updated_at = excluded.updated_at, "
-    f"import_job_id = excluded.import_job_id WHERE {_DIFFERS}"
-)
+
+
+@dataclass(frozen=True)
+class BlockStatements:
+    """The set-based statements of a block, reading the staging table (alias `s`)."""
+
+    issuers: str
+    holders: str
+    credentials: str
+
+
+def staged_value(name: str, *, markers: bool) -> str:
+    """The SQL of staged column `name` (alias `s`) as stored, NULLs staged as `\\N` markers or as NULL."""
+    if markers and name not in _NEVER_NULL:
+        return f"nullif(s.{name}, '{NULL}')"
+    return f"s.{name}"
+
+
+def block_statements(markers: bool) -> BlockStatements:
+    """The statements for blocks whose NULLs are staged as `\\N` markers (`markers`), or as NULL."""
+    value = partial(staged_value, markers=markers)
+
+    # The JSON type stores an absent list as 'null'.
+    staged = ", ".join(
+        f"coalesce({value(name)}, 'null')" if name == "entitlements" else value(name) for name in _STAGED
+    )
+    # Compared as JSON: SQL NULL and 'null' alike, whitespace aside.
+    differs = " OR ".join(
+        "json(coalesce(credentials.entitlements, 'null')) IS NOT json(excluded.entitlements)"
+        if name == "entitlements"
+        else f"credentials.{name} IS NOT excluded.{name}"
+        for name in _COLUMNS
+    )
+    holder = ", ".join(
+        value(name)
+        for name in ("id_type", "id_hash", "id_cipher", "id_masked", "holder_name", "birth_date", "sex")
+    )
+    return BlockStatements(
+        # The ORM's Organisation defaults: the first row naming an issuer registers it, level city if none.
+        issuers=(
+            "INSERT INTO organisations (usci, name, region_code, level, created_at) "  # noqa: S608
+            f"SELECT s.issuer_usci, {value('issuer_name')}, s.region_code, "
+            f"coalesce(nullif({value('issuer_level')}, ''), 'city'), :now "
+            "FROM temp.import_staging AS s WHERE true ORDER BY s.row_no "
+            "ON CONFLICT (usci) DO NOTHING"
+        ),
+        # A holder already registered keeps its record; a new one takes its first row's values.
+        holders=(
+            "INSERT INTO holders (id_type, id_hash, id_cipher, id_masked, name, birth_date, sex, created_at) "  # noqa: S608
+            f"SELECT {holder}, :now FROM temp.import_staging AS s WHERE true ORDER BY s.id_hash, s.row_no "
+            "ON CONFLICT (id_hash) DO NOTHING"
+        ),
+        # New credentials inserted, stored ones that differ from their row updated to a new version, in one
+        # pass over the staged rows in the unique key's order (one probe of it a row). CROSS JOIN fixes
+        # SQLite's join order: staged rows first, each probing the holders' and issuers' unique keys.
+        credentials=(
+            "INSERT INTO credentials (kind, region_code, number, status, version, created_at, updated_at, "  # noqa: S608
+            f"import_job_id, {', '.join(_COLUMNS)}) "
+            f"SELECT s.kind, s.region_code, s.number, 'active', 1, :now, :now, :job, h.id, o.id, {staged} "
+            "FROM temp.import_staging AS s CROSS JOIN holders AS h CROSS JOIN organisations AS o "
+            "WHERE h.id_hash = s.id_hash AND o.usci = s.issuer_usci ORDER BY s.kind, s.region_code, s.number "
+            "ON CONFLICT (kind, region_code, number) DO UPDATE SET "
+            f"{', '.join(f'{name} = excluded.{name}' for name in _COLUMNS)}, "
+            "version = credentials.version + 1, updated_at = excluded.updated_at, "
+            f"import_job_id = excluded.import_job_id WHERE {differs}"
+        ),
+    )
+
+
+WITH_MARKERS: Final = block_statements(markers=True)
+WITH_NULLS: Final = block_statements(markers=False)
 # A new row's id is above every id before it (INTEGER PRIMARY KEY: the largest plus one), so the rows above
 # the largest id before the upsert are the ones it inserted.
 LAST_ID: Final = "SELECT coalesce(max(id), 0) FROM credentials"
@@ -198,6 +229,11 @@ class BlockWriter:
     def __init__(self, now: Any, job_id: str | None) -> None:
         self.params = {"now": now, "job": job_id}
         self.previous: dict[str, int] = {}
+        self.markers = True  # whether the staged block holds NULLs as markers (`stage` says)
+
+    @property
+    def statements(self) -> BlockStatements:
+        return WITH_MARKERS if self.markers else WITH_NULLS
 
     def begin(self, db: sqlite3.Connection) -> None:
         # The connection goes back to the pool with the settings it had (restored in `end`).
@@ -214,18 +250,21 @@ class BlockWriter:
         lines = text.split("\n")
         lines.pop()  # the empty string after the block's last line feed
         if text.count(_ESCAPE) == text.count(NULL):
-            # Every backslash starts a NULL marker, so no field holds an escape: split, and let SQLite
-            # turn the markers into NULL.
-            db.executemany(STAGE_SPLIT, split_fields(lines))
+            # Every backslash starts a NULL marker, so no field holds an escape: the fields as split, the
+            # markers turned to NULL by the statements (in SQLite's C code, which a streamed commit runs
+            # beside validation, rather than here, where validation waits).
+            db.executemany(STAGE_ROWS, split_fields(lines))
+            self.markers = True
         else:
-            db.executemany(STAGE_EXACT, map(exact_fields, lines))
+            db.executemany(STAGE_ROWS, map(exact_fields, lines))
+            self.markers = False
 
     def apply(self, db: sqlite3.Connection) -> tuple[int, int]:
         """The staged rows written, each statement one call into SQLite: (inserted, updated)."""
-        db.execute(INSERT_ISSUERS, self.params)
-        db.execute(INSERT_HOLDERS, self.params)
+        db.execute(self.statements.issuers, self.params)
+        db.execute(self.statements.holders, self.params)
         last_id = db.execute(LAST_ID).fetchone()[0]
-        written = db.execute(UPSERT_CREDENTIALS, self.params).rowcount
+        written = db.execute(self.statements.credentials, self.params).rowcount
         inserted = int(db.execute(COUNT_AFTER, (last_id,)).fetchone()[0])
         db.execute(CLEAR_BLOCK)
         return inserted, written - inserted

@@ -8,7 +8,7 @@ import sqlite3
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from app.imports.batched import BlockWriter
+from app.imports.batched import BlockWriter, staged_value
 from app.imports.staging import STAGING_COLUMNS, encode_line, staging_values
 from tests.imports.test_staging import clean_title
 
@@ -21,9 +21,10 @@ def staged_rows(lines: list[str]) -> list[dict[str, object]]:
         writer = BlockWriter("2026-12-07 00:00:00.000000", None)
         writer.begin(db)
         writer.stage("".join(lines).encode(), db)
-        cursor = db.execute("SELECT * FROM temp.import_staging ORDER BY row_no")
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        # As the block's statements read them.
+        values = ", ".join(staged_value(name, markers=writer.markers) for name in STAGING_COLUMNS)
+        cursor = db.execute(f"SELECT {values} FROM temp.import_staging AS s ORDER BY s.row_no")  # noqa: S608
+        return [dict(zip(STAGING_COLUMNS, row, strict=True)) for row in cursor]
     finally:
         db.close()
 
