@@ -322,7 +322,9 @@ async def run_claimed(
         scan = ValidationPass(
             job,
             Path(job.file_path),
-            deps.sessionmaker,
+            # Validation only reads. On SQLite its transactions take no write lock: a streamed commit holds
+            # that lock from its first row on, and would otherwise wait for validation that waits for it.
+            read_only_sessions(deps.sessionmaker) if deps.dialect == "sqlite" else deps.sessionmaker,
             deps.vault,
             deps.batch_rows,
             deps.max_rows,
@@ -406,10 +408,6 @@ async def validate_and_commit(deps: ImportDeps, scan: ValidationPass) -> Counts:
     ) as committer:
         async with deps.sessionmaker() as session:
             if committer.streams:
-                if deps.dialect == "sqlite":
-                    # The commit's transaction holds SQLite's write lock from the first row on: validation's
-                    # own reads must not ask for it, or they would wait for the commit that waits for them.
-                    scan.sessionmaker = read_only_sessions(deps.sessionmaker)
                 counts = await stream_rows(session, committer, scan)
             else:
                 counts = await load_rows(session, committer, scan)
