@@ -42,7 +42,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.bootstrap import prepare_database
 from app.db import create_engine, create_sessionmaker
 from app.imports import jobs, uploads
-from app.imports.batched import BlockWriter
 from app.imports.commit_choice import choose_committer
 from app.imports.scratch import read_blocks
 from app.imports.staging import COMPARED_FIELDS, NULL, STAGING_COLUMNS, unescape
@@ -251,6 +250,8 @@ def floor_insert(
 def app_parts(database: Path, scratch: Path, job_id: str) -> tuple[float, float, float]:
     """The app's block writer (app.imports.batched.BlockWriter) called directly on a sqlite3 connection, as
     on the connection's thread, in one transaction: (total, staging, statements) seconds."""
+    from app.imports.batched import BlockWriter  # here: `app` may be an older tree without it (README)
+
     db = open_target(database)
     try:
         writer = BlockWriter(stored_now(), job_id)
