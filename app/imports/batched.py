@@ -171,7 +171,8 @@ class BatchedUpsert:
     async def write(self, block: bytes, rows: int) -> None:
         self.pending.append(block)
         self.pending_rows += rows
-        if self.pending_rows >= self.block_rows:
+        # Read back from the scratch file, a block already has its size; validation's come in batches.
+        if not self.streams or self.pending_rows >= self.block_rows:
             await self.send_pending()
 
     async def send_pending(self) -> None:
