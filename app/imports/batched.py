@@ -23,10 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any, Final, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -59,7 +59,8 @@ CREATE_STAGING: Final = (
 DROP_TEMP: Final = "DROP TABLE IF EXISTS temp.import_staging"
 # One statement for every block: a block's lines as split (NULL markers kept as the text `\\N`, turned to NULL
 # by the statements that read them) or, in a block holding an escape, unescaped in Python with NULL as None.
-STAGE_ROWS: Final = f"INSERT INTO temp.import_staging VALUES ({', '.join('?' for _ in STAGING_COLUMNS)})"  # noqa: S608
+_ROW_MARKS: Final = f"({', '.join('?' for _ in STAGING_COLUMNS)})"
+STAGE_ROWS: Final = f"INSERT INTO temp.import_staging VALUES {_ROW_MARKS}"  # noqa: S608
 # Staged columns never NULL: the keys the statements join and sort on (validation requires them).
 _NEVER_NULL: Final = frozenset({"row_no", "id_hash", "issuer_usci", "kind", "region_code", "number"})
 _COLUMNS: Final = ("holder_id", "issuer_id", *_STAGED)
@@ -250,11 +251,14 @@ class BlockWriter:
         # Split on line feeds only: str.splitlines would also cut at characters a field may hold (U+2028, …).
         lines = text.split("\n")
         lines.pop()  # the empty string after the block's last line feed
+        if text.count("\t") != (len(STAGING_COLUMNS) - 1) * len(lines):
+            # Fields would shift from one row to the next: never from encode_line, which escapes every tab.
+            raise ValueError("a scratch line does not have one field for each staging column")
         if text.count(_ESCAPE) == text.count(NULL):
             # Every backslash starts a NULL marker, so no field holds an escape: the fields as split, the
             # markers turned to NULL by the statements (in SQLite's C code, which a streamed commit runs
             # beside validation, rather than here, where validation waits).
-            db.executemany(STAGE_ROWS, split_fields(lines))
+            stage_split(db, lines)
             self.markers = True
         else:
             db.executemany(STAGE_ROWS, map(exact_fields, lines))
@@ -283,10 +287,23 @@ def retrieve_error(task: asyncio.Task[None]) -> None:
         task.exception()
 
 
-def split_fields(lines: Iterable[str]) -> Iterator[list[str]]:
-    # A generator: executemany takes one row at a time, so a block's fields never exist all at once.
+def stage_split(db: sqlite3.Connection, lines: list[str]) -> None:
+    """Lines without escapes into the staging table, as many rows a statement as SQLite binds parameters:
+    their fields come from one split of the joined lines, and each statement is one call into SQLite, where
+    `executemany` steps (and takes the GIL back) once a row. The rest of the block, fewer rows than a
+    statement holds, goes by `executemany`."""
+    per_statement = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(STAGING_COLUMNS)
+    whole = len(lines) - len(lines) % per_statement if per_statement > 1 else 0
+    statement = stage_rows_statement(per_statement)
+    for start in range(0, whole, per_statement):
+        db.execute(statement, "\t".join(lines[start : start + per_statement]).split("\t"))
     tab = "\t"
-    return (line.split(tab) for line in lines)
+    db.executemany(STAGE_ROWS, (line.split(tab) for line in lines[whole:]))
+
+
+@cache
+def stage_rows_statement(rows: int) -> str:
+    return f"INSERT INTO temp.import_staging VALUES {', '.join([_ROW_MARKS] * rows)}"  # noqa: S608
 
 
 def exact_fields(line: str) -> list[str | None]:
