@@ -1,7 +1,7 @@
 """SQLite commit of an import: the scratch file in blocks, each through a TEMP staging table and set-based
 statements, run on the session's own sqlite3 connection in one call per block.
 
-Per block: the lines go into `temp.import_staging` with one `executemany` (the only per-row Python work: a
+Per block: the lines go into `temp.import_staging`, many rows a statement (the only per-row Python work: a
 `str.split`; NULL markers become NULL in SQL, and fields are unescaped in Python only in the rare block that
 holds an escape), then, each as ONE statement that SQLite runs without coming back to Python:
 1. issuers seen for the first time (first row wins, level city by default, as the API registers them);
@@ -148,9 +148,10 @@ class BatchedUpsert:
 
     `streams`: fed by validation as it goes (app.imports.jobs.stream_rows). A block's statements then run on
     the connection's thread while validation goes on with the next rows: they run in SQLite's C code with
-    the GIL released, so the two use both cores. Only the staging `executemany` makes validation wait: it
-    takes the GIL back for every row, and beside running Python each take would wait for the GIL's switch
-    interval (bench/sqlite_overlap.py). Otherwise the scratch file after validation, a block at a time.
+    the GIL released, so the two use both cores. Only the staging makes validation wait: it is mostly Python
+    work, and its `executemany` for a block's last rows takes the GIL back for every row, each take waiting
+    for the GIL's switch interval beside running Python (bench/sqlite_overlap.py). Otherwise: the scratch
+    file after validation, a block at a time.
     """
 
     def __init__(self, block_rows: int, job_id: str | None = None, *, streams: bool = False) -> None:
