@@ -40,8 +40,11 @@ T = TypeVar("T")
 # SQLite's page cache for the commit, in KiB when negative (default 2 MiB; restored after). The indexes the
 # commit fills outgrow the default at a few thousand rows; beyond that each insert read pages back from disk.
 COMMIT_CACHE_SIZE: Final = -65536
-# The TEMP tables' own page cache: a block's staging rows (~300 bytes each) stay in memory, never spilled to
-# a temporary file.
+# A streamed commit's cache is alive at the same time as validation's memory (its in-file index's own 32 MiB
+# page cache among it), where two passes reuse that memory: smaller, to keep the process's peak RSS.
+STREAMED_CACHE_SIZE: Final = -32768
+# The TEMP tables' own page cache: a block's staging rows (20,000 of ~300 bytes) stay in memory, never spilled
+# to a temporary file.
 STAGING_CACHE_SIZE: Final = -16384
 
 _STAGED: Final = COMPARED_FIELDS[2:]  # the credential's own compared columns (not holder_id, issuer_id)
@@ -167,7 +170,8 @@ class BatchedUpsert:
 
     async def begin(self, session: AsyncSession) -> None:
         self.connection = await session.connection()
-        self.writer = BlockWriter(stored_timestamp(self.connection), self.job_id)
+        cache_size = STREAMED_CACHE_SIZE if self.streams else COMMIT_CACHE_SIZE
+        self.writer = BlockWriter(stored_timestamp(self.connection), self.job_id, cache_size)
         await run_on_connection(self.connection, self.writer.begin)
 
     async def write(self, block: bytes, rows: int) -> None:
@@ -229,8 +233,9 @@ class BatchedUpsert:
 class BlockWriter:
     """The commit's work on the raw sqlite3 connection, run on the connection's thread (module docstring)."""
 
-    def __init__(self, now: Any, job_id: str | None) -> None:
+    def __init__(self, now: Any, job_id: str | None, cache_size: int = COMMIT_CACHE_SIZE) -> None:
         self.params = {"now": now, "job": job_id}
+        self.cache_size = cache_size
         self.previous: dict[str, int] = {}
         self.markers = True  # whether the staged block holds NULLs as markers (`stage` says)
 
@@ -240,7 +245,7 @@ class BlockWriter:
 
     def begin(self, db: sqlite3.Connection) -> None:
         # The connection goes back to the pool with the settings it had (restored in `end`).
-        for pragma, value in (("cache_size", COMMIT_CACHE_SIZE), ("temp.cache_size", STAGING_CACHE_SIZE)):
+        for pragma, value in (("cache_size", self.cache_size), ("temp.cache_size", STAGING_CACHE_SIZE)):
             self.previous[pragma] = int(db.execute(f"PRAGMA {pragma}").fetchone()[0])
             db.execute(f"PRAGMA {pragma} = {value}")
         db.execute(DROP_TEMP)
