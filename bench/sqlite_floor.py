@@ -250,18 +250,19 @@ def floor_insert(
 def app_parts(database: Path, scratch: Path, job_id: str) -> tuple[float, float, float]:
     """The app's block writer (app.imports.batched.BlockWriter) called directly on a sqlite3 connection, as
     on the connection's thread, in one transaction: (total, staging, statements) seconds."""
-    from app.imports.batched import BlockWriter  # here: `app` may be an older tree without it (README)
+    # Imported here: `app` may be an older tree without them (README).
+    from app.imports import batched
 
     db = open_target(database)
     try:
-        writer = BlockWriter(stored_now(), job_id)
+        writer = batched.BlockWriter(stored_now(), job_id)
         staging = statements = 0.0
         started = time.perf_counter()
         db.execute("BEGIN IMMEDIATE")
         writer.begin(db)
         for block, _ in read_blocks(scratch, set(), BATCH_ROWS * jobs.COPY_CHUNK_BATCHES * 256):
             mark = time.perf_counter()
-            writer.stage(block, db)
+            writer.stage(batched.split_lines(block), db)
             staging += time.perf_counter() - mark
             mark = time.perf_counter()
             writer.apply(db)

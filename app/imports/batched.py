@@ -184,10 +184,10 @@ class BatchedUpsert:
     async def send_pending(self) -> None:
         assert self.connection is not None
         assert self.writer is not None
-        block, rows = b"".join(self.pending), self.pending_rows
-        self.pending, self.pending_rows = [], 0
+        lines = split_lines(b"".join(self.pending))
+        rows, self.pending, self.pending_rows = self.pending_rows, [], 0
         await self.collect()  # the previous block's statements have ended (or raise their error here)
-        await run_on_connection(self.connection, partial(self.writer.stage, block))
+        await run_on_connection(self.connection, partial(self.writer.stage, lines))
         self.in_flight = asyncio.create_task(self.apply(rows))
         if not self.streams:
             await self.collect()
@@ -251,23 +251,19 @@ class BlockWriter:
         db.execute(DROP_TEMP)
         db.execute(CREATE_STAGING)
 
-    def stage(self, block: bytes, db: sqlite3.Connection) -> None:
+    def stage(self, lines: Lines, db: sqlite3.Connection) -> None:
         """The block's lines into the staging table."""
-        text = block.decode()
-        # Split on line feeds only: str.splitlines would also cut at characters a field may hold (U+2028, …).
-        lines = text.split("\n")
-        lines.pop()  # the empty string after the block's last line feed
-        if text.count("\t") != (len(STAGING_COLUMNS) - 1) * len(lines):
+        if lines.tabs != (len(STAGING_COLUMNS) - 1) * len(lines.lines):
             # Fields would shift from one row to the next: never from encode_line, which escapes every tab.
             raise ValueError("a scratch line does not have one field for each staging column")
-        if text.count(_ESCAPE) == text.count(NULL):
+        if lines.escapes == lines.nulls:
             # Every backslash starts a NULL marker, so no field holds an escape: the fields as split, the
             # markers turned to NULL by the statements (in SQLite's C code, which a streamed commit runs
             # beside validation, rather than here, where validation waits).
-            stage_split(db, lines)
+            stage_split(db, lines.lines)
             self.markers = True
         else:
-            db.executemany(STAGE_ROWS, map(exact_fields, lines))
+            db.executemany(STAGE_ROWS, map(exact_fields, lines.lines))
             self.markers = False
 
     def apply(self, db: sqlite3.Connection) -> tuple[int, int]:
@@ -291,6 +287,29 @@ def retrieve_error(task: asyncio.Task[None]) -> None:
     # The owner is being cancelled and rolls back: an error of the abandoned block is no news.
     if not task.cancelled():
         task.exception()
+
+
+@dataclass(frozen=True)
+class Lines:
+    """A block's scratch lines, with the counts that say how to stage them."""
+
+    lines: list[str]
+    tabs: int
+    escapes: int  # backslashes
+    nulls: int  # NULL markers
+
+
+def split_lines(block: bytes) -> Lines:
+    """A block of scratch lines (UTF-8, each ending in a line feed) as lines.
+
+    Done by the event loop's thread, not the connection's: the block's text and lines are the commit's
+    largest allocations, and made on another thread they can stay in that thread's own malloc arena (glibc)
+    instead of reusing the memory validation freed."""
+    text = block.decode()
+    # Split on line feeds only: str.splitlines would also cut at characters a field may hold (U+2028, …).
+    lines = text.split("\n")
+    lines.pop()  # the empty string after the block's last line feed
+    return Lines(lines, text.count("\t"), text.count(_ESCAPE), text.count(NULL))
 
 
 def stage_split(db: sqlite3.Connection, lines: list[str]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from app.imports.batched import BlockWriter, staged_value
+from app.imports.batched import BlockWriter, split_lines, staged_value
 from app.imports.staging import STAGING_COLUMNS, encode_line, staging_values
 from tests.imports.test_staging import clean_title
 
@@ -23,7 +23,7 @@ def staged_rows(lines: list[str], rows_a_statement: int | None = None) -> list[d
     try:
         writer = BlockWriter("2026-12-07 00:00:00.000000", None)
         writer.begin(db)
-        writer.stage("".join(lines).encode(), db)
+        writer.stage(split_lines("".join(lines).encode()), db)
         # As the block's statements read them.
         values = ", ".join(staged_value(name, markers=writer.markers) for name in STAGING_COLUMNS)
         cursor = db.execute(f"SELECT {values} FROM temp.import_staging AS s ORDER BY s.row_no")  # noqa: S608
