@@ -308,6 +308,10 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         RUNNING_HERE.discard(job_id)
         if heartbeat is not None:
             heartbeat.cancel()
+            # Its write may be waiting for SQLite's write lock, which this run's commit has just released: it
+            # ends on a live connection. A task left behind kept `huren import` from exiting (its cancellation
+            # at the event loop's close waited on a connection already gone).
+            await asyncio.gather(heartbeat, return_exceptions=True)
 
 
 async def run_claimed(
