@@ -17,6 +17,7 @@ leaves nothing of the job, and running the job again is safe (the upserts are id
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -250,12 +251,14 @@ async def claim_job(deps: ImportDeps, job: ImportJob) -> int | None:
 RUNNING_HERE: set[str] = set()
 
 
-async def beat(deps: ImportDeps, job_id: str, run: int) -> None:
+async def beat(deps: ImportDeps, job_id: str, run: int, stop: asyncio.Event) -> None:
     """The run's heartbeat, whatever its phase: a long commit statement writes no progress for a while, and
-    must not be taken for a dead worker's."""
+    must not be taken for a dead worker's. Ends when `stop` is set, never in the middle of a write."""
     every = max(1.0, deps.stale_after.total_seconds() / 4)
     while True:
-        await asyncio.sleep(every)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+            return
         try:
             await set_job_fields(deps, job_id, run, heartbeat_at=datetime.now(UTC))
         except (SQLAlchemyError, OSError) as exc:  # the next beat tries again; the run goes on
@@ -273,9 +276,9 @@ def progress_writer(
         if on_progress is not None:
             await on_progress(phase, rows)
         # SQLite has one writer: while the commit transaction holds it, progress stays in memory. Only the
-        # commit's first step is written, before its transaction begins (stream_rows, load_rows): the job
-        # then shows the phase it is in.
-        if phase == "commit" and deps.dialect == "sqlite" and phase in written:
+        # commit's step 0 is written, before its transaction begins (stream_rows, load_rows): the job then
+        # shows the phase it is in. (A later step, such as the catalogue's, runs inside the transaction.)
+        if phase == "commit" and deps.dialect == "sqlite" and (rows or phase in written):
             return
         # A write per batch was a transaction every 2,000 rows; a reader polling the job needs less.
         now = time.monotonic()
@@ -301,17 +304,20 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         return job
     RUNNING_HERE.add(job_id)
     # Not on a test's single connection, which the heartbeat's side transactions would interleave with.
-    heartbeat = asyncio.create_task(beat(deps, job_id, run)) if deps.own_connections else None
+    stop = asyncio.Event()
+    heartbeat = asyncio.create_task(beat(deps, job_id, run, stop)) if deps.own_connections else None
     try:
         return await run_claimed(deps, job, run, on_progress)
     finally:
         RUNNING_HERE.discard(job_id)
         if heartbeat is not None:
-            heartbeat.cancel()
-            # Its write may be waiting for SQLite's write lock, which this run's commit has just released: it
-            # ends on a live connection. A task left behind kept `huren import` from exiting (its cancellation
-            # at the event loop's close waited on a connection already gone).
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            # Stopped, not cancelled: on SQLite its write may be waiting for the write lock this run's
+            # commit has just released. Cancelled there, it can leave its connection holding that lock (the
+            # next writer then fails with "database is locked"; seen once in a loaded test run) or keep
+            # `huren import` from exiting (seen too). Shielded: if this run is cancelled meanwhile, the
+            # heartbeat still ends by itself.
+            stop.set()
+            await asyncio.shield(heartbeat)
 
 
 async def run_claimed(
