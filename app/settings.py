@@ -56,8 +56,8 @@ class Settings(BaseSettings):
     # Files up to this size are imported within the request (201); larger ones run as a job (202).
     import_inline_bytes: int = Field(default=1_048_576, ge=0)
     import_batch_rows: int = Field(default=2000, ge=1)
-    # PostgreSQL all-or-nothing imports up to this size stream their commit beside validation; larger files
-    # take two passes, faster once the indexes outgrow PostgreSQL's buffer cache (see README).
+    # All-or-nothing imports up to this size stream their commit beside validation (SQLite: one at a time);
+    # larger files take two passes, on PostgreSQL faster once the indexes outgrow its buffer cache (README).
     import_stream_max_bytes: int = Field(default=256 * 1024**2, ge=0)
     # A running job whose worker has not written a heartbeat for this long is taken for dead.
     import_stale_seconds: int = Field(default=60, ge=5)

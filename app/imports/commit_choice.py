@@ -4,7 +4,8 @@ interface (app.imports.committer).
 - PostgreSQL, all-or-nothing, file up to HUREN_IMPORT_STREAM_MAX_BYTES, a slot free: `StreamedUpsert`
   (app.imports.set_based), fed while validation goes on.
 - PostgreSQL otherwise: `TwoPassUpsert` (app.imports.set_based), the scratch file after validation.
-- SQLite: `BatchedUpsert` (app.imports.batched), the scratch file after validation.
+- SQLite: `BatchedUpsert` (app.imports.batched) in blocks of `chunk_rows`: fed while validation goes on
+  under the same conditions as PostgreSQL's stream (one at a time), else the scratch file after validation.
 """
 
 from __future__ import annotations
@@ -52,7 +53,19 @@ def choose_committer(
 ) -> Iterator[Committer]:
     """The strategy for one commit, held for as long as the commit runs."""
     if dialect != "postgresql":
-        yield BatchedUpsert(batch_rows, job_id)
+        sqlite_streamed = (
+            on_error != "skip"
+            and overlap
+            and file_size <= stream_max_bytes
+            # SQLite has one writer: a streamed commit holds the write lock from the first row validated, so
+            # a second import at the same time takes two passes (only its commit waits for the lock).
+            and STREAMED_COMMITS.take(1)
+        )
+        try:
+            yield BatchedUpsert(chunk_rows, job_id, streams=sqlite_streamed)
+        finally:
+            if sqlite_streamed:
+                STREAMED_COMMITS.give_back()
         return
     streamed = (
         # With on_error=skip a row can be rejected after it was fed (its duplicate comes later in the file).

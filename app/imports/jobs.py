@@ -17,6 +17,7 @@ leaves nothing of the job, and running the job again is safe (the upserts are id
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -28,10 +29,10 @@ from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.audit.service import PersonFields, append_pending_events, person_fields, record_event
-from app.db import Transactions
+from app.db import READ_ONLY, Transactions, create_sessionmaker
 from app.errors import AppError, NotFound
 from app.imports.catalogue_pass import CataloguePass
 from app.imports.commit_choice import choose_committer
@@ -250,12 +251,14 @@ async def claim_job(deps: ImportDeps, job: ImportJob) -> int | None:
 RUNNING_HERE: set[str] = set()
 
 
-async def beat(deps: ImportDeps, job_id: str, run: int) -> None:
+async def beat(deps: ImportDeps, job_id: str, run: int, stop: asyncio.Event) -> None:
     """The run's heartbeat, whatever its phase: a long commit statement writes no progress for a while, and
-    must not be taken for a dead worker's."""
+    must not be taken for a dead worker's. Ends when `stop` is set, never in the middle of a write."""
     every = max(1.0, deps.stale_after.total_seconds() / 4)
     while True:
-        await asyncio.sleep(every)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+            return
         try:
             await set_job_fields(deps, job_id, run, heartbeat_at=datetime.now(UTC))
         except (SQLAlchemyError, OSError) as exc:  # the next beat tries again; the run goes on
@@ -272,8 +275,10 @@ def progress_writer(
     async def progress(phase: str, rows: int) -> None:
         if on_progress is not None:
             await on_progress(phase, rows)
-        # SQLite has one writer: while the commit transaction holds it, progress stays in memory.
-        if phase == "commit" and deps.dialect == "sqlite":
+        # SQLite has one writer: while the commit transaction holds it, progress stays in memory. Only the
+        # commit's step 0 is written, before its transaction begins (stream_rows, load_rows): the job then
+        # shows the phase it is in. (A later step, such as the catalogue's, runs inside the transaction.)
+        if phase == "commit" and deps.dialect == "sqlite" and (rows or phase in written):
             return
         # A write per batch was a transaction every 2,000 rows; a reader polling the job needs less.
         now = time.monotonic()
@@ -299,13 +304,20 @@ async def run_job(deps: ImportDeps, job_id: str, on_progress: ProgressHook | Non
         return job
     RUNNING_HERE.add(job_id)
     # Not on a test's single connection, which the heartbeat's side transactions would interleave with.
-    heartbeat = asyncio.create_task(beat(deps, job_id, run)) if deps.own_connections else None
+    stop = asyncio.Event()
+    heartbeat = asyncio.create_task(beat(deps, job_id, run, stop)) if deps.own_connections else None
     try:
         return await run_claimed(deps, job, run, on_progress)
     finally:
         RUNNING_HERE.discard(job_id)
         if heartbeat is not None:
-            heartbeat.cancel()
+            # Stopped, not cancelled: on SQLite its write may be waiting for the write lock this run's
+            # commit has just released. Cancelled there, it can leave its connection holding that lock (the
+            # next writer then fails with "database is locked"; seen once in a loaded test run) or keep
+            # `huren import` from exiting (seen too). Shielded: if this run is cancelled meanwhile, the
+            # heartbeat still ends by itself.
+            stop.set()
+            await asyncio.shield(heartbeat)
 
 
 async def run_claimed(
@@ -320,7 +332,9 @@ async def run_claimed(
         scan = ValidationPass(
             job,
             Path(job.file_path),
-            deps.sessionmaker,
+            # Validation only reads. On SQLite its transactions take no write lock: a streamed commit holds
+            # that lock from its first row on, and would otherwise wait for validation that waits for it.
+            read_only_sessions(deps.sessionmaker) if deps.dialect == "sqlite" else deps.sessionmaker,
             deps.vault,
             deps.batch_rows,
             deps.max_rows,
@@ -414,6 +428,17 @@ async def validate_and_commit(deps: ImportDeps, scan: ValidationPass) -> Counts:
             return counts
 
 
+def read_only_sessions(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of the same engine whose transactions begin deferred on SQLite (app.db.READ_ONLY): in WAL
+    mode they read the last committed state beside a writer, and take no write lock."""
+    bind = sessionmaker.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        return sessionmaker
+    return create_sessionmaker(bind.execution_options(**{READ_ONLY: True}))
+
+
 async def validate_and_store_catalogue(deps: ImportDeps, scan: CataloguePass) -> Counts:
     """As validate_and_commit, for the catalogue's rows: stored with the import's event in one transaction,
     then this process's catalogue index told (other processes reload theirs within their refresh period)."""
@@ -431,6 +456,7 @@ async def validate_and_store_catalogue(deps: ImportDeps, scan: CataloguePass) ->
 async def stream_rows(session: AsyncSession, committer: Committer, scan: ValidationPass) -> Counts | None:
     """Both passes as one: clean rows written while validation goes on. The job shows one phase, `commit`,
     counting the rows validated and fed. None when a row was rejected: then nothing may be stored."""
+    await scan.progress("commit", 0)
     await committer.begin(session)
     try:
         await scan.validate(sink=committer.write, phase="commit")
@@ -453,6 +479,7 @@ async def load_rows(session: AsyncSession, committer: Committer, scan: Validatio
     await scan.validate()
     if scan.tally.rejected_rows and scan.job.on_error != "skip":
         return None
+    await scan.progress("commit", 0)
     await committer.begin(session)
     block_bytes = committer.block_rows * 256  # scratch lines are ~250 bytes
     done = 0
