@@ -15,6 +15,7 @@ rejected rows out of its commit.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import shutil
@@ -155,9 +156,13 @@ class InFileKeys:
             yield from found.select(wanted).sort(spec.key, "row").iter_rows()
 
     def close(self) -> None:
-        for handle in self.files.values():
-            handle.close()
-        shutil.rmtree(self.path, ignore_errors=True)
+        try:
+            for handle in self.files.values():
+                # On a full disk closing flushes what is buffered and fails: the files go anyway.
+                with contextlib.suppress(OSError):
+                    handle.close()
+        finally:
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 def hex_frame(columns: dict[str, list[Any]]) -> pl.DataFrame:

@@ -109,7 +109,7 @@ def test_a_full_import_directory_fails_the_import_cleanly(
         before = {table: count_rows(url, table) for table in ("credentials", "holders")}
 
         # Fits on the disk (over HUREN_IMPORT_INLINE_BYTES: a background job), but its scratch does not.
-        fits = titles_csv(int(DISK_BYTES * 0.9))
+        fits = titles_csv(int(DISK_BYTES * 0.97))
         started = upload(server, headers, fits, "disk-full-job")
         assert started.status_code == 202, started.text
         others_answer(server, headers, card)
