@@ -198,10 +198,7 @@ def install_error_handlers(app: FastAPI, retry_after_seconds: int = 2) -> None:
         # with Retry-After. Any other database error is one, and stays the bare 500.
         if not is_database_unavailable(exc):
             return await on_unexpected(request, exc)
-        log.warning(
-            "database unavailable (%s) on %s %s", type(exc).__name__, request.method, request.url.path
-        )
-        return problem_for(database_unavailable(retry_after_seconds), request.url.path)
+        return answer_outage(exc, request.method, request.url.path, retry_after_seconds)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         if is_database_unavailable(exc):  # raised outside the routes (middleware), or wrapped by other code
@@ -256,11 +253,14 @@ class DatabaseOutageGuard:
         except Exception as exc:
             if started or not is_database_unavailable(exc):
                 raise
-            log.warning(
-                "database unavailable (%s) on %s %s", type(exc).__name__, scope["method"], scope["path"]
-            )
-            response = problem_for(database_unavailable(self.retry_after_seconds), scope["path"])
+            response = answer_outage(exc, scope["method"], scope["path"], self.retry_after_seconds)
             await response(scope, receive, send)
+
+
+def answer_outage(exc: Exception, method: str, path: str, retry_after_seconds: int) -> JSONResponse:
+    """The 503 for a database that could not be used, and the one line the log gets for it."""
+    log.warning("database unavailable (%s) on %s %s", type(exc).__name__, method, path)
+    return problem_for(database_unavailable(retry_after_seconds), path)
 
 
 def database_unavailable(retry_after_seconds: int) -> DatabaseUnavailable:
