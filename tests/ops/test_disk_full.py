@@ -87,6 +87,11 @@ def others_answer(server: str, headers: dict[str, str], card: str) -> None:
     assert read.status_code == 200, read.text
 
 
+def server_log(tmp_path: Path) -> str:
+    """The end of the node's log, for a failure's message."""
+    return (tmp_path / "serve.log").read_text()[-3000:]
+
+
 def wait_finished(server: str, headers: dict[str, str], location: str) -> dict[str, object]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -143,7 +148,9 @@ def test_a_full_import_directory_fails_the_import_cleanly(
         again = upload(server, headers, fits, "disk-full-again")
         assert again.status_code == 202, again.text
         done = wait_finished(server, headers, again.headers["Location"])
-        assert (done["status"], done["inserted"]) == ("succeeded", len(fits.splitlines()) - 1), done
+        outcome = (done["status"], done["inserted"])
+        expected = ("succeeded", len(fits.splitlines()) - 1)
+        assert outcome == expected, (done.get("problem"), server_log(tmp_path))
     log = (tmp_path / "serve.log").read_text()
     assert "Traceback" not in log
     assert log.count("import directory full") == 2, log[-3000:]  # the operator's side of the two failures
