@@ -32,6 +32,7 @@ from typing import Any, Final, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.imports.committer import Counts
+from app.imports.freed_memory import trim_freed_memory
 from app.imports.staging import COMPARED_FIELDS, NULL, STAGING_COLUMNS, unescape
 from app.models import Credential
 
@@ -40,12 +41,13 @@ T = TypeVar("T")
 # SQLite's page cache for the commit, in KiB when negative (default 2 MiB; restored after). The indexes the
 # commit fills outgrow the default at a few thousand rows; beyond that each insert read pages back from disk.
 COMMIT_CACHE_SIZE: Final = -65536
-# A streamed commit's cache is alive at the same time as validation's memory (its in-file index's own 32 MiB
-# page cache among it), where two passes reuse that memory: smaller, to keep the process's peak RSS.
-STREAMED_CACHE_SIZE: Final = -32768
-# The TEMP tables' own page cache: a block's staging rows (20,000 of ~300 bytes) stay in memory, never spilled
-# to a temporary file.
-STAGING_CACHE_SIZE: Final = -16384
+# A streamed commit's cache is alive at the same time as validation's memory, where two passes reuse that
+# memory: smaller, to keep the process's peak RSS. 16 MiB rather than 32 took 19 MB off the peak of a 1M-row
+# import, and no speed that one run could tell from noise (bench/RESULTS.md).
+STREAMED_CACHE_SIZE: Final = -16384
+# The TEMP tables' own page cache: a block's staging rows (20,000 of ~300 bytes, 6 MB) stay in memory, never
+# spilled to a temporary file.
+STAGING_CACHE_SIZE: Final = -8192
 
 _STAGED: Final = COMPARED_FIELDS[2:]  # the credential's own compared columns (not holder_id, issuer_id)
 _INTEGER_COLUMNS: Final = frozenset({"row_no", "skill_level"})
@@ -64,6 +66,10 @@ DROP_TEMP: Final = "DROP TABLE IF EXISTS temp.import_staging"
 # by the statements that read them) or, in a block holding an escape, unescaped in Python with NULL as None.
 _ROW_MARKS: Final = f"({', '.join('?' for _ in STAGING_COLUMNS)})"
 STAGE_ROWS: Final = f"INSERT INTO temp.import_staging VALUES {_ROW_MARKS}"  # noqa: S608
+# Rows a staging statement takes at most. SQLite binds up to 250,000 parameters (Debian's build), and a
+# statement of that many (7,575 rows) held a split list of 250,000 strings, 17 MB, beside the block's lines:
+# 1,000 rows a statement took 50 MB off the peak RSS of a 1M-row import at the same speed (bench/RESULTS.md).
+STAGE_STATEMENT_ROWS: Final = 1_000
 # Staged columns never NULL: the keys the statements join and sort on (validation requires them).
 _NEVER_NULL: Final = frozenset({"row_no", "id_hash", "issuer_usci", "kind", "region_code", "number"})
 _COLUMNS: Final = ("holder_id", "issuer_id", *_STAGED)
@@ -184,9 +190,13 @@ class BatchedUpsert:
     async def send_pending(self) -> None:
         assert self.connection is not None
         assert self.writer is not None
-        lines = split_lines(b"".join(self.pending))
-        rows, self.pending, self.pending_rows = self.pending_rows, [], 0
-        await self.collect()  # the previous block's statements have ended (or raise their error here)
+        block, rows = b"".join(self.pending), self.pending_rows
+        self.pending, self.pending_rows = [], 0
+        # The previous block's statements have ended (or raise their error here). The block is split into
+        # lines only then: while it waits it is held as bytes, a third of the size of its lines.
+        await self.collect()
+        lines = split_lines(block)
+        del block
         await run_on_connection(self.connection, partial(self.writer.stage, lines))
         self.in_flight = asyncio.create_task(self.apply(rows))
         if not self.streams:
@@ -274,6 +284,7 @@ class BlockWriter:
         written = db.execute(self.statements.credentials, self.params).rowcount
         inserted = int(db.execute(COUNT_AFTER, (last_id,)).fetchone()[0])
         db.execute(CLEAR_BLOCK)
+        trim_freed_memory()  # the block's values are gone: its memory goes back before the next block
         return inserted, written - inserted
 
     def end(self, db: sqlite3.Connection) -> None:
@@ -313,11 +324,12 @@ def split_lines(block: bytes) -> Lines:
 
 
 def stage_split(db: sqlite3.Connection, lines: list[str]) -> None:
-    """Lines without escapes into the staging table, as many rows a statement as SQLite binds parameters:
-    their fields come from one split of the joined lines, and each statement is one call into SQLite, where
-    `executemany` steps (and takes the GIL back) once a row. The rest of the block, fewer rows than a
-    statement holds, goes by `executemany`."""
-    per_statement = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(STAGING_COLUMNS)
+    """Lines without escapes into the staging table, STAGE_STATEMENT_ROWS a statement (fewer if SQLite binds
+    fewer parameters): their fields come from one split of the joined lines, and each statement is one call
+    into SQLite, where `executemany` steps (and takes the GIL back) once a row. The rest of the block, fewer
+    rows than a statement holds, goes by `executemany`."""
+    bound = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(STAGING_COLUMNS)
+    per_statement = min(STAGE_STATEMENT_ROWS, bound)
     whole = len(lines) - len(lines) % per_statement if per_statement > 1 else 0
     statement = stage_rows_statement(per_statement)
     for start in range(0, whole, per_statement):

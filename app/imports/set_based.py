@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import driver_of
 from app.imports.committer import Counts
+from app.imports.freed_memory import trim_freed_memory
 from app.imports.staging import COMPARED_FIELDS, STAGING_COLUMNS
 
 
@@ -268,7 +269,9 @@ class StreamedUpsert:
             try:
                 if self.failure is None:
                     await stage_chunk(driver, chunk)
+                    del chunk
                     await driver.execute(CHUNK_SCRIPT)
+                    trim_freed_memory()
             except Exception as exc:
                 self.failure = exc
             finally:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from app.imports.batched import BlockWriter, split_lines, staged_value
+from app.imports.batched import STAGE_STATEMENT_ROWS, BlockWriter, split_lines, staged_value
 from app.imports.staging import STAGING_COLUMNS, encode_line, staging_values
 from tests.imports.test_staging import clean_title
 
@@ -67,6 +67,25 @@ def test_rows_bound_many_a_statement_keep_their_fields() -> None:
             for n, v in zip(STAGING_COLUMNS, values, strict=True)
         ]
         for values in written
+    ]
+
+
+def test_a_statement_takes_at_most_its_rows_whatever_sqlite_binds() -> None:
+    """SQLite's own bound (250,000 parameters on Debian) would take a whole block a statement; the block is
+    staged STAGE_STATEMENT_ROWS at a time instead, every row intact."""
+    row = clean_title()
+    count = 2 * STAGE_STATEMENT_ROWS + 345
+    written = []
+    for number in range(1, count + 1):
+        values = list(staging_values(row, f"{number:064d}", "v1:c"))
+        values[0] = str(number)
+        written.append(values)
+    staged = staged_rows(
+        [encode_line(values) for values in written], rows_a_statement=10 * STAGE_STATEMENT_ROWS
+    )
+    assert [stored["row_no"] for stored in staged] == list(range(1, count + 1))
+    assert [stored["id_hash"] for stored in staged] == [
+        values[STAGING_COLUMNS.index("id_hash")] for values in written
     ]
 
 
