@@ -90,6 +90,10 @@ def install_sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A row that INSERT OR REPLACE (or UPDATE OR REPLACE) deletes to make room fires the delete triggers
+        # only with this on: without it, a REPLACE into a code table could remove a code that credentials
+        # name, past the triggers that keep code tables whole (migration 0016).
+        cursor.execute("PRAGMA recursive_triggers=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -6,7 +6,7 @@ Per block: the lines go into `temp.import_staging`, many rows a statement (the o
 holds an escape), then, each as ONE statement that SQLite runs without coming back to Python:
 1. issuers seen for the first time (first row wins, level city by default, as the API registers them);
 2. holders seen for the first time, in `id_hash` order so that its unique index is filled in sequence;
-3. credentials, in (kind, region_code, number) order, the unique key's: new ones inserted, stored ones that
+3. credentials, in (number, kind, region_code) order, the unique key's: new ones inserted, stored ones that
    differ from their row updated to a new version (an upsert whose update has a WHERE).
 What is stored is what the ORM stores (tests/imports/test_commit.py compares the two paths); the counts come
 from the upsert's change count and the ids above the largest before it. Everything happens in the caller's
@@ -133,7 +133,7 @@ def block_statements(markers: bool) -> BlockStatements:
             f"import_job_id, {', '.join(_COLUMNS)}) "
             f"SELECT s.kind, s.region_code, s.number, 'active', 1, :now, :now, :job, h.id, o.id, {staged} "
             "FROM temp.import_staging AS s CROSS JOIN holders AS h CROSS JOIN organisations AS o "
-            "WHERE h.id_hash = s.id_hash AND o.usci = s.issuer_usci ORDER BY s.kind, s.region_code, s.number "
+            "WHERE h.id_hash = s.id_hash AND o.usci = s.issuer_usci ORDER BY s.number, s.kind, s.region_code "
             "ON CONFLICT (kind, region_code, number) DO UPDATE SET "
             f"{', '.join(f'{name} = excluded.{name}' for name in _COLUMNS)}, "
             "version = credentials.version + 1, updated_at = excluded.updated_at, "
@@ -316,6 +316,9 @@ def split_lines(block: bytes) -> Lines:
     Done by the event loop's thread, not the connection's: the block's text and lines are the commit's
     largest allocations, and made on another thread they can stay in that thread's own malloc arena (glibc)
     instead of reusing the memory validation freed."""
+    if block and not block.endswith(b"\n"):
+        # A cut line would be staged short, or dropped and counted unchanged: never from the block readers.
+        raise ValueError("a block of scratch lines does not end with a whole line")
     text = block.decode()
     # Split on line feeds only: str.splitlines would also cut at characters a field may hold (U+2028, …).
     lines = text.split("\n")

@@ -77,7 +77,7 @@ CLEAN_SCHEMA: Final = pl.Schema(
     }
 )
 # Spellings that every normalisation of the models leaves as they are (NFKC, strip, printable, a person
-# name's spaces and dots): ASCII letters and digits and the CJK unified ideographs assigned since Unicode 11.
+# name's spaces and dots): ASCII letters and digits and the CJK unified ideographs assigned up to Unicode 11.
 # tests/imports/test_column_checks.py checks every character of the class against the normalisers.
 PLAIN_TEXT: Final = "^[0-9A-Za-z\u4e00-\u9fef]+$"
 CANONICAL_RESIDENT_ID: Final = "^[0-9]{17}[0-9X]$"
@@ -85,7 +85,10 @@ _OK: Final = "__ok"
 T = TypeVar("T")
 _NUMBER_LEN: Final = model_rules.max_length("number")
 _HOLDER_NAME_LEN: Final = model_rules.max_length("holder_name")
+# The vectorised resident-ID check takes an 18-character value without the models' length bound: it may,
+# only while that bound admits 18 characters.
 _ID_NUMBER_LEN: Final = model_rules.max_length("holder_id_number")
+assert _ID_NUMBER_LEN >= 18, "the columnar resident-ID check relies on 18 characters being in bounds"
 _ISSUER_NAME_LEN: Final = model_rules.max_length("issuer_name")
 _USCI_LEN: Final = model_rules.max_length("issuer_usci")
 _SPECIALTY_LEN: Final = model_rules.max_length("specialty")

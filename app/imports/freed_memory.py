@@ -11,25 +11,23 @@ nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 
 @cache
-def find_malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+def find_malloc_trim() -> Any:
+    """glibc's malloc_trim, from the C library the process already has loaded; None elsewhere."""
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc
         return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
 
 
 def trim_freed_memory() -> None:
-    """Free pages of every heap of the process back to the system (a few hundred µs)."""
+    """Free pages of every heap of the process back to the system."""
     trim = find_malloc_trim()
     if trim is not None:
         trim(0)

@@ -3,8 +3,8 @@
 The file is read in chunks of columns (app.imports.column_chunks); domain rules and code tables are checked
 on whole columns where the columnar checks can vouch for a row, by the row path otherwise
 (app.imports.validation.validate_chunk, which names every error as the models do); then duplicates within
-the file (a scratch SQLite index, app.imports.seen, so nothing is held per row in memory) and holders
-registered under another name. Clean rows are written, already in the staging table's shape
+the file (keyed digests in scratch part files, app.imports.seen, so nothing is held per row in memory) and
+holders registered under another name. Clean rows are written, already in the staging table's shape
 (app.imports.staging_frames), to the scratch file, or handed to a streamed committer as they come. This pass
 writes nothing to the database: its reads run in short transactions of their own (on SQLite a long one would
 hold the writer lock that the job's progress updates need).

@@ -3,7 +3,7 @@ foreign keys from credentials to them; credentials lose an index the unique key 
 supersedes_id index keeps only the rows that have one.
 
 Why (issue 19, docs/architecture.md "Integrity of codes on import"): each foreign key is a trigger run per
-inserted row (~3 µs a row each on PostgreSQL), and six of credentials' eight pointed at code tables of a few
+inserted row (~3 µs a row each on PostgreSQL), and six of credentials' nine pointed at code tables of a few
 dozen rows. A code that can never disappear once committed needs no per-row lock: whatever the import's
 transaction (or the registry's) saw in the table stays true until it commits, and the PostgreSQL import also
 checks each chunk's codes set-based in its own transaction. The keys to holders, issuers and earlier

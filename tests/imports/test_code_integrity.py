@@ -71,6 +71,23 @@ async def test_truncating_a_code_table_is_refused(session: AsyncSession) -> None
             await session.execute(text("TRUNCATE title_codes"))
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT OR REPLACE INTO regions (code, name, province_code) VALUES ('SC', '四川省', '51')",
+        # Takes Chongqing's province code: the REPLACE deletes Chongqing to make room.
+        "UPDATE OR REPLACE regions SET province_code = '50' WHERE code = 'SC'",
+    ],
+)
+async def test_a_replace_cannot_delete_a_code(session: AsyncSession, statement: str) -> None:
+    """SQLite deletes the row a REPLACE conflicts with; that delete fires the code table's trigger too."""
+    if (await session.connection()).dialect.name != "sqlite":
+        pytest.skip("OR REPLACE is SQLite's")
+    with pytest.raises(IntegrityError, match="never deleted"):
+        async with session.begin_nested():
+            await session.execute(text(statement))
+
+
 def staged_titles(run: str, rows: int, title_code: str) -> list[str]:
     """Clean title rows as scratch lines, as validation would write them (hash and cipher stand-ins)."""
     return [
