@@ -43,7 +43,8 @@ T = TypeVar("T")
 COMMIT_CACHE_SIZE: Final = -65536
 # A streamed commit's cache is alive at the same time as validation's memory, where two passes reuse that
 # memory: smaller, to keep the process's peak RSS. 16 MiB rather than 32 took 19 MB off the peak of a 1M-row
-# import, and no speed that one run could tell from noise (bench/RESULTS.md).
+# import, at no speed one run could tell from noise; 8 MiB took 13 MB more but cost about 8 % of the speed
+# (bench/RESULTS.md).
 STREAMED_CACHE_SIZE: Final = -16384
 # The TEMP tables' own page cache: a block's staging rows (20,000 of ~300 bytes, 6 MB) stay in memory, never
 # spilled to a temporary file.
