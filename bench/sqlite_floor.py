@@ -286,7 +286,6 @@ async def app_commit(database: Path, scratch: Path, job_id: str, file_size: int)
             file_size=file_size,
             stream_max_bytes=0,
             pool_size=settings.db_pool_size,
-            batch_rows=settings.import_batch_rows,
             chunk_rows=settings.import_batch_rows * jobs.COPY_CHUNK_BATCHES,
             overlap=False,
             job_id=job_id,

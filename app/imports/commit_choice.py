@@ -46,27 +46,12 @@ def choose_committer(
     file_size: int,
     stream_max_bytes: int,
     pool_size: int,
-    batch_rows: int,
     chunk_rows: int,
     overlap: bool,
     job_id: str | None = None,
 ) -> Iterator[Committer]:
     """The strategy for one commit, held for as long as the commit runs."""
-    if dialect != "postgresql":
-        sqlite_streamed = (
-            on_error != "skip"
-            and overlap
-            and file_size <= stream_max_bytes
-            # SQLite has one writer: a streamed commit holds the write lock from the first row validated, so
-            # a second import at the same time takes two passes (only its commit waits for the lock).
-            and STREAMED_COMMITS.take(1)
-        )
-        try:
-            yield BatchedUpsert(chunk_rows, job_id, streams=sqlite_streamed)
-        finally:
-            if sqlite_streamed:
-                STREAMED_COMMITS.give_back()
-        return
+    sqlite = dialect != "postgresql"
     streamed = (
         # With on_error=skip a row can be rejected after it was fed (its duplicate comes later in the file).
         on_error != "skip"
@@ -74,14 +59,21 @@ def choose_committer(
         # each insert and probe holders at random places of an id_hash index that no longer fits (10M rows,
         # stock settings: 7,100 rows/s and falling, where two passes gave 12,750; bench/RESULTS.md).
         and file_size <= stream_max_bytes
-        # Each streamed commit holds a pooled connection for its whole validation: at most a quarter of
-        # the pool, so imports alone never take it from requests. Beyond that, the two passes.
-        and STREAMED_COMMITS.take(max(1, pool_size // 4))
+        # SQLite's block statements run beside validation only on a connection of their own.
+        and (overlap or not sqlite)
+        # SQLite has one writer: a streamed commit holds the write lock from the first row validated, so a
+        # second import at the same time takes two passes (only its commit waits for the lock). On
+        # PostgreSQL each streamed commit holds a pooled connection for its whole validation: at most a
+        # quarter of the pool, so imports alone never take it from requests. Beyond that, the two passes.
+        and STREAMED_COMMITS.take(1 if sqlite else max(1, pool_size // 4))
     )
-    if not streamed:
-        yield TwoPassUpsert(chunk_rows, job_id)
-        return
     try:
-        yield StreamedUpsert(chunk_rows, job_id=job_id, overlap=overlap)
+        if sqlite:
+            yield BatchedUpsert(chunk_rows, job_id, streams=streamed)
+        elif streamed:
+            yield StreamedUpsert(chunk_rows, job_id=job_id, overlap=overlap)
+        else:
+            yield TwoPassUpsert(chunk_rows, job_id)
     finally:
-        STREAMED_COMMITS.give_back()
+        if streamed:
+            STREAMED_COMMITS.give_back()

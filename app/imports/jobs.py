@@ -411,7 +411,6 @@ async def validate_and_commit(deps: ImportDeps, scan: ValidationPass) -> Counts:
         file_size=scan.path.stat().st_size,
         stream_max_bytes=deps.stream_max_bytes,
         pool_size=deps.pool_size,
-        batch_rows=deps.batch_rows,
         chunk_rows=chunk_rows,
         overlap=deps.own_connections,
         job_id=scan.job.id,
