@@ -68,7 +68,7 @@ HOLDERS_SQL = """
 INSERT INTO holders (id, id_type, id_hash, id_cipher, id_masked, name, birth_date, sex, created_at)
 SELECT j,
        'resident_id',
-       md5('holder-a-' || j) || md5('holder-b-' || j),
+       decode(md5('holder-a-' || j) || md5('holder-b-' || j), 'hex'),
        'bench.v1.' || md5('cipher-' || j) || md5('nonce-' || j),
        ($3::text[])[1 + j % cardinality($3::text[])] || '********'
            || lpad((j % 1000)::text, 3, '0') || substr('0123456789X', 1 + (j % 11)::int, 1),

@@ -58,9 +58,10 @@ FROM import_staging WHERE issuer_usci NOT IN (SELECT usci FROM organisations)
 ORDER BY issuer_usci COLLATE "C"
 ON CONFLICT (usci) DO NOTHING
 """
+# The staged id_hash is the hex text of the file; holders keep its bytes (migration 0017).
 INSERT_HOLDERS = """
 INSERT INTO holders (id_type, id_hash, id_cipher, id_masked, name, birth_date, sex, created_at)
-SELECT id_type, id_hash, id_cipher, id_masked, holder_name, birth_date, sex, now() FROM (
+SELECT id_type, decode(id_hash, 'hex'), id_cipher, id_masked, holder_name, birth_date, sex, now() FROM (
     SELECT DISTINCT ON (id_hash COLLATE "C")
         row_no, id_type, id_hash, id_cipher, id_masked, holder_name, birth_date, sex
     FROM import_staging ORDER BY id_hash COLLATE "C", row_no
@@ -88,11 +89,11 @@ def build_upsert(*, per_row_holder: bool) -> str:
     fields = list(COMPARED_FIELDS)  # holder_id and issuer_id first, then the staged columns
     staged = ", ".join(f"s.{f}" for f in fields[2:])
     if per_row_holder:
-        holder = "(SELECT h.id FROM holders h WHERE h.id_hash = s.id_hash)"
+        holder = "(SELECT h.id FROM holders h WHERE h.id_hash = decode(s.id_hash, 'hex'))"
         sources = "FROM import_staging s "
     else:
         holder = "h.id"
-        sources = "FROM import_staging s JOIN holders h ON h.id_hash = s.id_hash "
+        sources = "FROM import_staging s JOIN holders h ON h.id_hash = decode(s.id_hash, 'hex') "
     assignments = ", ".join(f"{f} = EXCLUDED.{f}" for f in fields)
     current = ", ".join(f"credentials.{f}" for f in fields)
     proposed = ", ".join(f"EXCLUDED.{f}" for f in fields)

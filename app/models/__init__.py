@@ -29,7 +29,7 @@ from app.domain.kinds import KINDS as KINDS
 from app.models.catalogue import URGENCIES as URGENCIES
 from app.models.catalogue import CatalogueEdition as CatalogueEdition
 from app.models.catalogue import CatalogueEntry as CatalogueEntry
-from app.models.columns import BigId, Json, UTCDateTime, in_list, utcnow
+from app.models.columns import BigId, Json, KeyedHash, UTCDateTime, in_list, utcnow
 
 # The people's tables, importable from here as every other table is.
 from app.models.people import SIGN_IN_METHODS as SIGN_IN_METHODS
@@ -73,7 +73,7 @@ class Holder(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     id_type: Mapped[str] = mapped_column(String(32))
-    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_hash: Mapped[str] = mapped_column(KeyedHash, unique=True)
     id_cipher: Mapped[str] = mapped_column(Text)
     id_masked: Mapped[str] = mapped_column(String(40))
     # Looked up by exact name in the console's registry search (the name is stored in clear; the number not).
