@@ -46,10 +46,11 @@ CREATE TEMP TABLE import_staging (
 # them in that order, and its foreign-key checks and holder_id index inserts walk the holders' key in order
 # instead of at random (inserted in id_hash order, the holder check alone took 37.5 s of a 3M-row commit,
 # 12.5 µs a row; the other foreign keys ~3 µs each).
-# The sorts compare bytes (COLLATE "C"): the keys are ASCII (USCIs, hex hashes), and the database's default
-# collation compares through the C library at ~3× the cost (a chunk's id_hash sort: 47 → 16 ms). Only new
-# issuers are sorted (a hashed look-up leaves out the known ones, nearly all of a chunk's rows), and the
-# holders' sorts carry their own columns, not the staged row's thirty-three.
+# The issuers' sort compares bytes (COLLATE "C"): USCIs are ASCII, and the database's default collation
+# compares through the C library at ~3× the cost. Only new issuers are sorted (a hashed look-up leaves out the
+# known ones, nearly all of a chunk's rows). A holder named by several rows is inserted once, from its first
+# row: the later ones meet the row this statement inserted, and ON CONFLICT DO NOTHING skips them (no sort
+# by id_hash to pick first rows; the file-order sort carries the holders' own columns only).
 INSERT_ISSUERS = """
 INSERT INTO organisations (usci, name, region_code, level, created_at)
 SELECT DISTINCT ON (issuer_usci COLLATE "C")
@@ -61,11 +62,8 @@ ON CONFLICT (usci) DO NOTHING
 # The staged id_hash is the hex text of the file; holders keep its bytes (migration 0017).
 INSERT_HOLDERS = """
 INSERT INTO holders (id_type, id_hash, id_cipher, id_masked, name, birth_date, sex, created_at)
-SELECT id_type, decode(id_hash, 'hex'), id_cipher, id_masked, holder_name, birth_date, sex, now() FROM (
-    SELECT DISTINCT ON (id_hash COLLATE "C")
-        row_no, id_type, id_hash, id_cipher, id_masked, holder_name, birth_date, sex
-    FROM import_staging ORDER BY id_hash COLLATE "C", row_no
-) AS first_rows ORDER BY row_no
+SELECT id_type, decode(id_hash, 'hex'), id_cipher, id_masked, holder_name, birth_date, sex, now()
+FROM import_staging ORDER BY row_no
 ON CONFLICT (id_hash) DO NOTHING
 """
 

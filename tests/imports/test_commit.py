@@ -191,3 +191,36 @@ async def test_a_file_over_the_row_cap_after_some_chunks_stores_nothing(
         bindparam("numbers", expanding=True)
     )
     assert (await session.execute(query, {"numbers": [r["number"] for r in rows]})).scalar_one() == 0
+
+
+@pytest.mark.parametrize("stream_max_bytes", [10**9, 10], ids=["streamed", "two-pass"])
+async def test_a_person_named_by_several_rows_is_one_holder(
+    app: Any,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    stream_max_bytes: int,
+) -> None:
+    """Rows 1, 3 and 4 name one person (one chunk): one holder is registered, from the first of them, and all
+    three credentials are theirs; the holders insert leaves the repeats to its ON CONFLICT."""
+    small = app.services.settings.model_copy(update={"import_stream_max_bytes": stream_max_bytes})
+    monkeypatch.setattr(app.services, "settings", small)
+    rows = [flatten(title_payload()) for _ in range(4)]
+    for index in (2, 3):
+        rows[index] = {**rows[index], "holder_id_number": rows[0]["holder_id_number"]}
+        rows[index]["holder_name"] = rows[0]["holder_name"]
+    job = (await upload(client, "title", to_csv("title", rows), mode="commit")).json()
+    assert (job["status"], job["inserted"]) == ("succeeded", 4), job
+    query = text(
+        "SELECT c.number, c.holder_id, h.name FROM credentials c JOIN holders h ON h.id = c.holder_id "
+        "WHERE c.number IN :numbers"
+    ).bindparams(bindparam("numbers", expanding=True))
+    stored = {
+        number: (holder, name)
+        for number, holder, name in await session.execute(query, {"numbers": [row["number"] for row in rows]})
+    }
+    same = {stored[rows[index]["number"]] for index in (0, 2, 3)}
+    assert same == {(stored[rows[0]["number"]][0], rows[0]["holder_name"])}
+    assert stored[rows[1]["number"]][0] != stored[rows[0]["number"]][0]
+    holder = await client.get(f"/v1/credentials/title/{rows[3]['region']}/{rows[3]['number']}")
+    assert holder.status_code == 200, holder.text
