@@ -48,8 +48,16 @@ ISSUER_COLUMNS = ["id", "usci", "name", "region_code", "level", "created_at"]
 TITLE_COLUMNS = ["code", "name", "series_code", "level"]
 
 
+# Columns the app reads through an SQL conversion (app.models.columns.HexBytea): the baseline fetches what the
+# app fetches.
+CONVERTED = {"id_hash": "encode({column}, 'hex')"}
+
+
 def columns(alias: str, names: list[str]) -> str:
-    return ", ".join(f"{alias}.{name} AS {alias}_{name}" for name in names)
+    return ", ".join(
+        f"{CONVERTED.get(name, '{column}').format(column=f'{alias}.{name}')} AS {alias}_{name}"
+        for name in names
+    )
 
 
 # The statement app.registry.service.select_records() builds, written out (aliases, join order differ).

@@ -2,7 +2,7 @@
 
 The import's speed target is set against COPY into a table without indexes or triggers. The schema the issue
 keeps is not that table: holders with their unique keyed hash and name index, credentials with their unique
-key, five more indexes, and the foreign keys to holders and issuers. This measures the floor that schema sets
+key, six more indexes, and the foreign keys to holders and issuers. This measures the floor that schema sets
 for any import path, whatever its client does: the same N rows, already in the server (a source table filled
 once, not timed), inserted by one `INSERT … SELECT` into fresh copies of `holders` and `credentials` in a
 scratch schema, with one more piece of the real schema at each step. The indexes are the real ones, read from

@@ -32,8 +32,9 @@ class HexBytea(UserDefinedType[str]):
     it, and every look-up of a person probes it. As bytes, its entries are 40 bytes, not 72, and compare with
     memcmp, not the database's collation: the index is 40 % smaller, a look-up of 2,000 holders takes half the
     time, and an insert after a checkpoint, which writes each touched page's full image, costs 40 % less
-    (bench/RESULTS.md, "The floor of the schema"). The conversion is in the SQL (decode/encode), so every
-    statement, those the raw-driver paths compile included, still passes and gets the hex text.
+    (bench/RESULTS.md, "The floor of the schema"). The conversion is in the SQL (decode/encode), so a
+    statement binding or selecting the column, those the raw-driver paths compile included, still passes and
+    gets the hex text. Binds of another type (a bytea[] array) and raw SQL must give bytes themselves.
     """
 
     cache_ok = True
