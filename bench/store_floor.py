@@ -117,29 +117,26 @@ async def create_table(conn: asyncpg.Connection, table: str, pieces: list[str]) 
         await conn.execute(piece)
 
 
-async def wal_position(conn: asyncpg.Connection) -> tuple[int, int]:
-    """WAL bytes written so far (exact, from the insert position) and full-page images (cumulative statistics,
-    which a backend reports at most once a second unless told to flush them)."""
+async def wal_position(conn: asyncpg.Connection) -> tuple[int, int, int]:
+    """WAL bytes written so far (exact, from the insert position), full-page images and checkpoints
+    (cumulative statistics, which a backend reports at most once a second unless told to flush them)."""
     await conn.execute("SELECT pg_stat_force_next_flush()")
     await conn.execute("SELECT 1")  # the end of this statement reports the backend's statistics
     lsn = int(await conn.fetchval("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn"))
     fpi = int(await conn.fetchval("SELECT wal_fpi FROM pg_stat_wal"))
-    return lsn, fpi
+    checkpoints = int(await conn.fetchval("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"))
+    return lsn, fpi, checkpoints
 
 
 async def timed_insert(conn: asyncpg.Connection, statement: str, rows: int) -> dict[str, float]:
     await conn.execute("CHECKPOINT")
     backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
-    (lsn, fpi), cpu_before = await wal_position(conn), proc_cpu_seconds(backend)
-    checkpoints = await conn.fetchval("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+    (lsn, fpi, checkpoints), cpu_before = await wal_position(conn), proc_cpu_seconds(backend)
     started = time.perf_counter()
     await conn.execute(statement)
     seconds = time.perf_counter() - started
     cpu = proc_cpu_seconds(backend) - cpu_before
-    lsn_after, fpi_after = await wal_position(conn)
-    checkpoints_after = await conn.fetchval(
-        "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
-    )
+    lsn_after, fpi_after, checkpoints_after = await wal_position(conn)
     return {
         "us_per_row": seconds / rows * 1e6,
         "cpu_us_per_row": cpu / rows * 1e6,
